@@ -1,0 +1,182 @@
+package apikit
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// PrincipalKind is a bit set of the caller kinds of §1.7.
+type PrincipalKind uint8
+
+const (
+	KindStaff    PrincipalKind = 1 << iota // a valid staff access token (users)
+	KindEmployee                           // a valid employee access token (employees)
+	KindService                            // a valid API key (api_keys)
+)
+
+// Access is the authentication part of an endpoint's Auth line. Permission levels that need
+// the database (SUPERUSER, ADMIN(S), MEMBER(S)) are checked by the handler after this.
+type Access struct {
+	Kinds PrincipalKind // accepted token principals; 0 with Scope "" means PUBLIC
+	Scope string        // API-key scope accepted as SERVICE(scope); "" = X-API-Key is ignored
+}
+
+// The common levels of §1.7.
+var (
+	Public    = Access{}
+	Staff     = Access{Kinds: KindStaff}
+	Employee  = Access{Kinds: KindEmployee}
+	Principal = Access{Kinds: KindStaff | KindEmployee}
+)
+
+// ServiceOr accepts an API key with scope, or a token of the given kinds.
+func ServiceOr(scope string, kinds PrincipalKind) Access { return Access{Kinds: kinds, Scope: scope} }
+
+// IsPublic reports whether the endpoint evaluates no credential at all.
+func (a Access) IsPublic() bool { return a.Kinds == 0 && a.Scope == "" }
+
+// Caller is an authenticated principal of a request.
+type Caller struct {
+	Kind      PrincipalKind
+	Record    *core.Record // users, employees or api_keys record
+	SessionID string       // sid of the access token (empty for API keys)
+	Scopes    []string     // API-key scopes
+	Claims    any          // the verified token claims, for the tokens plugin
+}
+
+// HasScope reports whether an API-key caller holds scope.
+func (c *Caller) HasScope(scope string) bool { return slices.Contains(c.Scopes, scope) }
+
+// Authenticator validates credentials. The tokens plugin provides it; until it is registered
+// every presented credential is refused (401 token_not_valid), never accepted.
+type Authenticator interface {
+	// AccessToken checks an access JWT (every rule of §1.5) and returns its principal, or an
+	// *Error (401 token_not_valid).
+	AccessToken(e *core.RequestEvent, raw string) (*Caller, error)
+	// APIKey checks an X-API-Key value (§1.5) and returns its principal, or an *Error
+	// (401 token_not_valid "Invalid API key.").
+	APIKey(e *core.RequestEvent, raw string) (*Caller, error)
+}
+
+type credentialSource uint8
+
+const (
+	sourceNone credentialSource = iota
+	sourceAPIKey
+	sourceHeader
+	sourceCookie
+)
+
+// AccessCookieName is the cookie of §3.6 that carries the access token.
+const AccessCookieName = "access_token"
+
+type resolution struct {
+	source credentialSource
+	caller *Caller
+	err    error
+}
+
+const resolutionKey = "gatehouse.resolution"
+
+// resolve reads the credential of §1.5 in precedence order and validates it without answering:
+// it runs before PocketBase's rate limiter so the limiter sees the audience (@auth for a valid
+// credential). authorize() answers later, in the order of §1.3.
+func (k *Kit) resolve(e *core.RequestEvent, access Access) {
+	// PocketBase may have authenticated a superuser token on this request; on the contract's
+	// paths only our own tokens and keys count (§2.1).
+	e.Auth = nil
+	res := &resolution{}
+	auth := k.authenticator()
+
+	switch {
+	case access.Scope != "" && e.Request.Header.Get("X-API-Key") != "":
+		res.source = sourceAPIKey
+		if auth == nil {
+			res.err = InvalidAPIKey()
+		} else {
+			res.caller, res.err = auth.APIKey(e, e.Request.Header.Get("X-API-Key"))
+		}
+	case e.Request.Header.Get("Authorization") != "":
+		res.source = sourceHeader
+		scheme, token, _ := strings.Cut(strings.TrimSpace(e.Request.Header.Get("Authorization")), " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || token == "" || auth == nil {
+			res.err = TokenNotValid()
+		} else {
+			res.caller, res.err = auth.AccessToken(e, token)
+		}
+	default:
+		if c, err := e.Request.Cookie(AccessCookieName); err == nil && c.Value != "" {
+			res.source = sourceCookie
+			if auth == nil {
+				res.err = TokenNotValid()
+			} else {
+				res.caller, res.err = auth.AccessToken(e, c.Value)
+			}
+		}
+	}
+	if res.err != nil {
+		res.caller = nil
+	}
+	if res.caller != nil && res.caller.Kind&access.kindsWithService() != 0 {
+		e.Auth = res.caller.Record
+	}
+	e.Set(resolutionKey, res)
+}
+
+func (a Access) kindsWithService() PrincipalKind {
+	if a.Scope != "" {
+		return a.Kinds | KindService
+	}
+	return a.Kinds
+}
+
+// authorize answers the CSRF (403) and authentication (401) steps of §1.3 from the resolution.
+func (k *Kit) authorize(e *core.RequestEvent, access Access) error {
+	res, _ := e.Get(resolutionKey).(*resolution)
+	if res == nil {
+		k.resolve(e, access)
+		res, _ = e.Get(resolutionKey).(*resolution)
+	}
+	if res.source == sourceCookie && isUnsafe(e.Request.Method) {
+		if err := k.CheckOrigin(e); err != nil {
+			return err
+		}
+	}
+	switch {
+	case res.source == sourceNone:
+		return NotAuthenticated()
+	case res.err != nil:
+		return res.err
+	case res.caller == nil:
+		return TokenNotValid()
+	case res.caller.Kind == KindService:
+		if !res.caller.HasScope(access.Scope) {
+			return PermissionDenied("")
+		}
+	case res.caller.Kind&access.Kinds == 0:
+		// A staff token on an employee endpoint (or the reverse) is an invalid token, never a
+		// 403 and never a fallback to another principal (§1.5).
+		return TokenNotValid()
+	}
+	return nil
+}
+
+// CallerOf returns the authenticated principal of the request (nil on PUBLIC endpoints).
+func CallerOf(e *core.RequestEvent) *Caller {
+	if res, ok := e.Get(resolutionKey).(*resolution); ok && res.err == nil {
+		return res.caller
+	}
+	return nil
+}
+
+func isUnsafe(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}

@@ -1,0 +1,244 @@
+package apikit
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
+)
+
+// Route is one row of a plugin's path table.
+type Route struct {
+	Method  string    // GET, POST, PUT, PATCH or DELETE (HEAD follows GET by itself)
+	Path    string    // slash form, as spec/API.md writes it: "/api/v1/users/{id}/"
+	Access  Access    // who may call it (§1.7); the zero value is PUBLIC
+	Accepts BodyKinds // body formats besides JSON (§1.2)
+	Page    bool      // a page endpoint of §1.11: every answer carries Vary: Accept
+	Handler func(e *core.RequestEvent) error
+}
+
+// Priorities of our route-level middlewares relative to PocketBase's globals: the error
+// writer wraps the rate limiter (-1000) so that its 429 gets our envelope (§7.2), and the
+// credential resolver runs before the limiter so that the limiter sees the right audience.
+const (
+	errorWriterPriority = apis.DefaultRateLimitMiddlewarePriority - 5
+	resolverPriority    = apis.DefaultRateLimitMiddlewarePriority - 3
+)
+
+// mountedMethods are the methods for which every table path answers (405 when undefined).
+var mountedMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// Mount binds a path table to the router: each path in both slash forms (no redirect, §1.1),
+// each undefined method of a known path as a 405 with Allow, so a wrong method never falls
+// through to a parameterised route of another method or to PocketBase's catch-all.
+func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
+	byPath := map[string][]Route{}
+	var order []string
+	for _, rt := range table {
+		if !strings.HasPrefix(rt.Path, "/") || rt.Handler == nil || !slices.Contains(mountedMethods, rt.Method) || rt.Method == http.MethodHead {
+			return fmt.Errorf("apikit: bad route %s %q", rt.Method, rt.Path)
+		}
+		key := slashForm(rt.Path)
+		if _, ok := byPath[key]; !ok {
+			order = append(order, key)
+		}
+		for _, other := range byPath[key] {
+			if other.Method == rt.Method {
+				return fmt.Errorf("apikit: duplicate route %s %s", rt.Method, key)
+			}
+		}
+		byPath[key] = append(byPath[key], rt)
+	}
+
+	for _, path := range order {
+		routes := byPath[path]
+		var allow []string
+		for _, rt := range routes {
+			allow = append(allow, rt.Method)
+		}
+		for _, method := range mountedMethods {
+			idx := slices.IndexFunc(routes, func(rt Route) bool { return rt.Method == method })
+			if method == http.MethodHead && slices.Contains(allow, http.MethodGet) {
+				continue // net/http serves HEAD with the GET pattern and drops the body
+			}
+			var rt Route
+			if idx >= 0 {
+				rt = routes[idx]
+				k.markMounted(method, path)
+			} else {
+				m := method
+				rt = Route{Method: m, Path: path, Page: slices.ContainsFunc(routes, func(r Route) bool { return r.Page }),
+					Handler: func(e *core.RequestEvent) error { return MethodNotAllowed(e.Request.Method, allow) }}
+			}
+			for _, pattern := range patterns(path) {
+				k.bind(r.Route(method, pattern, rt.Handler), rt, idx < 0)
+			}
+		}
+	}
+	return nil
+}
+
+// MountAPIFallbacks answers unknown paths under /api/ with the 404 envelope (§1.1). PocketBase's
+// own /api routes are more specific patterns and keep winning.
+func (k *Kit) MountAPIFallbacks(r *router.Router[*core.RequestEvent]) {
+	notFound := Route{Handler: func(e *core.RequestEvent) error { return NotFound("") }}
+	for _, method := range mountedMethods {
+		if method == http.MethodHead {
+			continue
+		}
+		k.bind(r.Route(method, "/api/{path...}", notFound.Handler), notFound, true)
+	}
+}
+
+// patterns gives the two ServeMux patterns of a slash-form path: the exact slash form ({$} so
+// that it is not a subtree match) and the exact form without the slash.
+func patterns(slashPath string) []string {
+	base := strings.TrimSuffix(slashPath, "/")
+	if base == "" {
+		return []string{"/{$}"}
+	}
+	return []string{base, base + "/{$}"}
+}
+
+func slashForm(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return p
+	}
+	return p + "/"
+}
+
+// bind attaches the middlewares that give every route of the contract the check order of §1.3:
+// 429 → 413 → 405 → 415 → CSRF → 401 → (handler: 403 → 404 → 400 → 409).
+func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool) {
+	// Our routes take credentials only from our own tokens and keys, never from PocketBase's
+	// loader (§2.1), and enforce their own body limits with the contract's envelope.
+	route.Unbind(apis.DefaultLoadAuthTokenMiddlewareId, apis.DefaultBodyLimitMiddlewareId)
+
+	page := rt.Page
+	route.Bind(&hook.Handler[*core.RequestEvent]{
+		Id:       "gatehouseErrors",
+		Priority: errorWriterPriority,
+		Func: func(e *core.RequestEvent) (err error) {
+			if page {
+				e.Response.Header().Add("Vary", "Accept")
+			}
+			defer func() {
+				if rec := recover(); rec != nil {
+					e.App.Logger().Error("panic in handler", "panic", fmt.Sprint(rec), "path", e.Request.URL.Path)
+					err = WriteError(e, ServerError())
+				}
+			}()
+			if err := e.Next(); err != nil {
+				if written(e) {
+					return nil
+				}
+				var pbErr *router.ApiError
+				if errors.As(err, &pbErr) && pbErr.Status == http.StatusTooManyRequests {
+					err = TooManyRequests(rateLimitWindow(e))
+				}
+				return WriteError(e, err)
+			}
+			return nil
+		},
+	})
+
+	if !bare && !rt.Access.IsPublic() {
+		access := rt.Access
+		route.Bind(&hook.Handler[*core.RequestEvent]{
+			Id:       "gatehouseResolveCredentials",
+			Priority: resolverPriority,
+			Func: func(e *core.RequestEvent) error {
+				k.resolve(e, access)
+				return e.Next()
+			},
+		})
+	}
+
+	accepts := rt.Accepts
+	route.BindFunc(func(e *core.RequestEvent) error {
+		if err := k.limitBody(e); err != nil {
+			return err
+		}
+		if bare {
+			return e.Next()
+		}
+		if err := checkMediaType(e.Request, accepts); err != nil {
+			return err
+		}
+		if !rt.Access.IsPublic() {
+			if err := k.authorize(e, rt.Access); err != nil {
+				return err
+			}
+		}
+		return e.Next()
+	})
+}
+
+func written(e *core.RequestEvent) bool {
+	if w, ok := e.Response.(router.WriteTracker); ok {
+		return w.Written()
+	}
+	return false
+}
+
+// limitBody answers 413 for a declared Content-Length over the limit and caps the reader for
+// chunked bodies (the binder maps the reader's error onto 413 too). Multipart bodies get the
+// larger limit of §1.2.
+func (k *Kit) limitBody(e *core.RequestEvent) error {
+	limit := k.cfg.MaxJSONBody
+	if mediaType(e.Request) == "multipart/form-data" {
+		limit = k.cfg.MaxMultipartBody
+	}
+	if e.Request.ContentLength > limit {
+		return PayloadTooLarge()
+	}
+	if e.Request.Body != nil && e.Request.Body != http.NoBody {
+		e.Request.Body = http.MaxBytesReader(e.Response, e.Request.Body, limit)
+	}
+	return nil
+}
+
+func mediaType(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+	}
+	return mt
+}
+
+// checkMediaType is the 415 check of §1.2: a non-empty body must be in a format the route takes.
+// An empty body is fine with any or no Content-Type.
+func checkMediaType(r *http.Request, accepts BodyKinds) error {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	mt := mediaType(r)
+	switch {
+	case mt == "application/json":
+		return nil
+	case mt == "application/x-www-form-urlencoded" && accepts&BodyForm != 0:
+		return nil
+	case mt == "multipart/form-data" && accepts&BodyMultipart != 0:
+		return nil
+	}
+	if r.ContentLength < 0 && mt == "" {
+		// A chunked request that declares no type: only an empty body is acceptable; the
+		// binder reports 415 if any byte arrives.
+		return nil
+	}
+	return UnsupportedMediaType(mt)
+}
+
+// ErrNoAuthenticator is what resolving a credential yields before the tokens plugin registers.
+var ErrNoAuthenticator = errors.New("apikit: no authenticator registered")

@@ -1,0 +1,82 @@
+// Package audit writes the audit_log rows of spec/API.md §2.18 and Appendix C. Every plugin that
+// records an event calls Log; details must never hold passwords, codes, tokens or secrets.
+package audit
+
+import (
+	"unicode/utf8"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// Actor types of §2.18.
+const (
+	ActorStaff     = "staff"
+	ActorEmployee  = "employee"
+	ActorService   = "service"
+	ActorAnonymous = "anonymous"
+	ActorSystem    = "system"
+)
+
+// Entry is one audit event.
+type Entry struct {
+	Event      string
+	Success    bool
+	ActorType  string
+	ActorID    string
+	TargetType string
+	TargetID   string
+	System     string
+	IP         string
+	UserAgent  string
+	Details    map[string]any
+}
+
+// maxUserAgent is the stored user-agent limit of §7.1.
+const maxUserAgent = 512
+
+// FromRequest starts an entry with the request's client IP (PocketBase's RealIP, after the
+// trusted-proxy guard) and user agent; the actor is anonymous until the caller says otherwise.
+func FromRequest(e *core.RequestEvent, event string, success bool) Entry {
+	return Entry{Event: event, Success: success, ActorType: ActorAnonymous, IP: e.RealIP(), UserAgent: e.Request.UserAgent()}
+}
+
+// Log stores the entry. Use the transaction app when the audited change runs in one, so that
+// the row commits (or rolls back) with it.
+func Log(app core.App, entry Entry) error {
+	col, err := app.FindCachedCollectionByNameOrId("audit_log")
+	if err != nil {
+		return err
+	}
+	r := core.NewRecord(col)
+	if entry.ActorType == "" {
+		entry.ActorType = ActorSystem
+	}
+	r.Set("event", entry.Event)
+	r.Set("success", entry.Success)
+	r.Set("actor_type", entry.ActorType)
+	r.Set("actor_id", entry.ActorID)
+	r.Set("target_type", entry.TargetType)
+	r.Set("target_id", entry.TargetID)
+	r.Set("system", entry.System)
+	r.Set("ip", entry.IP)
+	r.Set("user_agent", TruncateRunes(entry.UserAgent, maxUserAgent))
+	if entry.Details != nil {
+		r.Set("details", entry.Details)
+	}
+	return app.Save(r)
+}
+
+// TruncateRunes cuts s to at most n characters without splitting a UTF-8 sequence.
+func TruncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
