@@ -1,0 +1,183 @@
+package hooks
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// accountPrefixes are the company_id prefixes of §2.2 per auth collection.
+var accountPrefixes = map[string]string{"users": "MA", "employees": "EM"}
+
+// normaliseEmail trims and lower-cases email-like fields before any write (§1.9), whoever writes.
+func normaliseEmail(field string) func(e *core.RecordEvent) error {
+	return func(e *core.RecordEvent) error {
+		if v := e.Record.GetString(field); v != "" {
+			if n := strings.ToLower(strings.TrimSpace(v)); n != v {
+				e.Record.Set(field, n)
+			}
+		}
+		return e.Next()
+	}
+}
+
+// createAccount fills what a new staff user or employee gets whoever creates it (our API, the
+// dashboard, the records API): a derived username when none was given, the next company_id,
+// status Pending, emailVisibility off. The reads and the INSERT run in one transaction on
+// PocketBase's single write connection, so concurrent creates never pick the same values.
+func createAccount(e *core.RecordEvent) error {
+	prefix := accountPrefixes[e.Record.Collection().Name]
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx // the INSERT below e.Next() now runs in this transaction
+
+		if strings.TrimSpace(e.Record.GetString("username")) == "" {
+			name, err := deriveUsername(tx, e.Record.Collection().Name, e.Record.Email())
+			if err != nil {
+				return err
+			}
+			e.Record.Set("username", name)
+		}
+
+		next, err := nextCompanyID(tx, e.Record.Collection().Name, prefix)
+		if err != nil {
+			return err
+		}
+		e.Record.Set("company_id", next)
+
+		if e.Record.GetString("status") == "" {
+			e.Record.Set("status", "Pending")
+		}
+		e.Record.SetEmailVisibility(false)
+		return e.Next()
+	})
+}
+
+// updateAccount keeps the read-only fields read-only and clears `verified` when the email
+// changes (§2.2: a new address is not proven).
+func updateAccount(e *core.RecordEvent) error {
+	orig, err := storedRecord(e)
+	if err != nil {
+		return err
+	}
+	if e.Record.GetString("company_id") != orig.GetString("company_id") {
+		e.Record.Set("company_id", orig.GetString("company_id"))
+	}
+	if !strings.EqualFold(e.Record.Email(), orig.Email()) {
+		e.Record.SetVerified(false)
+	}
+	e.Record.SetEmailVisibility(false)
+	return e.Next()
+}
+
+// nextCompanyID is the largest numeric suffix among values matching ^<prefix>\d+$, plus one,
+// zero-padded to at least 4 digits (§2.2).
+func nextCompanyID(app core.App, table, prefix string) (string, error) {
+	var max struct {
+		N int64 `db:"n"`
+	}
+	err := app.DB().NewQuery(fmt.Sprintf(
+		"SELECT COALESCE(MAX(CAST(SUBSTR([[company_id]], %d) AS INTEGER)), 0) AS n FROM {{%s}} "+
+			"WHERE [[company_id]] GLOB {:glob} AND SUBSTR([[company_id]], %d) NOT GLOB '*[^0-9]*'",
+		len(prefix)+1, table, len(prefix)+1)).
+		Bind(dbx.Params{"glob": prefix + "[0-9]*"}).One(&max)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%04d", prefix, max.N+1), nil
+}
+
+var usernameStrip = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// deriveUsername builds a username from the email local part (§2.2): lower-cased, characters
+// outside [a-z0-9._-] removed, at most 30 characters, "user" when empty; when taken, the first
+// free of <base>2…<base>99, then <base> + 6 random digits. It never fails on a collision.
+func deriveUsername(app core.App, table, email string) (string, error) {
+	local, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
+	base := usernameStrip.ReplaceAllString(local, "")
+	if len(base) > 30 {
+		base = base[:30]
+	}
+	if base == "" {
+		base = "user"
+	}
+	candidates := []string{base}
+	for i := 2; i <= 99; i++ {
+		candidates = append(candidates, base+strconv.Itoa(i))
+	}
+	taken, err := takenUsernames(app, table, base)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range candidates {
+		if !taken[c] {
+			return c, nil
+		}
+	}
+	for range 20 {
+		n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+		if err != nil {
+			return "", err
+		}
+		c := fmt.Sprintf("%s%06d", base, n.Int64())
+		if ok, err := usernameFree(app, table, c); err != nil || ok {
+			return c, err
+		}
+	}
+	return "", fmt.Errorf("hooks: no free username for base %q", base)
+}
+
+// takenUsernames loads, in one query, which of base, base2 … base99 exist (case-insensitively).
+func takenUsernames(app core.App, table, base string) (map[string]bool, error) {
+	var rows []struct {
+		U string `db:"u"`
+	}
+	err := app.DB().NewQuery(fmt.Sprintf(
+		"SELECT LOWER([[username]]) AS u FROM {{%s}} WHERE [[username]] = {:base} COLLATE NOCASE "+
+			"OR ([[username]] LIKE {:like} ESCAPE '\\' AND LENGTH([[username]]) <= {:maxlen})", table)).
+		Bind(dbx.Params{"base": base, "like": escapeLike(base) + "%", "maxlen": len(base) + 2}).All(&rows)
+	if err != nil {
+		return nil, err
+	}
+	taken := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		taken[r.U] = true
+	}
+	return taken, nil
+}
+
+func usernameFree(app core.App, table, name string) (bool, error) {
+	var n struct {
+		C int `db:"c"`
+	}
+	err := app.DB().NewQuery(fmt.Sprintf("SELECT COUNT(*) AS c FROM {{%s}} WHERE [[username]] = {:u} COLLATE NOCASE", table)).
+		Bind(dbx.Params{"u": name}).One(&n)
+	return n.C == 0, err
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// defaultActiveOnDashboardCreate sets is_active for records created through PocketBase's
+// records API or dashboard when the request body does not mention it: PocketBase bool fields
+// have no defaults, and the contract's default is true (§2.2, §2.6).
+func defaultActiveOnDashboardCreate(e *core.RecordRequestEvent) error {
+	if info, err := e.RequestInfo(); err == nil {
+		if _, ok := info.Body["is_active"]; !ok {
+			e.Record.Set("is_active", true)
+		}
+	}
+	return e.Next()
+}
+
+// storedRecord loads the row as stored. Record.Original() is not enough: a record created in
+// memory and saved keeps its pre-create original, so a later update would compare against empty.
+func storedRecord(e *core.RecordEvent) (*core.Record, error) {
+	return e.App.FindRecordById(e.Record.Collection(), e.Record.Id)
+}

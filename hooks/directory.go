@@ -1,0 +1,93 @@
+package hooks
+
+import (
+	"encoding/json"
+
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// AdminRoleName is the role whose active assignment makes a user ADMIN(S) (§1.7).
+const AdminRoleName = "Admin"
+
+// createSystemWithAdminRole gives every new system its default Admin role in the same
+// transaction (§2.4), whether the system comes from the API, the CLI or the dashboard.
+func createSystemWithAdminRole(e *core.RecordEvent) error {
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		if err := e.Next(); err != nil {
+			return err
+		}
+		existing, _ := tx.FindFirstRecordByFilter("roles", "system = {:s} && name = {:n}",
+			map[string]any{"s": e.Record.Id, "n": AdminRoleName})
+		if existing != nil {
+			return nil
+		}
+		roles, err := tx.FindCachedCollectionByNameOrId("roles")
+		if err != nil {
+			return err
+		}
+		role := core.NewRecord(roles)
+		role.Set("name", AdminRoleName)
+		role.Set("system", e.Record.Id)
+		role.Set("description", "Administrator role for "+e.Record.GetString("name"))
+		role.Set("is_custom", false)
+		return tx.Save(role)
+	})
+}
+
+// keepImmutable restores fields that may never change after creation.
+func keepImmutable(fields ...string) func(e *core.RecordEvent) error {
+	return func(e *core.RecordEvent) error {
+		orig, err := storedRecord(e)
+		if err != nil {
+			return err
+		}
+		for _, f := range fields {
+			e.Record.Set(f, orig.Get(f))
+		}
+		return e.Next()
+	}
+}
+
+// roleMatchesSystem enforces that a record's role belongs to its system (§2.6, §2.12).
+func roleMatchesSystem(e *core.RecordEvent) error {
+	roleID, systemID := e.Record.GetString("role"), e.Record.GetString("system")
+	if roleID != "" && systemID != "" {
+		role, err := e.App.FindRecordById("roles", roleID)
+		if err == nil && role.GetString("system") != systemID {
+			return validation.Errors{"role": validation.NewError("validation_role_system_mismatch",
+				"The role must belong to the selected system.")}
+		}
+	}
+	return e.Next()
+}
+
+// defaultAssignmentSettings fills settings with {"is_deployed": true} when empty and rejects a
+// non-object or a non-boolean is_deployed (§2.6).
+func defaultAssignmentSettings(e *core.RecordEvent) error {
+	raw, _ := e.Record.Get("settings").(types.JSONRaw)
+	if len(raw) == 0 || string(raw) == "null" {
+		e.Record.Set("settings", map[string]any{"is_deployed": true})
+		return e.Next()
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return validation.Errors{"settings": validation.NewError("validation_settings_object", "Expected a JSON object.")}
+	}
+	if v, ok := obj["is_deployed"]; ok {
+		if _, isBool := v.(bool); !isBool {
+			return validation.Errors{"settings": validation.NewError("validation_is_deployed_bool", "is_deployed must be a boolean.")}
+		}
+	}
+	return e.Next()
+}
+
+// stampOccurredAt sets auth_failures.occurred_at to now unless a superuser gave one (§2.15).
+func stampOccurredAt(e *core.RecordEvent) error {
+	if e.Record.GetDateTime("occurred_at").IsZero() {
+		e.Record.Set("occurred_at", types.NowDateTime())
+	}
+	return e.Next()
+}

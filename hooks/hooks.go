@@ -1,0 +1,28 @@
+// Package hooks binds the data invariants of spec/API.md §2 to record events, so that they
+// hold whoever writes: our endpoints, the admin dashboard or PocketBase's records API.
+package hooks
+
+import (
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// Register binds every invariant hook. It touches no data, so it is safe before bootstrap.
+func Register(app core.App) {
+	// Bound first: the handlers below (username derivation) read the normalised email.
+	emailCollections := []string{"users", "employees", "invitations", "auth_failures"}
+	app.OnRecordCreate(emailCollections...).BindFunc(normaliseEmail("email"))
+	app.OnRecordUpdate(emailCollections...).BindFunc(normaliseEmail("email"))
+
+	app.OnRecordCreate("users", "employees").BindFunc(createAccount)
+	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
+	app.OnRecordCreateRequest("users", "user_system_roles").BindFunc(defaultActiveOnDashboardCreate)
+
+	app.OnRecordCreate("systems").BindFunc(createSystemWithAdminRole)
+	app.OnRecordUpdate("roles").BindFunc(keepImmutable("system"))
+	app.OnRecordUpdate("user_system_roles").BindFunc(keepImmutable("user", "system"))
+	app.OnRecordCreate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
+	app.OnRecordUpdate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
+	app.OnRecordCreate("user_system_roles").BindFunc(defaultAssignmentSettings)
+	app.OnRecordUpdate("user_system_roles").BindFunc(defaultAssignmentSettings)
+	app.OnRecordCreate("auth_failures").BindFunc(stampOccurredAt)
+}

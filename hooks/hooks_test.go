@@ -1,0 +1,236 @@
+package hooks_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"gatehouse/hooks"
+	"gatehouse/testkit"
+)
+
+func newApp(t *testing.T) *tests.TestApp {
+	return testkit.NewApp(t, func(app *tests.TestApp) { hooks.Register(app) })
+}
+
+func newAccount(t testing.TB, app core.App, collection, email string) (*core.Record, error) {
+	t.Helper()
+	col, err := app.FindCachedCollectionByNameOrId(collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := core.NewRecord(col)
+	r.SetEmail(email)
+	r.SetPassword("correct horse battery")
+	return r, app.Save(r)
+}
+
+func TestConcurrentCreatesGetDistinctCompanyIDs(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := newAccount(t, app, "users", fmt.Sprintf("user%d@example.com", i))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent create failed: %v", err)
+		}
+	}
+	records, err := app.FindAllRecords("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range records {
+		ids = append(ids, r.GetString("company_id"))
+	}
+	slices.Sort(ids)
+	if len(ids) != n || slices.Compact(slices.Clone(ids)) == nil || len(slices.Compact(slices.Clone(ids))) != n {
+		t.Fatalf("got %d ids, %d distinct: %v", len(ids), len(slices.Compact(slices.Clone(ids))), ids)
+	}
+	if ids[0] != "MA0001" || ids[n-1] != fmt.Sprintf("MA%04d", n) {
+		t.Fatalf("ids should run MA0001..MA%04d, got %s..%s", n, ids[0], ids[n-1])
+	}
+}
+
+func TestCompanyIDSequenceAndPrefixes(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	u, err := newAccount(t, app, "users", "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emp, err := newAccount(t, app, "employees", "a@example.com") // same email: unrelated account
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.GetString("company_id") != "MA0001" || emp.GetString("company_id") != "EM0001" {
+		t.Fatalf("company ids = %s, %s", u.GetString("company_id"), emp.GetString("company_id"))
+	}
+	// A value past 9999 keeps counting (MA10000), and odd values that are not ^MA\d+$ are ignored.
+	u.Set("company_id", "MA9999")
+	if err := app.UnsafeWithoutHooks().Save(u); err != nil {
+		t.Fatal(err)
+	}
+	odd, _ := newAccount(t, app, "users", "b@example.com")
+	if odd.GetString("company_id") != "MA10000" {
+		t.Fatalf("after MA9999: %s", odd.GetString("company_id"))
+	}
+	// The API can never change it: an update restores the stored value.
+	odd.Set("company_id", "MA0042")
+	if err := app.Save(odd); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := app.FindRecordById("users", odd.Id)
+	if fresh.GetString("company_id") != "MA10000" {
+		t.Fatalf("company_id changed on update: %s", fresh.GetString("company_id"))
+	}
+}
+
+func TestEmailNormalisationAndVerifiedReset(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	u, err := newAccount(t, app, "users", "  MiXed.Case@Example.COM ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Email() != "mixed.case@example.com" {
+		t.Fatalf("email stored as %q", u.Email())
+	}
+	if _, err := newAccount(t, app, "users", "MIXED.case@example.com"); err == nil {
+		t.Fatal("an email differing only by case must be refused")
+	}
+	u.SetVerified(true)
+	if err := app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	u.SetEmail("New@Example.com")
+	if err := app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := app.FindRecordById("users", u.Id)
+	if fresh.Email() != "new@example.com" || fresh.Verified() {
+		t.Fatalf("after email change: email=%q verified=%v", fresh.Email(), fresh.Verified())
+	}
+}
+
+func TestUsernameDerivation(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	cases := []struct{ email, want string }{
+		{"John.Doe+tag@example.com", "john.doetag"},
+		{"john.doe+TAG@other.example", "john.doetag2"},
+		{"JOHN.DOETAG@third.example", "john.doetag3"},
+		{"+++@example.com", "user"},
+		{"abcdefghijklmnopqrstuvwxyz0123456789@example.com", "abcdefghijklmnopqrstuvwxyz0123"},
+	}
+	for _, c := range cases {
+		r, err := newAccount(t, app, "users", c.email)
+		if err != nil {
+			t.Fatalf("%s: %v", c.email, err)
+		}
+		if got := r.GetString("username"); got != c.want {
+			t.Errorf("%s: username %q, want %q", c.email, got, c.want)
+		}
+	}
+	// A given username is kept; an existing one in the other case is taken case-insensitively.
+	col, _ := app.FindCachedCollectionByNameOrId("users")
+	r := core.NewRecord(col)
+	r.SetEmail("x@example.com")
+	r.SetPassword("correct horse battery")
+	r.Set("username", "Chosen_Name")
+	if err := app.Save(r); err != nil || r.GetString("username") != "Chosen_Name" {
+		t.Fatalf("explicit username: %v %q", err, r.GetString("username"))
+	}
+	clash, err := newAccount(t, app, "users", "chosen_name@example.com")
+	if err != nil || clash.GetString("username") != "chosen_name2" {
+		t.Fatalf("derived username next to Chosen_Name: %v %q", err, clash.GetString("username"))
+	}
+}
+
+func TestSystemsGetTheirAdminRole(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	col, _ := app.FindCachedCollectionByNameOrId("systems")
+	sys := core.NewRecord(col)
+	sys.Set("name", "Asset Tracker")
+	sys.Set("slug", "assets")
+	if err := app.Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	roles, err := app.FindAllRecords("roles", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *core.Record
+	for _, r := range roles {
+		if r.GetString("system") == sys.Id {
+			if found != nil {
+				t.Fatal("more than one role created")
+			}
+			found = r
+		}
+	}
+	if found == nil || found.GetString("name") != "Admin" || found.GetBool("is_custom") ||
+		found.GetString("description") != "Administrator role for Asset Tracker" {
+		t.Fatalf("admin role = %v", found)
+	}
+	users, _ := app.FindAllRecords("users")
+	if len(users) != 0 {
+		t.Fatal("creating a system must create no account")
+	}
+}
+
+func TestAssignmentsRoleMustBelongToSystem(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	u, err := newAccount(t, app, "users", "agent@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdts, _ := app.FindFirstRecordByData("systems", "slug", "hdts")
+	tts, _ := app.FindFirstRecordByData("systems", "slug", "tts")
+	ttsAdmin, err := app.FindFirstRecordByFilter("roles", "system = {:s} && name = 'Admin'", map[string]any{"s": tts.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, _ := app.FindCachedCollectionByNameOrId("user_system_roles")
+	bad := core.NewRecord(col)
+	bad.Set("user", u.Id)
+	bad.Set("system", hdts.Id)
+	bad.Set("role", ttsAdmin.Id)
+	bad.Set("is_active", true)
+	if err := app.Save(bad); err == nil {
+		t.Fatal("a tts role assigned in system hdts must be refused")
+	}
+	good := core.NewRecord(col)
+	good.Set("user", u.Id)
+	good.Set("system", tts.Id)
+	good.Set("role", ttsAdmin.Id)
+	good.Set("is_active", true)
+	if err := app.Save(good); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := app.FindRecordById("user_system_roles", good.Id)
+	if got := string(stored.GetString("settings")); got != `{"is_deployed":true}` {
+		t.Fatalf("default settings = %s", got)
+	}
+	stored.Set("settings", map[string]any{"is_deployed": "yes"})
+	if err := app.Save(stored); err == nil {
+		t.Fatal("a non-boolean is_deployed must be refused")
+	}
+}
