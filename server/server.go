@@ -1,0 +1,113 @@
+// Package server wires Gatehouse onto a PocketBase app: configuration, the server secret,
+// invariant hooks, request guards and every plugin's routes. main.go calls Register on the real
+// app; the full-app tests call it on a test app, so both run the same wiring.
+package server
+
+import (
+	"fmt"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"gatehouse/hooks"
+	"gatehouse/plugins/apidocs"
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/config"
+)
+
+// Options are the parts of the wiring that differ between the binary and tests.
+type Options struct {
+	Public fs.FS // the embedded pb_public folder (nil: no static files)
+	// Lookup reads environment variables (os.LookupEnv when nil).
+	Lookup func(string) (string, bool)
+}
+
+// Register binds everything to app and returns the shared kit. It touches no data: the server
+// secret is loaded in OnBootstrap, routes are bound in OnServe.
+func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
+	if opts.Lookup == nil {
+		opts.Lookup = os.LookupEnv
+	}
+	kit := apikit.New(app, cfg)
+
+	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
+		Id: "gatehouseSecret",
+		Func: func(e *core.BootstrapEvent) error {
+			if err := e.Next(); err != nil {
+				return err
+			}
+			if cfg.Secret != nil {
+				return nil // set by the caller (tests)
+			}
+			secret, fromFile, err := config.LoadSecret(opts.Lookup, e.App.DataDir())
+			if err != nil {
+				return err
+			}
+			cfg.Secret = secret
+			if fromFile {
+				e.App.Store().Set(secretFromFileKey, true)
+			}
+			return nil
+		},
+	})
+
+	hooks.Register(app)
+
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "gatehouseRoutes",
+		Func: func(se *core.ServeEvent) error {
+			// The installer would print a superuser token URL into the logs; the README
+			// creates the first superuser with `superuser upsert` instead.
+			se.InstallerFunc = nil
+			startupWarnings(se.App, cfg)
+
+			kit.BindGuards(se.Router)
+			if err := apidocs.Register(se, kit); err != nil {
+				return err
+			}
+			kit.MountAPIFallbacks(se.Router)
+			return se.Next()
+		},
+	})
+
+	if opts.Public != nil {
+		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+			Id:       "gatehouseStatic",
+			Priority: 999, // last, so every route of ours is registered before the catch-all
+			Func: func(se *core.ServeEvent) error {
+				if !se.Router.HasRoute(http.MethodGet, "/{path...}") {
+					se.Router.GET("/{path...}", apis.Static(opts.Public, false)).BindFunc(func(e *core.RequestEvent) error {
+						apikit.SetPageHeaders(e)
+						return e.Next()
+					})
+				}
+				return se.Next()
+			},
+		})
+	}
+
+	return kit
+}
+
+const secretFromFileKey = "gatehouse.secretFromFile"
+
+// startupWarnings prints the warnings of §1.14 and §1.15 once per start, to stderr (PocketBase
+// keeps its logger out of the console outside dev mode) and to the app log.
+func startupWarnings(app core.App, cfg *config.Config) {
+	warn := func(msg string) {
+		log.Println("WARNING: " + msg)
+		app.Logger().Warn(msg)
+	}
+	if fromFile, _ := app.Store().Get(secretFromFileKey).(bool); fromFile {
+		warn(fmt.Sprintf("GATEHOUSE_SECRET is not set; using the generated secret in %s/%s. Set GATEHOUSE_SECRET (at least 32 bytes) in production.",
+			app.DataDir(), config.SecretFileName))
+	}
+	if cfg.CaptchaTestAnswer != "" && !app.IsDev() {
+		warn("CAPTCHA_TEST_ANSWER is set but ignored: it is honoured only with --dev.")
+	}
+}

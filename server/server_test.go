@@ -1,0 +1,204 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/server"
+	"gatehouse/testkit"
+)
+
+// ourCollections are every collection of API.md §2.
+var ourCollections = []string{
+	"users", "employees", "systems", "roles", "user_system_roles", "sessions", "mfa_challenges", "otp_codes",
+	"recovery_codes", "password_reset_tokens", "invitations", "captcha_challenges", "api_keys", "auth_failures",
+	"tts_round_robin_state", "tts_round_robin_picks", "email_outbox", "audit_log", "signing_keys",
+}
+
+type staffOnly struct{}
+
+func (staffOnly) AccessToken(e *core.RequestEvent, raw string) (*apikit.Caller, error) {
+	if raw == "staff" {
+		return &apikit.Caller{Kind: apikit.KindStaff}, nil
+	}
+	return nil, apikit.TokenNotValid()
+}
+func (staffOnly) APIKey(*core.RequestEvent, string) (*apikit.Caller, error) {
+	return nil, apikit.InvalidAPIKey()
+}
+
+func factory(withAuth bool) func(testing.TB) *tests.TestApp {
+	return func(tb testing.TB) *tests.TestApp {
+		return testkit.NewAppNoCleanup(tb, func(app *tests.TestApp) {
+			cfg := testkit.Config()
+			cfg.AppURLOverride = "https://auth.example.com"
+			kit := server.Register(app, cfg, server.Options{})
+			if withAuth {
+				kit.SetAuthenticator(staffOnly{})
+			}
+		})
+	}
+}
+
+func superuserToken(t testing.TB, app *tests.TestApp) string {
+	su, err := app.FindAuthRecordByEmail(core.CollectionNameSuperusers, "root@example.com")
+	if err != nil {
+		col, _ := app.FindCachedCollectionByNameOrId(core.CollectionNameSuperusers)
+		su = core.NewRecord(col)
+		su.SetEmail("root@example.com")
+		su.SetPassword("root-password-123")
+		if err := app.Save(su); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token, err := su.NewAuthToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+func countRecords(t testing.TB, app core.App, collection string) int {
+	n, err := app.CountRecords(collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
+
+func TestAnonymousCannotUsePocketBaseCollectionAPI(t *testing.T) {
+	t.Parallel()
+	for _, name := range ourCollections {
+		before := 0
+		list := tests.ApiScenario{
+			Name: "list " + name, Method: http.MethodGet, URL: "/api/collections/" + name + "/records",
+			ExpectedStatus: 403, ExpectedContent: []string{`"status":403`}, NotExpectedContent: []string{`"items"`},
+			TestAppFactory: factory(false),
+		}
+		list.Test(t)
+		create := tests.ApiScenario{
+			Name: "create " + name, Method: http.MethodPost, URL: "/api/collections/" + name + "/records",
+			Body:           strings.NewReader(`{"email":"evil@example.com","password":"12345678aA","passwordConfirm":"12345678aA","name":"x","slug":"x"}`),
+			ExpectedStatus: 403, ExpectedContent: []string{`"status":403`},
+			TestAppFactory: factory(false),
+			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) { before = countRecords(t, app, name) },
+			AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+				if after := countRecords(t, app, name); after != before {
+					t.Errorf("%s: %d records before, %d after an anonymous create", name, before, after)
+				}
+			},
+		}
+		create.Test(t)
+	}
+}
+
+func TestPocketBasePasswordAuthIsOff(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"users", "employees"} {
+		s := tests.ApiScenario{
+			Name: name, Method: http.MethodPost, URL: "/api/collections/" + name + "/auth-with-password",
+			Body:           strings.NewReader(`{"identity":"known@example.com","password":"correct horse battery"}`),
+			ExpectedStatus: 403, ExpectedContent: []string{`"status":403`}, NotExpectedContent: []string{`"token"`},
+			TestAppFactory: factory(false),
+			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
+				col, _ := app.FindCachedCollectionByNameOrId(name)
+				r := core.NewRecord(col)
+				r.SetEmail("known@example.com")
+				r.SetPassword("correct horse battery")
+				r.Set("is_active", true)
+				r.Set("status", "Approved")
+				if err := app.Save(r); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}
+		s.Test(t)
+	}
+}
+
+func TestPocketBaseAccountRoutesAreClosed(t *testing.T) {
+	t.Parallel()
+	const pbNotFound = `{"data":{},"message":"The requested resource wasn't found.","status":404}`
+	probe := testkit.NewApp(t)
+	var targets []string // collection names and ids
+	for _, name := range []string{"users", "employees"} {
+		col, err := probe.FindCachedCollectionByNameOrId(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, name, col.Id)
+	}
+	actions := []string{"request-verification", "confirm-verification", "request-password-reset",
+		"confirm-password-reset", "request-email-change", "confirm-email-change"}
+	for _, target := range targets {
+		for _, action := range actions {
+			s := tests.ApiScenario{
+				Name: target + " " + action, Method: http.MethodPost, URL: "/api/collections/" + target + "/" + action,
+				Body:           strings.NewReader(`{"email":"known@example.com","token":"x","password":"p","passwordConfirm":"p"}`),
+				ExpectedStatus: 404, ExpectedContent: []string{pbNotFound},
+				TestAppFactory: factory(false),
+				AfterTestFunc: func(t testing.TB, app *tests.TestApp, _ *http.Response) {
+					if app.TestMailer.TotalSend() != 0 {
+						t.Error("no mail may be sent")
+					}
+				},
+			}
+			s.Test(t)
+		}
+	}
+
+	// A PocketBase superuser keeps PocketBase's own behaviour (204 for request-verification).
+	hdr := map[string]string{} // filled by the factory, read when the request is built
+	su := tests.ApiScenario{
+		Name: "superuser passes", Method: http.MethodPost, URL: "/api/collections/users/request-verification",
+		Body: strings.NewReader(`{"email":"nobody@example.com"}`), Headers: hdr, ExpectedStatus: 204,
+		TestAppFactory: func(tb testing.TB) *tests.TestApp {
+			app := factory(false)(tb)
+			hdr["Authorization"] = superuserToken(tb, app)
+			return app
+		},
+	}
+	su.Test(t)
+}
+
+func TestDiscoveryDocuments(t *testing.T) {
+	t.Parallel()
+	const notAuth = `{"detail":"Authentication credentials were not provided.","code":"not_authenticated"}`
+	scenarios := []tests.ApiScenario{
+		{Name: "v1 no slash, anonymous", Method: http.MethodGet, URL: "/api/v1", ExpectedStatus: 401, ExpectedContent: []string{notAuth}},
+		{Name: "v1 slash, anonymous", Method: http.MethodGet, URL: "/api/v1/", ExpectedStatus: 401, ExpectedContent: []string{notAuth}},
+		{Name: "wrong method on a known path", Method: http.MethodPost, URL: "/api/v1/", ExpectedStatus: 405,
+			ExpectedContent: []string{`{"detail":"Method \"POST\" not allowed.","code":"method_not_allowed"}`}},
+		{Name: "unknown v1 path", Method: http.MethodGet, URL: "/api/v1/does-not-exist/", ExpectedStatus: 404,
+			ExpectedContent: []string{`{"detail":"Not found.","code":"not_found"}`}},
+		{Name: "unknown /api/me/ subpath", Method: http.MethodGet, URL: "/api/me/x/", ExpectedStatus: 404,
+			ExpectedContent: []string{`{"detail":"Not found.","code":"not_found"}`}},
+	}
+	for _, s := range scenarios {
+		s.TestAppFactory = factory(false)
+		s.Test(t)
+	}
+
+	// With a principal: absolute URLs from APP_URL (never Host), only routes that exist, in
+	// the contract's order. Both slash forms give the same body.
+	for _, url := range []string{"/api/v1", "/api/v1/"} {
+		s := tests.ApiScenario{Name: "v1 as staff " + url, Method: http.MethodGet, URL: url,
+			Headers:        map[string]string{"Authorization": "Bearer staff", "Host": "evil.example"},
+			ExpectedStatus: 200,
+			ExpectedContent: []string{
+				`{"tts":"https://auth.example.com/api/v1/tts/","hdts":"https://auth.example.com/api/v1/hdts/"}`,
+			},
+			NotExpectedContent: []string{"evil.example"},
+			TestAppFactory:     factory(true)}
+		s.Test(t)
+	}
+	root := tests.ApiScenario{Name: "root as staff", Method: http.MethodGet, URL: "/api/",
+		Headers: map[string]string{"Authorization": "Bearer staff"}, ExpectedStatus: 200,
+		ExpectedContent: []string{`{"api_v1":"https://auth.example.com/api/v1/"}`}, TestAppFactory: factory(true)}
+	root.Test(t)
+}
