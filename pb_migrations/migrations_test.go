@@ -936,8 +936,11 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 3 {
-		t.Errorf("reverted %v, want our 3 migrations", reverted)
+	if len(reverted) != 4 {
+		t.Errorf("reverted %v, want our 4 migrations (collections, default systems, settings)", reverted)
+	}
+	if app.Settings().RateLimits.Enabled {
+		t.Error("rate limits still enabled after down")
 	}
 	for _, name := range append([]string{"employees"}, baseCollectionNames...) {
 		if _, err := app.FindCollectionByNameOrId(name); err == nil {
@@ -954,6 +957,9 @@ func TestDownAndUpAgain(t *testing.T) {
 
 	if _, err := runner.Up(); err != nil {
 		t.Fatalf("up again: %v", err)
+	}
+	if len(app.Settings().RateLimits.Rules) == 0 { // enabled depends on RATE_LIMITS_ENABLED
+		t.Error("rate limits not seeded again by up")
 	}
 	checkDefaultSystem(t, app, DefaultSystems[0])
 	users, _ = app.FindCollectionByNameOrId("users")
