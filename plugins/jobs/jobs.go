@@ -1,0 +1,76 @@
+// Package jobs runs Gatehouse's scheduled work (outbox retries, key rotation, cleanups) with
+// robfig/cron/v3: second-level schedules, one run at a time per job, panics recovered. The
+// scheduler starts when the server starts and stops on termination; CLI commands and tests
+// never run it, and tests call a job's function directly (Run).
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/robfig/cron/v3"
+)
+
+// Scheduler owns the cron runner of one app.
+type Scheduler struct {
+	app  core.App
+	cron *cron.Cron
+	mu   sync.Mutex
+	jobs map[string]func()
+}
+
+const storeKey = "gatehouse.jobs"
+
+// For returns the app's scheduler, creating it (and binding its start/stop) on first use.
+func For(app core.App) *Scheduler {
+	return app.Store().GetOrSet(storeKey, func() any {
+		s := &Scheduler{app: app, jobs: map[string]func(){}}
+		logger := cronLogger{app}
+		s.cron = cron.New(cron.WithSeconds(), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "gatehouseJobsStart", Func: func(se *core.ServeEvent) error {
+			s.cron.Start()
+			return se.Next()
+		}})
+		app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{Id: "gatehouseJobsStop", Func: func(te *core.TerminateEvent) error {
+			<-s.cron.Stop().Done()
+			return te.Next()
+		}})
+		return s
+	}).(*Scheduler)
+}
+
+// Add schedules fn under a unique name with a 6-field spec (seconds first), e.g. "*/10 * * * * *".
+func (s *Scheduler) Add(name, spec string, fn func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[name]; ok {
+		return fmt.Errorf("jobs: %q already scheduled", name)
+	}
+	if _, err := s.cron.AddFunc(spec, fn); err != nil {
+		return fmt.Errorf("jobs: %q: %w", name, err)
+	}
+	s.jobs[name] = fn
+	return nil
+}
+
+// Run executes a job now, synchronously (tests and the `keys rotate`-style commands use it).
+func (s *Scheduler) Run(name string) error {
+	s.mu.Lock()
+	fn, ok := s.jobs[name]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("jobs: no job %q", name)
+	}
+	fn()
+	return nil
+}
+
+type cronLogger struct{ app core.App }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.app.Logger().Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.app.Logger().Error("cron: "+msg, append(kv, slog.String("error", err.Error()))...)
+}
