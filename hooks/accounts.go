@@ -10,6 +10,8 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/tokens"
 )
 
 // accountPrefixes are the company_id prefixes of §2.2 per auth collection.
@@ -180,4 +182,32 @@ func defaultActiveOnDashboardCreate(e *core.RecordRequestEvent) error {
 // memory and saved keeps its pre-create original, so a later update would compare against empty.
 func storedRecord(e *core.RecordEvent) (*core.Record, error) {
 	return e.App.FindRecordById(e.Record.Collection(), e.Record.Id)
+}
+
+// revokeOnDeactivation ends every session of a staff user set inactive and of an employee set to
+// Rejected (§3.5), whoever makes the change (our endpoints or the dashboard). It runs in the
+// update's transaction, so the change and the revocation commit together.
+func revokeOnDeactivation(e *core.RecordEvent) error {
+	orig, err := storedRecord(e)
+	if err != nil {
+		return err
+	}
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		if err := e.Next(); err != nil {
+			return err
+		}
+		var err error
+		switch e.Record.Collection().Name {
+		case "users":
+			if orig.GetBool("is_active") && !e.Record.GetBool("is_active") {
+				_, err = tokens.RevokeSessions(tx, tokens.UserTypeStaff, e.Record.Id, tokens.ReasonUserDeactivated, "")
+			}
+		case "employees":
+			if orig.GetString("status") != "Rejected" && e.Record.GetString("status") == "Rejected" {
+				_, err = tokens.RevokeSessions(tx, tokens.UserTypeEmployee, e.Record.Id, tokens.ReasonEmployeeRejected, "")
+			}
+		}
+		return err
+	})
 }

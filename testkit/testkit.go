@@ -5,11 +5,14 @@ package testkit
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -111,4 +114,27 @@ func RemoveTemplate() {
 	if templateDir != "" {
 		_ = os.RemoveAll(filepath.Clean(templateDir))
 	}
+}
+
+// Serve runs the app's full router (PocketBase's plus everything bound in OnServe) on an
+// httptest server for multi-request flows; it is closed when the test ends.
+func Serve(tb testing.TB, app *tests.TestApp) *httptest.Server {
+	tb.Helper()
+	r, err := apis.NewRouter(app)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var handler http.Handler
+	se := &core.ServeEvent{App: app, Router: r}
+	err = app.OnServe().Trigger(se, func(e *core.ServeEvent) error {
+		mux, err := e.Router.BuildMux()
+		handler = mux
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	tb.Cleanup(srv.Close)
+	return srv
 }

@@ -1,0 +1,222 @@
+package tokens
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/pocketbase/dbx"
+)
+
+// Token types of §3.2.
+const (
+	TypeAccess     = "access"
+	TypeRefresh    = "refresh"
+	TypeMFAPending = "mfa_pending"
+)
+
+// Audience is this service's own audience (§1.5: aud must contain "auth").
+const Audience = "auth"
+
+// hs256Kid marks the compatibility copy (§3.1); a token with this kid is never accepted here.
+const hs256Kid = "hs256"
+
+// RoleClaim is one element of the roles claim.
+type RoleClaim struct {
+	System string `json:"system"`
+	Role   string `json:"role"`
+}
+
+// Claims are the claims of §3.2. The profile claims (email, username, full_name, roles) exist
+// only on access tokens: Profile is nil on refresh and mfa_pending tokens.
+type Claims struct {
+	Issuer     string
+	Subject    string
+	Audience   []string
+	ExpiresAt  int64
+	IssuedAt   int64
+	NotBefore  int64
+	ID         string
+	TokenType  string
+	SessionID  string
+	UserType   string
+	Profile    *ProfileClaims
+	employeeID string
+}
+
+// ProfileClaims are the access-token-only claims.
+type ProfileClaims struct {
+	Email    string      `json:"email"`
+	Username string      `json:"username"`
+	FullName string      `json:"full_name"`
+	Roles    []RoleClaim `json:"roles"`
+}
+
+// wireClaims is the JSON form, in the order of §3.2.
+type wireClaims struct {
+	Iss        string      `json:"iss"`
+	Sub        string      `json:"sub"`
+	Aud        []string    `json:"aud"`
+	Exp        int64       `json:"exp"`
+	Iat        int64       `json:"iat"`
+	Nbf        int64       `json:"nbf"`
+	Jti        string      `json:"jti"`
+	TokenType  string      `json:"token_type"`
+	Sid        string      `json:"sid,omitempty"`
+	UserID     string      `json:"user_id"`
+	UserType   string      `json:"user_type"`
+	EmployeeID string      `json:"employee_id,omitempty"`
+	Email      *string     `json:"email,omitempty"`
+	Username   *string     `json:"username,omitempty"`
+	FullName   *string     `json:"full_name,omitempty"`
+	Roles      []RoleClaim `json:"roles,omitempty"`
+	// rolesPresent distinguishes an empty roles list (access token, no assignment) from none.
+	rolesPresent bool
+}
+
+// MarshalJSON writes the claims with the presence rules of §3.2.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	w := wireClaims{Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience, Exp: c.ExpiresAt, Iat: c.IssuedAt, Nbf: c.NotBefore,
+		Jti: c.ID, TokenType: c.TokenType, Sid: c.SessionID, UserID: c.Subject, UserType: c.UserType}
+	if c.UserType == UserTypeEmployee {
+		w.EmployeeID = c.Subject
+	}
+	if c.Profile == nil {
+		return json.Marshal(w)
+	}
+	w.Email, w.Username, w.FullName = &c.Profile.Email, &c.Profile.Username, &c.Profile.FullName
+	roles := c.Profile.Roles
+	if roles == nil {
+		roles = []RoleClaim{}
+	}
+	// omitempty would drop an empty roles list; an access token always carries the claim.
+	type withRoles struct {
+		wireClaims
+		Roles []RoleClaim `json:"roles"`
+	}
+	return json.Marshal(withRoles{wireClaims: w, Roles: roles})
+}
+
+// UnmarshalJSON reads the claims; user_id and employee_id must equal sub when present.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var w struct {
+		wireClaims
+		Aud   json.RawMessage `json:"aud"`
+		Roles *[]RoleClaim    `json:"roles"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(w.Aud, &c.Audience); err != nil {
+		return errors.New("tokens: aud must be a list")
+	}
+	if w.UserID != w.Sub || (w.EmployeeID != "" && w.EmployeeID != w.Sub) {
+		return errors.New("tokens: inconsistent subject claims")
+	}
+	c.Issuer, c.Subject, c.ExpiresAt, c.IssuedAt, c.NotBefore = w.Iss, w.Sub, w.Exp, w.Iat, w.Nbf
+	c.ID, c.TokenType, c.SessionID, c.UserType, c.employeeID = w.Jti, w.TokenType, w.Sid, w.UserType, w.EmployeeID
+	if w.Email != nil || w.Username != nil || w.Roles != nil {
+		c.Profile = &ProfileClaims{}
+		if w.Email != nil {
+			c.Profile.Email = *w.Email
+		}
+		if w.Username != nil {
+			c.Profile.Username = *w.Username
+		}
+		if w.FullName != nil {
+			c.Profile.FullName = *w.FullName
+		}
+		if w.Roles != nil {
+			c.Profile.Roles = *w.Roles
+		}
+	}
+	return nil
+}
+
+// jwt.Claims implementation (the parser validates exp/nbf/iss/aud through these).
+func (c *Claims) GetExpirationTime() (*jwt.NumericDate, error) { return numeric(c.ExpiresAt), nil }
+func (c *Claims) GetIssuedAt() (*jwt.NumericDate, error)       { return numeric(c.IssuedAt), nil }
+func (c *Claims) GetNotBefore() (*jwt.NumericDate, error)      { return numeric(c.NotBefore), nil }
+func (c *Claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *Claims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *Claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+func numeric(v int64) *jwt.NumericDate {
+	if v == 0 {
+		return nil
+	}
+	return jwt.NewNumericDate(time.Unix(v, 0))
+}
+
+// newJTI returns 32 random hex characters (§3.2).
+func newJTI() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+// sign serialises claims with the active Ed25519 key and its kid.
+func (s *Service) sign(c *Claims) (string, error) {
+	key, err := s.activeKey()
+	if err != nil {
+		return "", err
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	t.Header["kid"] = key.kid
+	return t.SignedString(key.priv)
+}
+
+// signHS256 is the compatibility copy of an access token (§3.1); never accepted by us.
+func (s *Service) signHS256(c *Claims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["kid"] = hs256Kid
+	return t.SignedString(s.cfg.HS256Secret)
+}
+
+var errBadToken = errors.New("tokens: invalid token")
+
+// Parse verifies a token completely (§3.1): EdDSA only, key chosen by kid among our own keys,
+// no crit header, iss, aud ∋ "auth", exp > now ≥ nbf with no leeway. It does not look at the
+// token type or the database.
+func (s *Service) Parse(raw string) (*Claims, error) {
+	claims := &Claims{}
+	_, err := s.parser().ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		if _, crit := t.Header["crit"]; crit {
+			return nil, errBadToken
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" || kid == hs256Kid {
+			return nil, errBadToken
+		}
+		k := s.keyFor(kid)
+		if k == nil {
+			return nil, errBadToken
+		}
+		return k.pub, nil
+	})
+	if err != nil {
+		return nil, errBadToken
+	}
+	if claims.NotBefore == 0 || claims.IssuedAt == 0 || claims.ID == "" || claims.Subject == "" {
+		return nil, errBadToken
+	}
+	return claims, nil
+}
+
+func (s *Service) parser() *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(s.cfg.Issuer(s.app)),
+		jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(0),
+	)
+}
+
+func dbxStatus(status string) dbx.Expression { return dbx.HashExp{"status": status} }
+func dbxKid(kid string) dbx.Expression       { return dbx.HashExp{"kid": kid} }

@@ -1,0 +1,284 @@
+// Package tokens issues and verifies Gatehouse's JWTs (EdDSA, golang-jwt/v5), keeps the signing
+// keys (encrypted at rest, rotated, published as JWKS), and owns the refresh sessions: rotation
+// with reuse detection and revocation (spec/API.md §3).
+package tokens
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/security"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/config"
+	"gatehouse/plugins/jobs"
+)
+
+// Service is the per-app token service. It implements apikit.Authenticator.
+type Service struct {
+	app core.App
+	cfg *config.Config
+	kit *apikit.Kit
+
+	keys     atomic.Pointer[keyring]
+	keyState keyState
+}
+
+// New creates the service, installs it as the kit's authenticator and schedules key rotation.
+// It touches no data until the server starts (EnsureActiveKey runs in OnServe).
+func New(app core.App, kit *apikit.Kit) *Service {
+	s := &Service{app: app, cfg: kit.Config(), kit: kit}
+	kit.SetAuthenticator(s)
+	app.Store().Set(storeKey, s)
+
+	// Any write to signing_keys (our rotation, the dashboard) refreshes the in-memory keyring.
+	reload := func(e *core.RecordEvent) error {
+		err := e.Next()
+		if rerr := s.reloadKeys(); rerr != nil {
+			e.App.Logger().Error("reloading signing keys failed", "error", rerr)
+		}
+		return err
+	}
+	app.OnRecordAfterCreateSuccess(keysTable).BindFunc(reload)
+	app.OnRecordAfterUpdateSuccess(keysTable).BindFunc(reload)
+	app.OnRecordAfterDeleteSuccess(keysTable).BindFunc(reload)
+
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "gatehouseSigningKey", Func: func(se *core.ServeEvent) error {
+		if err := s.EnsureActiveKey(); err != nil {
+			return err
+		}
+		return se.Next()
+	}})
+	// Every minute: pick up keys written by another process (`keys rotate`); hourly: rotate when due.
+	sched := jobs.For(app)
+	_ = sched.Add("tokens.reloadKeys", "30 * * * * *", func() { _ = s.reloadKeys() })
+	_ = sched.Add("tokens.rotateKeys", "0 5 * * * *", func() {
+		if err := s.RotateIfDue(); err != nil {
+			app.Logger().Error("signing key rotation failed", "error", err)
+		}
+	})
+	return s
+}
+
+const storeKey = "gatehouse.tokens"
+
+// For returns the token service registered on app (nil before New).
+func For(app core.App) *Service {
+	s, _ := app.Store().Get(storeKey).(*Service)
+	return s
+}
+
+// Issued is the result of a login or a refresh.
+type Issued struct {
+	Access      string
+	AccessHS256 string // compatibility mode only
+	Refresh     string
+	AccessExp   time.Time
+	RefreshExp  time.Time
+	SessionID   string
+	UserType    string
+}
+
+// accessClaims computes the access-token claims of a principal from the database (§3.2).
+func (s *Service) accessClaims(app core.App, userType string, principal *core.Record, sid string, now time.Time) (*Claims, error) {
+	c := s.baseClaims(userType, principal.Id, TypeAccess, now, now.Add(s.cfg.AccessTokenTTL))
+	c.SessionID = sid
+	p := &ProfileClaims{Email: principal.Email(), Username: principal.GetString("username")}
+	if userType == UserTypeEmployee {
+		p.FullName = joinNonEmpty(principal.GetString("first_name"), principal.GetString("middle_name"), principal.GetString("last_name"))
+		p.Roles = []RoleClaim{{System: "hdts", Role: "Employee"}}
+		c.Audience = []string{Audience, "hdts"}
+	} else {
+		p.FullName = strings.TrimSpace(principal.GetString("first_name") + " " + principal.GetString("last_name"))
+		roles, err := ActiveRoles(app, principal.Id)
+		if err != nil {
+			return nil, err
+		}
+		p.Roles = roles
+		c.Audience = []string{Audience}
+		for i, r := range roles {
+			if i == 0 || roles[i-1].System != r.System {
+				c.Audience = append(c.Audience, r.System)
+			}
+		}
+	}
+	c.Profile = p
+	return c, nil
+}
+
+// ActiveRoles returns a staff user's active assignments as role claims, sorted by system slug
+// then role name (§3.2 note 4). One query.
+func ActiveRoles(app core.App, userID string) ([]RoleClaim, error) {
+	var rows []struct {
+		System string `db:"slug"`
+		Role   string `db:"name"`
+	}
+	err := app.DB().Select("s.slug", "r.name").
+		From("user_system_roles usr").
+		InnerJoin("systems s", dbx.NewExp("s.id = usr.system")).
+		InnerJoin("roles r", dbx.NewExp("r.id = usr.role")).
+		Where(dbx.HashExp{"usr.user": userID, "usr.is_active": true}).
+		OrderBy("s.slug ASC", "r.name ASC").
+		All(&rows)
+	if err != nil {
+		return nil, err
+	}
+	roles := make([]RoleClaim, 0, len(rows))
+	for _, r := range rows {
+		roles = append(roles, RoleClaim{System: r.System, Role: r.Role})
+	}
+	return roles, nil
+}
+
+func (s *Service) baseClaims(userType, subject, tokenType string, now, exp time.Time) *Claims {
+	return &Claims{
+		Issuer: s.cfg.Issuer(s.app), Subject: subject, Audience: []string{Audience},
+		ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
+		ID: newJTI(), TokenType: tokenType, UserType: userType,
+	}
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// StartSession creates a session for a fully successful login (§3.4) and mints its first
+// access and refresh tokens. Pass the transaction app when the login writes other rows too.
+func (s *Service) StartSession(app core.App, userType string, principal *core.Record, loginMethod, ip, userAgent string) (*Issued, error) {
+	col, err := app.FindCachedCollectionByNameOrId(sessionsTable)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	absolute := now.Add(s.cfg.SessionMaxAge)
+	refreshExp := sessionExpiry(now, s.cfg.RefreshTokenTTL, absolute)
+
+	sess := core.NewRecord(col)
+	sess.Id = security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
+	refresh := s.baseClaims(userType, principal.Id, TypeRefresh, now, refreshExp)
+	refresh.SessionID = sess.Id
+
+	sess.Set("user_type", userType)
+	sess.Set(principalColumn(userType), principal.Id)
+	sess.Set("refresh_jti_hash", hashJTI(refresh.ID))
+	sess.Set("generation", 1)
+	sess.Set("login_method", loginMethod)
+	sess.Set("ip", ip)
+	sess.Set("user_agent", truncate(userAgent, s.cfg.MaxUserAgent))
+	sess.Set("last_used_at", now)
+	sess.Set("expires_at", refreshExp)
+	sess.Set("absolute_expires_at", absolute)
+	if err := app.Save(sess); err != nil {
+		return nil, err
+	}
+	return s.mintPair(app, userType, principal, refresh, now)
+}
+
+// mintPair signs a refresh token (claims given) and a fresh access token for the same session.
+func (s *Service) mintPair(app core.App, userType string, principal *core.Record, refresh *Claims, now time.Time) (*Issued, error) {
+	access, err := s.accessClaims(app, userType, principal, refresh.SessionID, now)
+	if err != nil {
+		return nil, err
+	}
+	out := &Issued{SessionID: refresh.SessionID, UserType: userType,
+		AccessExp: time.Unix(access.ExpiresAt, 0), RefreshExp: time.Unix(refresh.ExpiresAt, 0)}
+	if out.Access, err = s.sign(access); err != nil {
+		return nil, err
+	}
+	if out.Refresh, err = s.sign(refresh); err != nil {
+		return nil, err
+	}
+	if len(s.cfg.HS256Secret) > 0 {
+		if out.AccessHS256, err = s.signHS256(access); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// MintMFAPending returns an mfa_pending token and its jti (the caller stores the challenge).
+func (s *Service) MintMFAPending(userType, principalID string) (token, jti string, err error) {
+	now := time.Now().UTC()
+	c := s.baseClaims(userType, principalID, TypeMFAPending, now, now.Add(s.cfg.MFATokenTTL))
+	token, err = s.sign(c)
+	return token, c.ID, err
+}
+
+// AccessToken implements apikit.Authenticator: every rule of §1.5.
+func (s *Service) AccessToken(e *core.RequestEvent, raw string) (*apikit.Caller, error) {
+	c, principal, err := s.VerifyAccess(e.App, raw)
+	if err != nil {
+		return nil, err
+	}
+	kind := apikit.KindStaff
+	if c.UserType == UserTypeEmployee {
+		kind = apikit.KindEmployee
+	}
+	return &apikit.Caller{Kind: kind, Record: principal, SessionID: c.SessionID, Claims: c}, nil
+}
+
+// VerifyAccess checks an access token against the database: principal exists and may log in,
+// session exists, belongs to it, is not revoked and is within its absolute lifetime.
+func (s *Service) VerifyAccess(app core.App, raw string) (*Claims, *core.Record, error) {
+	c, err := s.Parse(raw)
+	if err != nil || c.TokenType != TypeAccess || c.SessionID == "" {
+		return nil, nil, apikit.TokenNotValid()
+	}
+	principal, err := s.principalFor(app, c.UserType, c.Subject)
+	if err != nil {
+		return nil, nil, apikit.TokenNotValid()
+	}
+	sess, err := app.FindRecordById(sessionsTable, c.SessionID)
+	if err != nil || !sessionBelongs(sess, c.UserType, c.Subject) || !sessionLive(sess, time.Now()) {
+		return nil, nil, apikit.TokenNotValid()
+	}
+	return c, principal, nil
+}
+
+// principalFor loads the principal of a token and checks that it may still act (§1.5).
+func (s *Service) principalFor(app core.App, userType, id string) (*core.Record, error) {
+	switch userType {
+	case UserTypeStaff:
+		r, err := app.FindRecordById("users", id)
+		if err != nil || !r.GetBool("is_active") {
+			return nil, errBadToken
+		}
+		return r, nil
+	case UserTypeEmployee:
+		r, err := app.FindRecordById("employees", id)
+		if err != nil || r.GetString("status") != "Approved" {
+			return nil, errBadToken
+		}
+		return r, nil
+	}
+	return nil, errBadToken
+}
+
+func sessionBelongs(sess *core.Record, userType, subject string) bool {
+	return sess.GetString("user_type") == userType && sess.GetString(principalColumn(userType)) == subject
+}
+
+func sessionLive(sess *core.Record, now time.Time) bool {
+	return sess.GetDateTime("revoked_at").IsZero() && now.Before(sess.GetDateTime("absolute_expires_at").Time())
+}
+
+func truncate(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// nowDT is the current time as a PocketBase DateTime string for raw updates.
+func nowDT() string { return types.NowDateTime().String() }
