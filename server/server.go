@@ -15,9 +15,12 @@ import (
 	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"gatehouse/hooks"
+	"gatehouse/plugins/accounts"
 	"gatehouse/plugins/apidocs"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/tokens"
 )
 
 // Options are the parts of the wiring that differ between the binary and tests.
@@ -57,6 +60,8 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 	})
 
 	hooks.Register(app)
+	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)
+	tokenService := tokens.New(app, kit)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",
@@ -67,6 +72,12 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 			startupWarnings(se.App, cfg)
 
 			kit.BindGuards(se.Router)
+			if err := kit.Mount(se.Router, tokenService.Routes()); err != nil {
+				return err
+			}
+			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService}); err != nil {
+				return err
+			}
 			if err := apidocs.Register(se, kit); err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -184,21 +185,54 @@ func TestDiscoveryDocuments(t *testing.T) {
 		s.Test(t)
 	}
 
-	// With a principal: absolute URLs from APP_URL (never Host), only routes that exist, in
-	// the contract's order. Both slash forms give the same body.
-	for _, url := range []string{"/api/v1", "/api/v1/"} {
-		s := tests.ApiScenario{Name: "v1 as staff " + url, Method: http.MethodGet, URL: url,
-			Headers:        map[string]string{"Authorization": "Bearer staff", "Host": "evil.example"},
-			ExpectedStatus: 200,
-			ExpectedContent: []string{
-				`{"tts":"https://auth.example.com/api/v1/tts/","hdts":"https://auth.example.com/api/v1/hdts/"}`,
-			},
-			NotExpectedContent: []string{"evil.example"},
-			TestAppFactory:     factory(true)}
-		s.Test(t)
+	// With a principal: absolute URLs from APP_URL (never Host), in the contract's key order,
+	// listing exactly the documented entries whose route is mounted. Both slash forms agree.
+	contract := map[string][][3]string{ // key, method, path — copied from §5.14.1, §5.14.3, §5.12.1, §5.13.1
+		"/api/": {{"api_v1", "GET", "/api/v1/"}, {"token_obtain", "POST", "/api/v1/token/obtain/"}, {"token_refresh", "POST", "/api/v1/token/refresh/"},
+			{"logout", "POST", "/api/v1/users/logout/"}, {"me", "GET", "/api/me/"}, {"jwks", "GET", "/.well-known/jwks.json"}, {"openapi", "GET", "/api/v1/openapi.json"}},
+		"/api/v1/": {{"users", "GET", "/api/v1/users/"}, {"roles", "GET", "/api/v1/roles/"}, {"systems", "GET", "/api/v1/systems/"},
+			{"system-roles", "GET", "/api/v1/system-roles/user-system-roles/"}, {"token", "POST", "/api/v1/token/obtain/"}, {"tts", "GET", "/api/v1/tts/"},
+			{"hdts", "GET", "/api/v1/hdts/"}, {"employees", "GET", "/api/v1/hdts/employees/"}, {"invitations", "GET", "/api/v1/invitations/"},
+			{"sessions", "GET", "/api/v1/users/sessions/"}, {"openapi", "GET", "/api/v1/openapi.json"}},
+		"/api/v1/tts/": {{"round-robin", "GET", "/api/v1/tts/round-robin/"}, {"user-info", "GET", "/api/v1/tts/user-info/{user_id}/"},
+			{"users-info", "POST", "/api/v1/tts/users-info/"}, {"assign-agent-to-role", "GET", "/api/v1/tts/assign-agent-to-role/"},
+			{"assign-role", "GET", "/api/v1/tts/assign-role/"}, {"create-role", "GET", "/api/v1/tts/create-role/"},
+			{"update-assignment", "PUT", "/api/v1/tts/update-assignment/{assignment_id}/"}},
 	}
-	root := tests.ApiScenario{Name: "root as staff", Method: http.MethodGet, URL: "/api/",
-		Headers: map[string]string{"Authorization": "Bearer staff"}, ExpectedStatus: 200,
-		ExpectedContent: []string{`{"api_v1":"https://auth.example.com/api/v1/"}`}, TestAppFactory: factory(true)}
-	root.Test(t)
+	for doc, links := range contract {
+		for _, url := range []string{doc, strings.TrimSuffix(doc, "/")} {
+			var kit *apikit.Kit
+			s := tests.ApiScenario{Name: "discovery " + url, Method: http.MethodGet, URL: url,
+				Headers:        map[string]string{"Authorization": "Bearer staff", "Host": "evil.example"},
+				ExpectedStatus: 200, NotExpectedContent: []string{"evil.example"},
+				TestAppFactory: func(tb testing.TB) *tests.TestApp {
+					return testkit.NewAppNoCleanup(tb, func(app *tests.TestApp) {
+						cfg := testkit.Config()
+						cfg.AppURLOverride = "https://auth.example.com"
+						kit = server.Register(app, cfg, server.Options{})
+						kit.SetAuthenticator(staffOnly{})
+					})
+				},
+			}
+			s.AfterTestFunc = func(t testing.TB, _ *tests.TestApp, res *http.Response) {
+				want := "{"
+				for _, l := range links {
+					if kit.HasRoute(l[1], l[2]) {
+						if want != "{" {
+							want += ","
+						}
+						want += `"` + l[0] + `":"https://auth.example.com` + l[2] + `"`
+					}
+				}
+				want += "}"
+				got, _ := io.ReadAll(res.Body)
+				if string(got) != want {
+					t.Errorf("%s = %s\nwant %s", url, got, want)
+				}
+			}
+			s.ExpectedContent = []string{`{`}
+			s.Test(t)
+		}
+	}
+
 }

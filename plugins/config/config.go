@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/mail"
 	"net/netip"
 	"os"
 	"runtime"
@@ -35,6 +36,18 @@ type Config struct {
 	HIBPEnabled         bool           // HIBP_ENABLED
 	RateLimitsEnabled   bool           // RATE_LIMITS_ENABLED (seeds the PocketBase setting once)
 	CaptchaTestAnswer   string         // CAPTCHA_TEST_ANSWER (honoured only with --dev)
+
+	// SMTP overrides of PocketBase's mail settings (plugins/mailer). Each one wins over the
+	// dashboard setting when set; SMTP counts as configured when SMTPHost is set or the
+	// dashboard's SMTP switch is on.
+	SMTPHost     string        // SMTP_HOST
+	SMTPPort     int           // SMTP_PORT; 0 = the dashboard port, or 465/587 when SMTP_HOST is set
+	SMTPUsername string        // SMTP_USERNAME
+	SMTPPassword string        // SMTP_PASSWORD
+	SMTPTLS      *bool         // SMTP_TLS (implicit TLS); nil = the dashboard's TLS switch
+	SMTPStartTLS string        // SMTP_STARTTLS without implicit TLS: "mandatory", "opportunistic" (default) or "none"
+	MailFrom     string        // MAIL_FROM ("Name <addr>" or "addr"); empty = the dashboard's sender
+	SMTPTimeout  time.Duration // one SMTP conversation (dial to QUIT), not an environment variable
 
 	// Secret is the server secret (GATEHOUSE_SECRET or the generated file), set at bootstrap.
 	Secret *Secret
@@ -143,6 +156,8 @@ func Default() *Config {
 		CORSMaxAge:             600 * time.Second,
 		OutboxRetryDelays:      []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour},
 		OutboxBodyRetention:    7 * 24 * time.Hour,
+		SMTPStartTLS:           "opportunistic",
+		SMTPTimeout:            10 * time.Second,
 		AuthFailureRetention:   24 * time.Hour,
 		ExpiredRowRetention:    24 * time.Hour,
 		InvitationRetention:    30 * 24 * time.Hour,
@@ -186,6 +201,37 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	r.boolean("HIBP_ENABLED", &c.HIBPEnabled)
 	r.boolean("RATE_LIMITS_ENABLED", &c.RateLimitsEnabled)
 	c.CaptchaTestAnswer = r.str("CAPTCHA_TEST_ANSWER")
+
+	c.SMTPHost = r.str("SMTP_HOST")
+	if v, ok := r.positiveInt("SMTP_PORT"); ok {
+		if v > 65535 {
+			r.fail("SMTP_PORT must be a port number (1-65535), got %d", v)
+		}
+		c.SMTPPort = v
+	}
+	c.SMTPUsername = r.str("SMTP_USERNAME")
+	if v, _ := r.lookup("SMTP_PASSWORD"); strings.TrimSpace(v) != "" {
+		c.SMTPPassword = v // not trimmed: a password may start or end with a space
+	}
+	if r.str("SMTP_TLS") != "" {
+		var tls bool
+		r.boolean("SMTP_TLS", &tls)
+		c.SMTPTLS = &tls
+	}
+	if s := strings.ToLower(r.str("SMTP_STARTTLS")); s != "" {
+		switch s {
+		case "mandatory", "opportunistic", "none":
+			c.SMTPStartTLS = s
+		default:
+			r.fail("SMTP_STARTTLS must be mandatory, opportunistic or none, got %q", s)
+		}
+	}
+	if s := r.str("MAIL_FROM"); s != "" {
+		if _, err := mail.ParseAddress(s); err != nil {
+			r.fail("MAIL_FROM must be an email address (optionally \"Name <addr>\"), got %q", s)
+		}
+		c.MailFrom = s
+	}
 
 	if r.err != nil {
 		return nil, r.err

@@ -16,7 +16,6 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	"gatehouse/hooks"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
 	"gatehouse/testkit"
@@ -34,7 +33,6 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	t.Helper()
 	var svc *Service
 	app := testkit.NewApp(t, func(app *tests.TestApp) {
-		hooks.Register(app)
 		cfg := testkit.Config()
 		cfg.AppURLOverride = "https://auth.example.com"
 		if mutate != nil {
@@ -63,6 +61,9 @@ func newUser(t *testing.T, app core.App, email string) *core.Record {
 	u := core.NewRecord(col)
 	u.SetEmail(email)
 	u.SetPassword("violet-harbor-42")
+	// no record hooks here (hooks imports this package): set what they would derive
+	u.Set("username", strings.Split(email, "@")[0])
+	u.Set("company_id", "MA"+strings.Split(email, "@")[0])
 	u.Set("first_name", "Agent")
 	u.Set("last_name", "One")
 	u.Set("is_active", true)
