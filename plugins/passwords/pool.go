@@ -1,0 +1,228 @@
+package passwords
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"golang.org/x/crypto/bcrypt"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/config"
+)
+
+// RetryAfterSeconds is the Retry-After of the 429 answered when no bcrypt slot frees up in time
+// (§7.1, §7.2).
+const RetryAfterSeconds = 5
+
+// storeKey is the app.Store() key of the app's pool (see PoolFor).
+const storeKey = "gatehouse.passwords.pool"
+
+// ErrNoPasswordField is returned for a record whose collection has no "password" field.
+var ErrNoPasswordField = errors.New("passwords: collection has no password field")
+
+// Pool runs bcrypt operations with bounded concurrency: at most Config.HashConcurrency at once,
+// a caller waiting at most Config.HashWait for a slot (§7.2). A caller that times out does no
+// bcrypt work and gets apikit.TooManyRequests(5). One Pool must be shared by every endpoint of
+// an app (PoolFor), or the bound does not hold.
+type Pool struct {
+	slots chan struct{}
+	wait  time.Duration
+
+	mu      sync.Mutex
+	dummies map[int]*dummyHash // by bcrypt cost
+}
+
+type dummyHash struct {
+	once sync.Once
+	hash []byte
+	err  error
+}
+
+// NewPool returns a pool configured by cfg (config.Default() when nil).
+func NewPool(cfg *config.Config) *Pool {
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	n := cfg.HashConcurrency
+	if n < 1 {
+		n = 1
+	}
+	wait := cfg.HashWait
+	if wait < 0 {
+		wait = 0
+	}
+	return &Pool{
+		slots:   make(chan struct{}, n),
+		wait:    wait,
+		dummies: map[int]*dummyHash{},
+	}
+}
+
+// PoolFor returns the app's shared pool, creating it from cfg on first use (kept in
+// app.Store(), so every plugin of one app gets the same bound).
+func PoolFor(app core.App, cfg *config.Config) *Pool {
+	v := app.Store().GetOrSet(storeKey, func() any { return NewPool(cfg) })
+	return v.(*Pool)
+}
+
+// acquire takes a slot, waiting at most p.wait. The returned func releases it.
+func (p *Pool) acquire(ctx context.Context) (func(), error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	release := func() { <-p.slots }
+
+	// Fast path: a free slot, no timer.
+	select {
+	case p.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+
+	timer := time.NewTimer(p.wait)
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return release, nil
+	case <-timer.C:
+		return nil, apikit.TooManyRequests(RetryAfterSeconds)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// CollectionCost is the bcrypt cost of the collection's "password" field (bcrypt.DefaultCost when
+// unset, as PocketBase hashes it); 0 when the collection has no password field.
+func CollectionCost(col *core.Collection) int {
+	if col == nil {
+		return 0
+	}
+	pf, ok := col.Fields.GetByName(core.FieldNamePassword).(*core.PasswordField)
+	if !ok {
+		return 0
+	}
+	if pf.Cost <= 0 {
+		return bcrypt.DefaultCost
+	}
+	return pf.Cost
+}
+
+// SetPassword sets record's password inside a slot: PocketBase's record.SetPassword
+// bcrypt-hashes it at once with the collection's cost. The caller saves the record. An error
+// is the 429 of apikit.TooManyRequests(5), the context's error, or a hashing error (the
+// password is then not set).
+func (p *Pool) SetPassword(ctx context.Context, record *core.Record, plain string) error {
+	if CollectionCost(record.Collection()) == 0 {
+		return ErrNoPasswordField
+	}
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	record.SetPassword(plain)
+	if pv, ok := record.GetRaw(core.FieldNamePassword).(*core.PasswordFieldValue); ok && pv.LastError != nil {
+		return fmt.Errorf("passwords: hash: %w", pv.LastError)
+	}
+	return nil
+}
+
+// Verify compares plain with record's stored hash inside a slot. ok is false for a wrong
+// password (err is then nil). needsRehash (only when ok) reports that the stored hash's cost
+// differs from the collection's configured cost; the caller then re-hashes with SetPassword
+// and saves (§1.13, last paragraph). A record without a usable hash is compared against the
+// dummy hash, so the call costs the same, and is never ok.
+func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (ok bool, needsRehash bool, err error) {
+	cost := CollectionCost(record.Collection())
+	if cost == 0 {
+		return false, false, ErrNoPasswordField
+	}
+	hash := []byte(record.GetString(core.FieldNamePassword + ":hash"))
+	hashCost, costErr := bcrypt.Cost(hash)
+	if costErr != nil {
+		// No (valid) hash: spend the same time and fail.
+		return false, false, p.verifyDummyCost(ctx, cost, plain)
+	}
+
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	defer release()
+
+	if err := bcrypt.CompareHashAndPassword(hash, []byte(plain)); err != nil {
+		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			return false, false, nil
+		}
+		return false, false, fmt.Errorf("passwords: compare: %w", err)
+	}
+	return true, hashCost != cost, nil
+}
+
+// VerifyDummy spends the time of a real Verify for an account of col — one comparison against a
+// fixed hash of the collection's cost — for unknown accounts (enumeration safety, §8.4 st. 27).
+// Its error is the same as Verify's (429 when no slot frees up in time); the result is always
+// "wrong password".
+func (p *Pool) VerifyDummy(ctx context.Context, col *core.Collection, plain string) error {
+	cost := CollectionCost(col)
+	if cost == 0 {
+		return ErrNoPasswordField
+	}
+	return p.verifyDummyCost(ctx, cost, plain)
+}
+
+// VerifyDummyCost is VerifyDummy for an explicit bcrypt cost.
+func (p *Pool) VerifyDummyCost(ctx context.Context, cost int, plain string) error {
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return fmt.Errorf("passwords: invalid bcrypt cost %d", cost)
+	}
+	return p.verifyDummyCost(ctx, cost, plain)
+}
+
+func (p *Pool) verifyDummyCost(ctx context.Context, cost int, plain string) error {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	hash, err := p.dummyHash(cost)
+	if err != nil {
+		return err
+	}
+	// The result is irrelevant (a random secret never matches); only the work counts.
+	_ = bcrypt.CompareHashAndPassword(hash, []byte(plain))
+	return nil
+}
+
+// dummyHash returns the cached hash of a random secret at cost, generating it on first use
+// (the caller holds a slot, so that one-off bcrypt run is bounded too).
+func (p *Pool) dummyHash(cost int) ([]byte, error) {
+	p.mu.Lock()
+	d, ok := p.dummies[cost]
+	if !ok {
+		d = &dummyHash{}
+		p.dummies[cost] = d
+	}
+	p.mu.Unlock()
+
+	d.once.Do(func() {
+		secret := make([]byte, 24)
+		if _, err := rand.Read(secret); err != nil {
+			d.err = err
+			return
+		}
+		d.hash, d.err = bcrypt.GenerateFromPassword([]byte(hex.EncodeToString(secret)), cost)
+	})
+	if d.err != nil {
+		return nil, fmt.Errorf("passwords: dummy hash: %w", d.err)
+	}
+	return d.hash, nil
+}
