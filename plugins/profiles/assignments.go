@@ -1,0 +1,57 @@
+package profiles
+
+import (
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// assignmentRow is one assignment of a user joined with its system and role.
+type assignmentRow struct {
+	ID           string         `db:"id"`
+	SystemID     string         `db:"system_id"`
+	SystemName   string         `db:"system_name"`
+	SystemSlug   string         `db:"system_slug"`
+	SystemURL    string         `db:"system_url"`
+	RoleID       string         `db:"role_id"`
+	RoleName     string         `db:"role_name"`
+	AssignedAt   types.DateTime `db:"assigned_at"`
+	LastLoggedOn types.DateTime `db:"last_logged_on"`
+	IsActive     bool           `db:"is_active"`
+}
+
+// assignmentFilter narrows loadAssignments.
+type assignmentFilter struct {
+	systemSlug string // "" = every system
+	activeOnly bool
+}
+
+// loadAssignments reads a user's assignments with their system and role in one query, sorted
+// by system slug, then role name (byte order, as SQLite's BINARY collation), then assignment id.
+func loadAssignments(app core.App, userID string, f assignmentFilter) ([]assignmentRow, error) {
+	where := "a.[[user]] = {:user}"
+	params := dbx.Params{"user": userID}
+	if f.systemSlug != "" {
+		where += " AND s.[[slug]] = {:slug}"
+		params["slug"] = f.systemSlug
+	}
+	if f.activeOnly {
+		where += " AND a.[[is_active]] = TRUE"
+	}
+	rows := []assignmentRow{}
+	err := app.DB().NewQuery(
+		"SELECT a.[[id]] AS id, s.[[id]] AS system_id, s.[[name]] AS system_name, s.[[slug]] AS system_slug, " +
+			"COALESCE(s.[[url]], '') AS system_url, r.[[id]] AS role_id, r.[[name]] AS role_name, " +
+			"a.[[assigned_at]] AS assigned_at, COALESCE(a.[[last_logged_on]], '') AS last_logged_on, " +
+			"a.[[is_active]] AS is_active " +
+			"FROM {{user_system_roles}} a " +
+			"JOIN {{systems}} s ON s.[[id]] = a.[[system]] " +
+			"JOIN {{roles}} r ON r.[[id]] = a.[[role]] " +
+			"WHERE " + where + " " +
+			"ORDER BY s.[[slug]], r.[[name]], a.[[id]]").
+		Bind(params).All(&rows)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}

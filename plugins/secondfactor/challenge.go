@@ -1,0 +1,123 @@
+package secondfactor
+
+import (
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/config"
+)
+
+// ErrChallengeInvalid is returned by LoadChallenge for an unknown, expired, consumed or dead
+// (cfg.MFAMaxWrongCodes wrong codes) challenge: the mfa_pending token is not valid.
+var ErrChallengeInvalid = errors.New("secondfactor: mfa challenge is not valid")
+
+// CreateChallenge stores a pending second-factor login (§2.8) for the mfa_pending token whose
+// jti is given: jti_hash = SHA-256(jti) (the jti itself is never stored), methods offered,
+// expires_at = now + cfg.MFATokenTTL, the client IP.
+func CreateChallenge(app core.App, cfg *config.Config, principalType, principalID string, methods []string, jti, ip string) (*core.Record, error) {
+	if jti == "" {
+		return nil, errors.New("secondfactor: empty jti")
+	}
+	col, err := app.FindCachedCollectionByNameOrId(colMFAChallenges)
+	if err != nil {
+		return nil, err
+	}
+	r := core.NewRecord(col)
+	if err := setPrincipal(r, principalType, principalID); err != nil {
+		return nil, err
+	}
+	if methods == nil {
+		methods = []string{}
+	}
+	r.Set("jti_hash", sha256Hex(jti))
+	r.Set("methods", methods)
+	r.Set("failed_attempts", 0)
+	r.Set("expires_at", dbTime(time.Now().Add(cfg.MFATokenTTL)))
+	r.Set("ip", ip)
+	if err := app.Save(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// LoadChallenge returns the challenge of an mfa_pending token's jti when it is usable: known,
+// unexpired, not consumed and with fewer than cfg.MFAMaxWrongCodes wrong codes. Otherwise it
+// returns ErrChallengeInvalid (other errors are database failures).
+func LoadChallenge(app core.App, cfg *config.Config, jti string) (*core.Record, error) {
+	if jti == "" {
+		return nil, ErrChallengeInvalid
+	}
+	r, err := app.FindFirstRecordByData(colMFAChallenges, "jti_hash", sha256Hex(jti))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrChallengeInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !challengeUsable(cfg, r, time.Now()) {
+		return nil, ErrChallengeInvalid
+	}
+	return r, nil
+}
+
+func challengeUsable(cfg *config.Config, r *core.Record, now time.Time) bool {
+	exp := r.GetDateTime("expires_at")
+	return r.GetDateTime("consumed_at").IsZero() &&
+		!exp.IsZero() && exp.Time().After(now) &&
+		r.GetInt("failed_attempts") < cfg.MFAMaxWrongCodes
+}
+
+// ChallengePrincipal returns the principal type and id a challenge belongs to.
+func ChallengePrincipal(challenge *core.Record) (principalType, principalID string) {
+	principalType = challenge.GetString("user_type")
+	if principalType == TypeEmployee {
+		return principalType, challenge.GetString("employee")
+	}
+	return principalType, challenge.GetString("user")
+}
+
+// ChallengeMethods returns the methods stored on a challenge.
+func ChallengeMethods(challenge *core.Record) []string {
+	var methods []string
+	_ = challenge.UnmarshalJSONField("methods", &methods)
+	return methods
+}
+
+// RecordWrongCode adds one wrong code to the challenge atomically (failed_attempts + 1, only
+// while it is not consumed) and reports whether the challenge is now dead
+// (cfg.MFAMaxWrongCodes reached). The in-memory record gets the new count.
+func RecordWrongCode(app core.App, cfg *config.Config, challenge *core.Record) (dead bool, err error) {
+	if _, err := exec(app,
+		"UPDATE {{"+colMFAChallenges+"}} SET [[failed_attempts]] = [[failed_attempts]] + 1 WHERE [[id]] = {:id} AND [[consumed_at]] = ''",
+		dbx.Params{"id": challenge.Id}); err != nil {
+		return false, err
+	}
+	var n int
+	if err := app.DB().Select("failed_attempts").From(colMFAChallenges).
+		Where(dbx.HashExp{"id": challenge.Id}).Row(&n); err != nil {
+		return false, err
+	}
+	challenge.Set("failed_attempts", n)
+	return n >= cfg.MFAMaxWrongCodes, nil
+}
+
+// ConsumeChallenge spends the challenge: consumed_at is set with a conditional UPDATE that
+// requires it to be unconsumed, unexpired and alive, so of two concurrent uses exactly one
+// gets true.
+func ConsumeChallenge(app core.App, cfg *config.Config, challenge *core.Record) (bool, error) {
+	now := time.Now()
+	n, err := updateRow(app, colMFAChallenges, dbx.Params{"consumed_at": dbTime(now)}, dbx.And(
+		dbx.HashExp{"id": challenge.Id, "consumed_at": ""},
+		dbx.NewExp("[[expires_at]] > {:now} AND [[failed_attempts]] < {:max}",
+			dbx.Params{"now": dbTime(now), "max": cfg.MFAMaxWrongCodes}),
+	))
+	if err != nil || n != 1 {
+		return false, err
+	}
+	challenge.Set("consumed_at", dbTime(now))
+	return true, nil
+}

@@ -1,0 +1,147 @@
+package secondfactor
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+const testJTI = "0123456789abcdef0123456789abcdef"
+
+func TestCreateAndLoadChallenge(t *testing.T) {
+	t.Parallel()
+	app, cfg := setup(t)
+	u := newStaff(t, app)
+	ch, err := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "203.0.113.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := reload(t, app, ch)
+	if stored.GetString("jti_hash") != sha256Hex(testJTI) || stored.GetString("jti_hash") == testJTI {
+		t.Fatalf("jti_hash %q", stored.GetString("jti_hash"))
+	}
+	for _, f := range []string{"jti_hash", "ip", "user", "methods", "id"} {
+		if stored.GetString(f) == testJTI {
+			t.Fatalf("%s holds the jti", f)
+		}
+	}
+	if d := time.Until(stored.GetDateTime("expires_at").Time()); d < cfg.MFATokenTTL-time.Minute || d > cfg.MFATokenTTL {
+		t.Fatalf("expires in %v", d)
+	}
+	if stored.GetString("ip") != "203.0.113.9" || stored.GetString("user_type") != "staff" {
+		t.Fatal("ip/user_type not stored")
+	}
+
+	got, err := LoadChallenge(app, cfg, testJTI)
+	if err != nil || got.Id != ch.Id {
+		t.Fatalf("load: %v", err)
+	}
+	if typ, id := ChallengePrincipal(got); typ != TypeStaff || id != u.Id {
+		t.Fatalf("principal %s/%s", typ, id)
+	}
+	if m := ChallengeMethods(got); !slices.Equal(m, []string{"totp"}) {
+		t.Fatalf("methods %v", m)
+	}
+	if _, err := LoadChallenge(app, cfg, "ffffffffffffffffffffffffffffffff"); !errors.Is(err, ErrChallengeInvalid) {
+		t.Fatalf("unknown jti: %v", err)
+	}
+	if _, err := LoadChallenge(app, cfg, ""); !errors.Is(err, ErrChallengeInvalid) {
+		t.Fatalf("empty jti: %v", err)
+	}
+
+	e := newEmployee(t, app)
+	ech, err := CreateChallenge(app, cfg, TypeEmployee, e.Id, []string{"email"}, "e-"+testJTI, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ, id := ChallengePrincipal(ech); typ != TypeEmployee || id != e.Id {
+		t.Fatalf("employee principal %s/%s", typ, id)
+	}
+}
+
+func TestChallengeWrongCodeLimit(t *testing.T) {
+	t.Parallel()
+	app, cfg := setup(t)
+	u := newStaff(t, app)
+	ch, err := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		dead, err := RecordWrongCode(app, cfg, ch)
+		if err != nil || dead {
+			t.Fatalf("wrong code %d: dead=%v err=%v", i, dead, err)
+		}
+		if _, err := LoadChallenge(app, cfg, testJTI); err != nil {
+			t.Fatalf("challenge unusable after %d wrong codes: %v", i, err)
+		}
+	}
+	dead, err := RecordWrongCode(app, cfg, ch)
+	if err != nil || !dead {
+		t.Fatalf("5th wrong code: dead=%v err=%v", dead, err)
+	}
+	if ch.GetInt("failed_attempts") != 5 {
+		t.Fatalf("in-memory failed_attempts %d", ch.GetInt("failed_attempts"))
+	}
+	if _, err := LoadChallenge(app, cfg, testJTI); !errors.Is(err, ErrChallengeInvalid) {
+		t.Fatalf("dead challenge loaded: %v", err)
+	}
+	if ok, err := ConsumeChallenge(app, cfg, ch); err != nil || ok {
+		t.Fatalf("dead challenge consumed: ok=%v err=%v", ok, err)
+	}
+}
+
+func TestChallengeSingleUse(t *testing.T) {
+	t.Parallel()
+	app, cfg := setup(t)
+	u := newStaff(t, app)
+	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	if ok, err := ConsumeChallenge(app, cfg, ch); err != nil || !ok {
+		t.Fatalf("first consume: ok=%v err=%v", ok, err)
+	}
+	if ok, err := ConsumeChallenge(app, cfg, ch); err != nil || ok {
+		t.Fatalf("second consume: ok=%v err=%v", ok, err)
+	}
+	if _, err := LoadChallenge(app, cfg, testJTI); !errors.Is(err, ErrChallengeInvalid) {
+		t.Fatalf("consumed challenge loaded: %v", err)
+	}
+	// Wrong codes no longer count on a consumed challenge.
+	if _, err := RecordWrongCode(app, cfg, ch); err != nil {
+		t.Fatal(err)
+	}
+	if reload(t, app, ch).GetInt("failed_attempts") != 0 {
+		t.Fatal("wrong code counted on a consumed challenge")
+	}
+}
+
+func TestChallengeConcurrentConsume(t *testing.T) {
+	t.Parallel()
+	app, cfg := setup(t)
+	u := newStaff(t, app)
+	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	wins := concurrently(t, 16, func() (bool, error) {
+		own, err := app.FindRecordById(colMFAChallenges, ch.Id)
+		if err != nil {
+			return false, err
+		}
+		return ConsumeChallenge(app, cfg, own)
+	})
+	if wins != 1 {
+		t.Fatalf("%d concurrent consumes passed, want 1", wins)
+	}
+}
+
+func TestChallengeExpiry(t *testing.T) {
+	t.Parallel()
+	app, cfg := setup(t)
+	u := newStaff(t, app)
+	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"email"}, testJTI, "")
+	setField(t, app, ch, "expires_at", time.Now().Add(-time.Second))
+	if _, err := LoadChallenge(app, cfg, testJTI); !errors.Is(err, ErrChallengeInvalid) {
+		t.Fatalf("expired challenge loaded: %v", err)
+	}
+	if ok, _ := ConsumeChallenge(app, cfg, ch); ok {
+		t.Fatal("expired challenge consumed")
+	}
+}
