@@ -1,5 +1,5 @@
 // Package admincli adds the operator commands of spec/API.md §2.20 to PocketBase's root command:
-// `seed` and `users create-admin`. (`apikey create` and `keys rotate` come with their plugins.)
+// `seed`, `users create-admin` and `keys rotate`.
 package admincli
 
 import (
@@ -20,7 +20,7 @@ import (
 // Register adds the commands. Commands run after PocketBase's bootstrap but before app
 // migrations, so each one applies them first.
 func Register(app core.App, root *cobra.Command) {
-	root.AddCommand(seedCommand(app), usersCommand(app))
+	root.AddCommand(seedCommand(app), usersCommand(app), keysCommand(app))
 }
 
 func seedCommand(app core.App) *cobra.Command {

@@ -1,0 +1,222 @@
+package accounts
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/audit"
+	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/secondfactor"
+	"gatehouse/plugins/tokens"
+)
+
+func mfaLocked() *apikit.Error {
+	return apikit.NewError(http.StatusForbidden, apikit.CodeAccountLocked, detailMFALocked)
+}
+
+func otpInvalid() *apikit.Error {
+	return apikit.NewError(http.StatusBadRequest, apikit.CodeOTPInvalid, detailOTPInvalid)
+}
+
+// secondFactorAtLogin is step 7 of §5.1.2 for an account with 2FA on.
+func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req loginRequest) error {
+	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
+	if err != nil {
+		return err
+	}
+	if locked {
+		return mfaLocked()
+	}
+	method := user.GetString("otp_method")
+	otpError := ""
+	if req.otpCode != "" {
+		right, err := p.checkOTP(e.App, user, method, req.otpCode)
+		if err != nil {
+			return err
+		}
+		if right {
+			if err := secondfactor.ClearOTPFailures(e.App, user); err != nil {
+				return err
+			}
+			p.auditMFA(e, user, "mfa.success", true, method)
+			return p.completeLogin(e, user, loginMethodFor(method))
+		}
+		if err := p.otpFailed(e, user, method); err != nil {
+			return err
+		}
+		otpError = detailOTPInvalid
+	}
+
+	token, jti, err := p.tokens.MintMFAPending(tokens.UserTypeStaff, user.Id)
+	if err != nil {
+		return err
+	}
+	if _, err := secondfactor.CreateChallenge(e.App, p.cfg, tokens.UserTypeStaff, user.Id, []string{method}, jti, e.RealIP()); err != nil {
+		return err
+	}
+	if method == secondfactor.MethodEmail {
+		// a live login code keeps working; resending is 2fa/request-otp's job (§5.1.2 step 7.3)
+		live, err := secondfactor.HasLiveEmailCode(e.App, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeLogin)
+		if err != nil {
+			return err
+		}
+		if !live {
+			if err := p.sendEmailCode(e.App, user, secondfactor.PurposeLogin); err != nil {
+				return err
+			}
+		}
+	}
+	entry := audit.FromRequest(e, "login.mfa_required", true)
+	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+	entry.Details = map[string]any{"method": method}
+	_ = audit.Log(e.App, entry)
+
+	return apikit.WriteJSON(e, http.StatusOK, otpChallenge{
+		OTPRequired: true, TemporaryToken: token, Methods: []string{method},
+		ExpiresIn: int(p.cfg.MFATokenTTL.Seconds()), Message: msgTwoFARequired, OTPError: otpError,
+	})
+}
+
+// checkOTP verifies a 6-digit code with the account's method (TOTP, or the live `login` email code).
+func (p *plugin) checkOTP(app core.App, user *core.Record, method, code string) (bool, error) {
+	if method == secondfactor.MethodTOTP {
+		return secondfactor.VerifyTOTP(app, p.cfg, user, code)
+	}
+	return secondfactor.VerifyEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeLogin, code)
+}
+
+// otpFailed records an OTP failure (§6.1); when it starts a second-factor lock the owner gets the
+// mfa_locked email and the audit log mfa.locked.
+func (p *plugin) otpFailed(e *core.RequestEvent, user *core.Record, method string) error {
+	started, windowMinutes, err := secondfactor.RecordOTPFailure(e.App, p.cfg, user, e.RealIP())
+	if err != nil {
+		return err
+	}
+	p.auditMFA(e, user, "mfa.failure", false, method)
+	if started {
+		entry := audit.FromRequest(e, "mfa.locked", true)
+		entry.TargetType, entry.TargetID = "user", user.Id
+		entry.Details = map[string]any{"window_minutes": windowMinutes}
+		_ = audit.Log(e.App, entry)
+		if _, err := mailer.For(e.App).Queue(e.App, user.Email(), mailer.TemplateMFALocked, map[string]any{
+			"window_minutes": windowMinutes, "ip": e.RealIP(),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *plugin) sendEmailCode(app core.App, user *core.Record, purpose string) error {
+	code, throttled, err := secondfactor.IssueEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, purpose)
+	if err != nil || throttled {
+		return err
+	}
+	_, err = mailer.For(app).Queue(app, user.Email(), mailer.TemplateOTPCode, map[string]any{
+		"code": code, "expires_minutes": int(p.cfg.EmailOTPTTL.Minutes()),
+	})
+	return err
+}
+
+func (p *plugin) auditMFA(e *core.RequestEvent, user *core.Record, event string, success bool, method string) {
+	entry := audit.FromRequest(e, event, success)
+	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+	entry.Details = map[string]any{"method": method}
+	_ = audit.Log(e.App, entry)
+}
+
+func loginMethodFor(method string) string {
+	switch method {
+	case secondfactor.MethodTOTP:
+		return tokens.MethodPasswordTOTP
+	case secondfactor.MethodEmail:
+		return tokens.MethodPasswordEmail
+	}
+	return tokens.MethodPasswordRecoveryCode
+}
+
+// verifyOTP is POST /api/v1/users/login/verify-otp/ (§5.1.3).
+func (p *plugin) verifyOTP(e *core.RequestEvent) error {
+	body, err := apikit.ReadBody(e, 0)
+	if err != nil {
+		return err
+	}
+	raw, _ := body.String("temporary_token", apikit.Str{Required: true, Raw: true})
+	otpCode, _ := body.String("otp_code", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
+	recovery, _ := body.String("recovery_code", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
+	switch {
+	case body.Errors.Has("otp_code") || body.Errors.Has("recovery_code"):
+	case otpCode == "" && recovery == "":
+		body.Errors.Add("otp_code", "Either otp_code or recovery_code is required.")
+	case otpCode != "" && recovery != "":
+		body.Errors.Add("non_field_errors", "Provide either otp_code or recovery_code, not both.")
+	case otpCode != "" && !sixDigits.MatchString(otpCode):
+		body.Errors.Add("otp_code", msgOTPFormat)
+	}
+	if err := body.Err(); err != nil {
+		return err
+	}
+
+	c, err := p.tokens.Parse(raw)
+	if err != nil || c.TokenType != tokens.TypeMFAPending || c.UserType != tokens.UserTypeStaff {
+		return apikit.TokenNotValid()
+	}
+	challenge, err := secondfactor.LoadChallenge(e.App, p.cfg, c.ID)
+	if err != nil || challenge == nil {
+		return apikit.TokenNotValid()
+	}
+	if pt, pid := secondfactor.ChallengePrincipal(challenge); pt != tokens.UserTypeStaff || pid != c.Subject {
+		return apikit.TokenNotValid()
+	}
+	user, err := e.App.FindRecordById(staffUsers, c.Subject)
+	if err != nil || !user.GetBool("is_active") {
+		return apikit.TokenNotValid()
+	}
+	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
+	if err != nil {
+		return err
+	}
+	if locked {
+		return mfaLocked()
+	}
+
+	method := user.GetString("otp_method")
+	var right bool
+	remaining := -1
+	if recovery != "" {
+		method = "recovery_code"
+		right, remaining, err = secondfactor.UseRecoveryCode(e.App, tokens.UserTypeStaff, user.Id, recovery)
+	} else {
+		right, err = p.checkOTP(e.App, user, method, otpCode)
+	}
+	if err != nil {
+		return err
+	}
+	if !right {
+		if _, err := secondfactor.RecordWrongCode(e.App, p.cfg, challenge); err != nil {
+			return err
+		}
+		if err := p.otpFailed(e, user, method); err != nil {
+			return err
+		}
+		return otpInvalid()
+	}
+	if consumed, err := secondfactor.ConsumeChallenge(e.App, p.cfg, challenge); err != nil || !consumed {
+		return apikit.TokenNotValid()
+	}
+	if err := secondfactor.ClearOTPFailures(e.App, user); err != nil {
+		return err
+	}
+	p.auditMFA(e, user, "mfa.success", true, method)
+	if remaining >= 0 {
+		p.auditMFA(e, user, "mfa.recovery_code_used", true, method)
+		if _, err := mailer.For(e.App).Queue(e.App, user.Email(), mailer.TemplateRecoveryCodeUsed,
+			map[string]any{"remaining": strconv.Itoa(remaining)}); err != nil {
+			return err
+		}
+	}
+	return p.completeLogin(e, user, loginMethodFor(method))
+}

@@ -1,0 +1,49 @@
+package accounts
+
+import (
+	"net/http"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/profiles"
+)
+
+// meResponse is the body of GET /api/me/ (§5.14.2).
+type meResponse struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+// me serves GET /api/me/ (§5.14.2): the caller's UserProfile (all own assignments) for a staff
+// token, the EmployeeProfile for an employee token. API keys are not accepted (the route's
+// Access has no scope, so X-API-Key is ignored).
+func (p *plugin) me(e *core.RequestEvent) error {
+	caller := apikit.CallerOf(e)
+	if caller == nil || caller.Record == nil {
+		return apikit.TokenNotValid()
+	}
+	switch caller.Kind {
+	case apikit.KindStaff:
+		user, err := p.app.FindRecordById(usersCollection, caller.Record.Id)
+		if err != nil {
+			return apikit.TokenNotValid()
+		}
+		out, err := profiles.UserProfile(p.app, p.kit.AppURL(), user, "")
+		if err != nil {
+			return err
+		}
+		return apikit.WriteJSON(e, http.StatusOK, meResponse{Type: "user", Data: out})
+	case apikit.KindEmployee:
+		employee, err := p.app.FindRecordById("employees", caller.Record.Id)
+		if err != nil {
+			return apikit.TokenNotValid()
+		}
+		out, err := profiles.EmployeeProfile(p.app, p.kit.AppURL(), employee)
+		if err != nil {
+			return err
+		}
+		return apikit.WriteJSON(e, http.StatusOK, meResponse{Type: "employee", Data: out})
+	}
+	return apikit.TokenNotValid()
+}

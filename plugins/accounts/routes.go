@@ -1,0 +1,29 @@
+package accounts
+
+import (
+	"net/http"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/tokens"
+)
+
+// tokenRoutes: login, token endpoints, logout, sessions.
+func (p *plugin) tokenRoutes() []apikit.Route {
+	staff, employee := tokens.UserTypeStaff, tokens.UserTypeEmployee
+	return []apikit.Route{
+		{Method: http.MethodPost, Path: "/api/v1/users/login/", Handler: p.login},
+		{Method: http.MethodPost, Path: "/api/v1/token/obtain/", Handler: p.login},
+		{Method: http.MethodPost, Path: "/token/", Handler: p.login}, // GET /token/ is a 405 (§5.2.6)
+		{Method: http.MethodPost, Path: "/api/v1/users/login/verify-otp/", Handler: p.verifyOTP},
+		{Method: http.MethodPost, Path: "/api/v1/users/logout/", Handler: p.logout},
+		{Method: http.MethodPost, Path: "/api/v1/token/refresh/", Handler: p.refresh(staff, employee)},
+		{Method: http.MethodPost, Path: "/api/v1/token/refresh/cookie/", Handler: p.refresh(staff, employee)},
+		{Method: http.MethodPost, Path: "/api/v1/users/token/refresh/", Handler: p.refresh(staff)},
+		{Method: http.MethodPost, Path: "/api/v1/token/verify/", Handler: p.verify},
+		{Method: http.MethodGet, Path: "/api/v1/users/token/validate/", Access: apikit.Staff, Handler: p.validate},
+
+		{Method: http.MethodGet, Path: "/api/v1/users/sessions/", Access: apikit.Principal, Handler: p.listSessions},
+		{Method: http.MethodDelete, Path: "/api/v1/users/sessions/", Access: apikit.Principal, Handler: p.deleteOtherSessions},
+		{Method: http.MethodDelete, Path: "/api/v1/users/sessions/{id}/", Access: apikit.Principal, Handler: p.deleteSession},
+	}
+}

@@ -1,0 +1,96 @@
+package accounts
+
+import (
+	"net/http"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/audit"
+	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/tokens"
+)
+
+// sessionJSON is Session (§4.12).
+type sessionJSON struct {
+	ID                string `json:"id"`
+	UserType          string `json:"user_type"`
+	Current           bool   `json:"current"`
+	LoginMethod       string `json:"login_method"`
+	IP                string `json:"ip"`
+	UserAgent         string `json:"user_agent"`
+	CreatedAt         string `json:"created_at"`
+	LastUsedAt        string `json:"last_used_at"`
+	ExpiresAt         string `json:"expires_at"`
+	AbsoluteExpiresAt string `json:"absolute_expires_at"`
+}
+
+func callerType(c *apikit.Caller) string {
+	if c.Kind == apikit.KindEmployee {
+		return tokens.UserTypeEmployee
+	}
+	return tokens.UserTypeStaff
+}
+
+// listSessions is GET /api/v1/users/sessions/ (§5.15.6): the caller's live sessions.
+func (p *plugin) listSessions(e *core.RequestEvent) error {
+	q, err := apikit.ParsePageQuery(e.Request.URL.Query(), nil)
+	if err != nil {
+		return err
+	}
+	caller := apikit.CallerOf(e)
+	rows, count, err := tokens.LiveSessions(e.App, callerType(caller), caller.Record.Id, q.Size, q.Offset())
+	if err != nil {
+		return err
+	}
+	items := make([]sessionJSON, 0, len(rows))
+	for _, s := range rows {
+		items = append(items, sessionJSON{
+			ID: s.Id, UserType: s.GetString("user_type"), Current: s.Id == caller.SessionID,
+			LoginMethod: s.GetString("login_method"), IP: s.GetString("ip"), UserAgent: s.GetString("user_agent"),
+			CreatedAt: profiles.Timestamp(s.GetDateTime("created")), LastUsedAt: profiles.Timestamp(s.GetDateTime("last_used_at")),
+			ExpiresAt: profiles.Timestamp(s.GetDateTime("expires_at")), AbsoluteExpiresAt: profiles.Timestamp(s.GetDateTime("absolute_expires_at")),
+		})
+	}
+	page, err := apikit.NewPage(p.kit.AppURL(), e.Request, q, count, items)
+	if err != nil {
+		return err
+	}
+	return apikit.WriteJSON(e, http.StatusOK, page)
+}
+
+// deleteSession is DELETE /api/v1/users/sessions/{id}/: a live session of the caller, else 404.
+func (p *plugin) deleteSession(e *core.RequestEvent) error {
+	caller := apikit.CallerOf(e)
+	sid := e.Request.PathValue("id")
+	if !tokens.IsLiveSessionOf(e.App, sid, callerType(caller), caller.Record.Id) {
+		return apikit.NotFound("Session not found.")
+	}
+	if _, err := tokens.RevokeSession(e.App, sid, tokens.ReasonUserRevoked); err != nil {
+		return err
+	}
+	entry := audit.FromRequest(e, "session.revoked", true)
+	entry.ActorType, entry.ActorID = callerType(caller), caller.Record.Id
+	entry.TargetType, entry.TargetID = "session", sid
+	_ = audit.Log(e.App, entry)
+	if sid == caller.SessionID {
+		p.tokens.ClearCookies(e)
+	}
+	return e.NoContent(http.StatusNoContent)
+}
+
+// deleteOtherSessions is DELETE /api/v1/users/sessions/: every live session but the current one.
+func (p *plugin) deleteOtherSessions(e *core.RequestEvent) error {
+	caller := apikit.CallerOf(e)
+	n, err := tokens.RevokeSessions(e.App, callerType(caller), caller.Record.Id, tokens.ReasonUserRevoked, caller.SessionID)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		entry := audit.FromRequest(e, "session.revoked", true)
+		entry.ActorType, entry.ActorID = callerType(caller), caller.Record.Id
+		entry.Details = map[string]any{"count": n}
+		_ = audit.Log(e.App, entry)
+	}
+	return apikit.WriteJSON(e, http.StatusOK, map[string]int{"revoked": n})
+}
