@@ -26,6 +26,9 @@ type plugin struct {
 // Register mounts the plugin's routes; call it from OnServe.
 func Register(se *core.ServeEvent, deps Deps) error {
 	p := &plugin{app: se.App, kit: deps.Kit, cfg: deps.Kit.Config(), tokens: deps.Tokens}
-	table := append(p.tokenRoutes(), p.profileRoutes()...)
+	var table []apikit.Route
+	for _, part := range [][]apikit.Route{p.tokenRoutes(), p.profileRoutes(), p.secondFactorRoutes(), p.passwordRoutes()} {
+		table = append(table, part...)
+	}
 	return deps.Kit.Mount(se.Router, table)
 }

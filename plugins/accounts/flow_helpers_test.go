@@ -2,6 +2,8 @@ package accounts_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -20,4 +22,17 @@ func tokensFor(t *testing.T, f *flow) *tokens.Service {
 		t.Fatal("token service not registered")
 	}
 	return svc
+}
+
+func payloadOf(t *testing.T, token string) map[string]any {
+	t.Helper()
+	raw, err := decodeSegment(strings.Split(token, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -589,3 +589,74 @@ func TestDeactivationEndsEverything(t *testing.T) {
 		t.Fatalf("login after deactivation: %d %s", rr.status, rr.body)
 	}
 }
+
+func TestValidateEndpoint(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, nil)
+	u := f.user("a@example.com", "violet-harbor-42", true)
+	r := f.login("a@example.com", "violet-harbor-42")
+	before := time.Now().Add(-time.Second)
+	v := f.do(http.MethodGet, "/api/v1/users/token/validate/?system=tts", nil, "Authorization", "Bearer "+r.str("access"))
+	if v.status != 200 || v.json["id"] != u.Id || v.json["email"] != "a@example.com" {
+		t.Fatalf("validate: %d %s", v.status, v.body)
+	}
+	validated, err := time.Parse("2006-01-02T15:04:05.000Z", v.str("token_validated_at"))
+	if err != nil || validated.Before(before) {
+		t.Fatalf("token_validated_at = %q", v.str("token_validated_at"))
+	}
+	exp := int64(payloadOf(t, r.str("access"))["exp"].(float64))
+	if v.str("token_expires_at") != time.Unix(exp, 0).UTC().Format("2006-01-02T15:04:05.000Z") {
+		t.Fatalf("token_expires_at = %q, exp %d", v.str("token_expires_at"), exp)
+	}
+	if roles, ok := v.json["system_roles"].([]any); !ok || len(roles) != 0 {
+		t.Fatalf("system_roles = %v", v.json["system_roles"])
+	}
+	for name, kv := range map[string][]string{
+		"refresh token as bearer": {"Authorization", "Bearer " + r.str("refresh")},
+		"garbage":                 {"Authorization", "Bearer x.y.z"},
+	} {
+		if rr := f.do(http.MethodGet, "/api/v1/users/token/validate/", nil, kv...); rr.status != 401 || string(rr.body) != tokenNotValid {
+			t.Errorf("%s: %d %s", name, rr.status, rr.body)
+		}
+	}
+	if rr := f.do(http.MethodGet, "/api/v1/users/token/validate/", nil); rr.status != 401 ||
+		rr.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
+		t.Errorf("anonymous: %d %v", rr.status, rr.header)
+	}
+	// an employee token on this staff endpoint: 401, never 403
+	col, _ := f.app.FindCachedCollectionByNameOrId("employees")
+	emp := core.NewRecord(col)
+	emp.SetEmail("emp@example.com")
+	emp.SetPassword("violet-harbor-42")
+	emp.Set("status", "Approved")
+	if err := f.app.Save(emp); err != nil {
+		t.Fatal(err)
+	}
+	issued, err := tokensFor(t, f).StartSession(f.app, "employee", emp, "password", "127.0.0.1", "ua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/users/token/validate/", "/api/v1/users/profile/"} {
+		if rr := f.do(http.MethodGet, path, nil, "Authorization", "Bearer "+issued.Access); rr.status != 401 || string(rr.body) != tokenNotValid {
+			t.Errorf("employee token at %s: %d %s", path, rr.status, rr.body)
+		}
+	}
+	if rr := f.do(http.MethodGet, "/api/me/", nil, "Authorization", "Bearer "+issued.Access); rr.status != 200 || rr.json["type"] != "employee" {
+		t.Errorf("employee at /api/me/: %d %s", rr.status, rr.body)
+	}
+}
+
+func TestLockedAccountLooksLikeAWrongPassword(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, nil)
+	u := f.user("a@example.com", "violet-harbor-42", true)
+	wrong := f.do(http.MethodPost, "/api/v1/users/login/", map[string]string{"email": "a@example.com", "password": "not-the-password"})
+	u.Set("locked_until", time.Now().Add(10*time.Minute))
+	if err := f.app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	locked := f.do(http.MethodPost, "/api/v1/users/login/", map[string]string{"email": "a@example.com", "password": "violet-harbor-42"})
+	if locked.status != 400 || string(locked.body) != string(wrong.body) || string(locked.body) != badCreds {
+		t.Fatalf("locked: %d %s vs wrong %s", locked.status, locked.body, wrong.body)
+	}
+}
