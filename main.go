@@ -34,7 +34,11 @@ func main() {
 
 	// Dev mode only with an explicit --dev: PocketBase would otherwise switch it on for any
 	// binary under the temp dir, `go run` included.
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false})
+	//
+	// The read pool keeps its connections (PocketBase keeps 15 idle of 120): under load, closing
+	// and reopening connections also throws away their prepared statements (plugins/prepared).
+	// 32 readers are plenty for 2 cores; callers beyond that queue in database/sql.
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DataMaxOpenConns: 32, DataMaxIdleConns: 32})
 
 	public, err := fs.Sub(publicFS, "pb_public")
 	if err != nil {

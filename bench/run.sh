@@ -32,27 +32,24 @@ login() { curl -fs -H 'Content-Type: application/json' -d '{"email":"bench.user@
 ACCESS=$(login | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
 # one session per refresh connection: rotation never races within a family
 : >"$WORK/refresh_tokens"
-for _ in $(seq 1 "$CONNS"); do login | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh"])' >>"$WORK/refresh_tokens"; done
+for _ in $(seq 1 8); do login | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh"])' >>"$WORK/refresh_tokens"; done
 
 cat >"$WORK/refresh.lua" <<'LUA'
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
-local counter = 0
-function setup(thread) thread:set("first", counter) counter = counter + 1 end
-local conns = {}
-function init(args) end
--- each request carries the refresh token of its connection's session; the response's new
--- refresh token replaces it (rotation on every refresh)
-local idx = 0
+-- one wrk thread = one connection = one session: each refresh presents the session's current
+-- token and keeps the rotated one from the answer
+local next_id = 0
+function setup(thread) next_id = next_id + 1; thread:set("id", next_id) end
+local token
+function init(args)
+  local i = 0
+  for line in io.lines(os.getenv("TOKENS")) do i = i + 1; if i == id then token = line end end
+end
 request = function()
-  idx = idx + 1
-  local slot = ((idx - 1) % #tokens) + 1
-  current_slot = slot
-  return wrk.format("POST", "/api/v1/token/refresh/", {["Content-Type"] = "application/json"}, '{"refresh":"' .. tokens[slot] .. '"}')
+  return wrk.format("POST", "/api/v1/token/refresh/", {["Content-Type"] = "application/json"}, '{"refresh":"' .. token .. '"}')
 end
 response = function(status, headers, body)
   local r = body:match('"refresh":"([^"]+)"')
-  if r then tokens[current_slot] = r end
+  if r then token = r end
 end
 LUA
 
@@ -74,6 +71,6 @@ if curl -fs -o /dev/null -H "Authorization: Bearer $ACCESS" "$URL/api/v1/users/p
   run "profile (c=$CONNS)" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "Authorization: Bearer $ACCESS" "$URL/api/v1/users/profile/"
   run "profile (c=64)" -t"$THREADS" -c64 -d"${DURATION}s" -H "Authorization: Bearer $ACCESS" "$URL/api/v1/users/profile/"
 fi
-# a single thread holds the token table, so each request rotates a distinct session in turn
-TOKENS="$WORK/refresh_tokens" run "refresh (c=1, rotate)" -t1 -c1 -d"${DURATION}s" -s "$WORK/refresh.lua" "$URL/"
+# one session per connection (wrk: one thread per connection), every request rotates
+TOKENS="$WORK/refresh_tokens" run "refresh (c=8, rotate)" -t8 -c8 -d"${DURATION}s" -s "$WORK/refresh.lua" "$URL/"
 echo "peak RSS of gatehouse: $(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)"

@@ -25,21 +25,14 @@ func (p *plugin) me(e *core.RequestEvent) error {
 	}
 	switch caller.Kind {
 	case apikit.KindStaff:
-		user, err := p.app.FindRecordById(usersCollection, caller.Record.Id)
-		if err != nil {
-			return apikit.TokenNotValid()
-		}
-		out, err := profiles.UserProfile(p.app, p.kit.AppURL(), user, "")
+		// caller.Record was read from the database for this request by the authenticator
+		out, err := profiles.UserProfile(p.app, p.kit.AppURL(), caller.Record, "")
 		if err != nil {
 			return err
 		}
 		return apikit.WriteJSON(e, http.StatusOK, meResponse{Type: "user", Data: out})
 	case apikit.KindEmployee:
-		employee, err := p.app.FindRecordById("employees", caller.Record.Id)
-		if err != nil {
-			return apikit.TokenNotValid()
-		}
-		out, err := profiles.EmployeeProfile(p.app, p.kit.AppURL(), employee)
+		out, err := profiles.EmployeeProfile(p.app, p.kit.AppURL(), caller.Record)
 		if err != nil {
 			return err
 		}

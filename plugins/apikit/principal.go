@@ -41,7 +41,7 @@ func (a Access) IsPublic() bool { return a.Kinds == 0 && a.Scope == "" }
 // Caller is an authenticated principal of a request.
 type Caller struct {
 	Kind      PrincipalKind
-	Record    *core.Record // users, employees or api_keys record
+	Record    *core.Record // users, employees or api_keys record, read from the database for this request
 	SessionID string       // sid of the access token (empty for API keys)
 	Scopes    []string     // API-key scopes
 	Claims    any          // the verified token claims, for the tokens plugin

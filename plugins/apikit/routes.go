@@ -21,7 +21,11 @@ type Route struct {
 	Access  Access    // who may call it (§1.7); the zero value is PUBLIC
 	Accepts BodyKinds // body formats besides JSON (§1.2)
 	Page    bool      // a page endpoint of §1.11: every answer carries Vary: Accept
-	Handler func(e *core.RequestEvent) error
+	// SkipSuccessLog keeps successful answers out of PocketBase's request log (failures are
+	// still logged): for hot token-check routes, where a log row per request costs more than
+	// the check itself.
+	SkipSuccessLog bool
+	Handler        func(e *core.RequestEvent) error
 }
 
 // Priorities of our route-level middlewares relative to PocketBase's globals: the error
@@ -121,6 +125,9 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 	// loader (§2.1), and enforce their own body limits with the contract's envelope.
 	route.Unbind(apis.DefaultLoadAuthTokenMiddlewareId, apis.DefaultBodyLimitMiddlewareId)
 
+	if rt.SkipSuccessLog {
+		route.Bind(apis.SkipSuccessActivityLog())
+	}
 	page := rt.Page
 	route.Bind(&hook.Handler[*core.RequestEvent]{
 		Id:       "gatehouseErrors",

@@ -21,7 +21,7 @@ type jwk struct {
 // Routes is the tokens plugin's path table: the JWKS document and its alias (§5.15.1).
 func (s *Service) Routes() []apikit.Route {
 	return []apikit.Route{
-		{Method: http.MethodGet, Path: "/.well-known/jwks.json", Handler: s.jwks},
+		{Method: http.MethodGet, Path: "/.well-known/jwks.json", SkipSuccessLog: true, Handler: s.jwks},
 		{Method: http.MethodGet, Path: "/api/v1/token/jwks/", Handler: s.jwks},
 	}
 }

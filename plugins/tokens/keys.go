@@ -101,6 +101,7 @@ func (s *Service) reloadKeys() error {
 		return err
 	}
 	s.keys.Store(kr)
+	s.parsed.clear() // a removed key's tokens must stop verifying at once
 	s.keyState.mu.Lock()
 	s.keyState.lastReload = time.Now()
 	s.keyState.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/jobs"
+	"gatehouse/plugins/prepared"
 )
 
 // Service is the per-app token service. It implements apikit.Authenticator.
@@ -27,6 +28,7 @@ type Service struct {
 
 	keys     atomic.Pointer[keyring]
 	keyState keyState
+	parsed   parseCache
 }
 
 // New creates the service, installs it as the kit's authenticator and schedules key rotation.
@@ -229,21 +231,56 @@ func (s *Service) AccessToken(e *core.RequestEvent, raw string) (*apikit.Caller,
 }
 
 // VerifyAccess checks an access token against the database: principal exists and may log in,
-// session exists, belongs to it, is not revoked and is within its absolute lifetime.
+// session exists, belongs to it, is not revoked and is within its absolute lifetime. The
+// principal and its session are checked by one joined query that returns the principal's
+// record, read fresh for this request.
 func (s *Service) VerifyAccess(app core.App, raw string) (*Claims, *core.Record, error) {
-	c, err := s.Parse(raw)
+	c, err := s.parseCached(raw)
 	if err != nil || c.TokenType != TypeAccess || c.SessionID == "" {
 		return nil, nil, apikit.TokenNotValid()
 	}
-	principal, err := s.principalFor(app, c.UserType, c.Subject)
+	principal, err := s.principalWithLiveSession(app, c.UserType, c.Subject, c.SessionID)
 	if err != nil {
 		return nil, nil, apikit.TokenNotValid()
 	}
-	sess, err := app.FindRecordById(sessionsTable, c.SessionID)
-	if err != nil || !sessionBelongs(sess, c.UserType, c.Subject) || !sessionLive(sess, time.Now()) {
-		return nil, nil, apikit.TokenNotValid()
-	}
 	return c, principal, nil
+}
+
+// principalWithLiveSession loads the principal only when it may act (is_active / Approved) and
+// sid is a live session of it: one prepared query (this runs on every authenticated request).
+func (s *Service) principalWithLiveSession(app core.App, userType, id, sid string) (*core.Record, error) {
+	query, ok := liveSessionQueries[userType]
+	if !ok {
+		return nil, errBadToken
+	}
+	col, err := app.FindCachedCollectionByNameOrId(collectionOf(userType))
+	if err != nil {
+		return nil, err
+	}
+	recs, err := prepared.Records(app, col, query, dbx.Params{"id": id, "sid": sid, "now": nowDT()})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) != 1 {
+		return nil, errBadToken
+	}
+	return recs[0], nil
+}
+
+var liveSessionQueries = map[string]string{
+	UserTypeStaff: "SELECT p.* FROM users p JOIN sessions s ON s.user = p.id " +
+		"WHERE p.id = {:id} AND p.is_active = 1 AND s.id = {:sid} AND s.user_type = 'staff' " +
+		"AND s.revoked_at = '' AND s.absolute_expires_at > {:now} LIMIT 1",
+	UserTypeEmployee: "SELECT p.* FROM employees p JOIN sessions s ON s.employee = p.id " +
+		"WHERE p.id = {:id} AND p.status = 'Approved' AND s.id = {:sid} AND s.user_type = 'employee' " +
+		"AND s.revoked_at = '' AND s.absolute_expires_at > {:now} LIMIT 1",
+}
+
+func collectionOf(userType string) string {
+	if userType == UserTypeEmployee {
+		return "employees"
+	}
+	return "users"
 }
 
 // principalFor loads the principal of a token and checks that it may still act (§1.5).
