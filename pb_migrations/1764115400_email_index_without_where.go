@@ -8,7 +8,7 @@ import (
 	m "github.com/pocketbase/pocketbase/migrations"
 )
 
-// The email unique index of users and employees was partial (WHERE email != ”, PocketBase's
+// The email unique index of users and employees was partial (only non-empty emails, PocketBase's
 // default shape). SQLite cannot use a partial index for `email = ? COLLATE NOCASE`, so every
 // login scanned the whole table (EXPLAIN QUERY PLAN: SCAN users). Emails are required on both
 // collections, so the index does not need the WHERE clause.
