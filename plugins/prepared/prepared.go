@@ -80,13 +80,9 @@ func Rows(app core.App, query string, params dbx.Params) ([]dbx.NullStringMap, e
 	if err != nil {
 		return nil, err
 	}
-	args := make([]any, len(st.names))
-	for i, n := range st.names {
-		v, ok := params[n]
-		if !ok {
-			return nil, fmt.Errorf("prepared: missing parameter %q", n)
-		}
-		args[i] = v
+	args, err := st.args(params)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := st.stmt.Query(args...)
 	if err != nil {
@@ -153,4 +149,51 @@ func recordFrom(collection *core.Collection, data dbx.NullStringMap) (*core.Reco
 		return nil, err
 	}
 	return r, nil
+}
+
+// Exec runs a write (UPDATE/INSERT/DELETE) and returns the number of rows it changed. Outside a
+// transaction it runs as a prepared statement on PocketBase's single write connection.
+func Exec(app core.App, query string, params dbx.Params) (int64, error) {
+	if app.IsTransactional() {
+		res, err := app.DB().NewQuery(query).Bind(params).Execute()
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	db, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		return 0, errors.New("prepared: unexpected database builder")
+	}
+	st, err := writeCacheOf(app).stmt(db.DB(), query)
+	if err != nil {
+		return 0, err
+	}
+	args, err := st.args(params)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.stmt.Exec(args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+const writeStoreKey = "gatehouse.prepared.write"
+
+func writeCacheOf(app core.App) *cache {
+	return app.Store().GetOrSet(writeStoreKey, func() any { return &cache{} }).(*cache)
+}
+
+func (st *statement) args(params dbx.Params) ([]any, error) {
+	args := make([]any, len(st.names))
+	for i, n := range st.names {
+		v, ok := params[n]
+		if !ok {
+			return nil, fmt.Errorf("prepared: missing parameter %q", n)
+		}
+		args[i] = v
+	}
+	return args, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
+	"gatehouse/plugins/prepared"
 )
 
 // DetailRefreshInProgress is the 409 of the grace window (§3.4).
@@ -24,7 +25,7 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 		return nil, apikit.TokenNotValid()
 	}
 	app := e.App
-	sess, err := app.FindRecordById(sessionsTable, c.SessionID)
+	sess, err := findSession(app, c.SessionID)
 	if err != nil || !sessionBelongs(sess, c.UserType, c.Subject) || !sess.GetDateTime("revoked_at").IsZero() {
 		return nil, apikit.TokenNotValid()
 	}
@@ -62,19 +63,14 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 
 	// Compare-and-swap on the current jti hash: of two concurrent refreshes with one token, one
 	// rotates and the other finds the hash moved (then it is the grace case: 409).
-	res, err := app.DB().Update(sessionsTable, dbx.Params{
-		"refresh_jti_hash":  hashJTI(next.ID),
-		"previous_jti_hash": presented,
-		"rotated_at":        now.Format(dtLayout),
-		"generation":        dbx.NewExp("[[generation]] + 1"),
-		"last_used_at":      now.Format(dtLayout),
-		"expires_at":        time.Unix(next.ExpiresAt, 0).UTC().Format(dtLayout),
-		"updated":           now.Format(dtLayout),
-	}, dbx.And(dbx.HashExp{"id": sess.Id, "refresh_jti_hash": presented}, dbx.NewExp("[[revoked_at]] = ''"))).Execute()
+	n, err := prepared.Exec(app, rotateSQL, dbx.Params{
+		"next": hashJTI(next.ID), "presented": presented, "now": now.Format(dtLayout),
+		"exp": time.Unix(next.ExpiresAt, 0).UTC().Format(dtLayout), "id": sess.Id,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if n != 1 {
 		return nil, apikit.Conflict(DetailRefreshInProgress)
 	}
 
@@ -84,6 +80,26 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 	}
 	s.auditRefresh(e, sess, c)
 	return issued, nil
+}
+
+const rotateSQL = "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
+	"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, expires_at = {:exp}, updated = {:now} " +
+	"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = ''"
+
+// findSession reads a session row (prepared: every refresh does it).
+func findSession(app core.App, sid string) (*core.Record, error) {
+	col, err := app.FindCachedCollectionByNameOrId(sessionsTable)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := prepared.Records(app, col, "SELECT * FROM sessions WHERE id = {:id} LIMIT 1", dbx.Params{"id": sid})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, errBadToken
+	}
+	return recs[0], nil
 }
 
 // dtLayout is PocketBase's stored DateTime format.

@@ -116,23 +116,15 @@ func (s *Service) accessClaims(app core.App, userType string, principal *core.Re
 // ActiveRoles returns a staff user's active assignments as role claims, sorted by system slug
 // then role name (§3.2 note 4). One query.
 func ActiveRoles(app core.App, userID string) ([]RoleClaim, error) {
-	var rows []struct {
-		System string `db:"slug"`
-		Role   string `db:"name"`
-	}
-	err := app.DB().Select("s.slug", "r.name").
-		From("user_system_roles usr").
-		InnerJoin("systems s", dbx.NewExp("s.id = usr.system")).
-		InnerJoin("roles r", dbx.NewExp("r.id = usr.role")).
-		Where(dbx.HashExp{"usr.user": userID, "usr.is_active": true}).
-		OrderBy("s.slug ASC", "r.name ASC").
-		All(&rows)
+	rows, err := prepared.Rows(app, "SELECT s.slug AS slug, r.name AS name FROM user_system_roles usr "+
+		"JOIN systems s ON s.id = usr.system JOIN roles r ON r.id = usr.role "+
+		"WHERE usr.user = {:user} AND usr.is_active = 1 ORDER BY s.slug ASC, r.name ASC", dbx.Params{"user": userID})
 	if err != nil {
 		return nil, err
 	}
 	roles := make([]RoleClaim, 0, len(rows))
 	for _, r := range rows {
-		roles = append(roles, RoleClaim{System: r.System, Role: r.Role})
+		roles = append(roles, RoleClaim{System: r["slug"].String, Role: r["name"].String})
 	}
 	return roles, nil
 }
@@ -285,21 +277,20 @@ func collectionOf(userType string) string {
 
 // principalFor loads the principal of a token and checks that it may still act (§1.5).
 func (s *Service) principalFor(app core.App, userType, id string) (*core.Record, error) {
-	switch userType {
-	case UserTypeStaff:
-		r, err := app.FindRecordById("users", id)
-		if err != nil || !r.GetBool("is_active") {
-			return nil, errBadToken
-		}
-		return r, nil
-	case UserTypeEmployee:
-		r, err := app.FindRecordById("employees", id)
-		if err != nil || r.GetString("status") != "Approved" {
-			return nil, errBadToken
-		}
-		return r, nil
+	col, err := app.FindCachedCollectionByNameOrId(collectionOf(userType))
+	if err != nil || (userType != UserTypeStaff && userType != UserTypeEmployee) {
+		return nil, errBadToken
 	}
-	return nil, errBadToken
+	recs, err := prepared.Records(app, col, principalQueries[userType], dbx.Params{"id": id})
+	if err != nil || len(recs) != 1 {
+		return nil, errBadToken
+	}
+	return recs[0], nil
+}
+
+var principalQueries = map[string]string{
+	UserTypeStaff:    "SELECT * FROM users WHERE id = {:id} AND is_active = 1 LIMIT 1",
+	UserTypeEmployee: "SELECT * FROM employees WHERE id = {:id} AND status = 'Approved' LIMIT 1",
 }
 
 func sessionBelongs(sess *core.Record, userType, subject string) bool {
