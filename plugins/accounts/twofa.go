@@ -1,0 +1,514 @@
+package accounts
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/audit"
+	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/secondfactor"
+	"gatehouse/plugins/tokens"
+)
+
+// The staff 2FA management endpoints of §5.7: enable (start and confirm), disable, the public
+// and the authenticated email-code requests, and verify-disable-otp. The login branches
+// (OtpChallenge, one-step otp_code, verify-otp) are in login.go and login_2fa.go.
+
+const (
+	msgTwoFAInvalidPassword   = "Invalid password"
+	msgTwoFANotEnabled        = "2FA is not enabled for this account"
+	msgTwoFAEitherCode        = "Provide either otp_code or recovery_code, not both."
+	msgTwoFANoEmailCodes      = "Email codes are not available for this account's 2FA method."
+	detailTwoFAAlreadyEnabled = "2FA is already enabled for this account."
+	detailOTPRequired         = "An OTP code is required."
+	msgTwoFAEnabled           = "2FA enabled successfully"
+	msgTwoFADisabled          = "2FA disabled successfully"
+	msgTwoFAVerified          = "Credentials verified successfully"
+	msgManageOTPSent          = "OTP sent to your email address"
+	msgLoginOTPMaybeSent      = "If the credentials are valid and email two-factor authentication is enabled, a verification code has been sent."
+	methodRecoveryCode        = "recovery_code"
+)
+
+func otpRequired() *apikit.Error {
+	return apikit.NewError(http.StatusBadRequest, apikit.CodeOTPRequired, detailOTPRequired)
+}
+
+// twoFACaller returns the staff caller of an authenticated 2FA endpoint (the route's Access
+// guarantees one).
+func twoFACaller(e *core.RequestEvent) (*apikit.Caller, error) {
+	caller := apikit.CallerOf(e)
+	if caller == nil || caller.Record == nil {
+		return nil, apikit.NotAuthenticated()
+	}
+	return caller, nil
+}
+
+// twoFAQueue queues an email in the transaction of the change that causes it.
+func twoFAQueue(tx core.App, to, template string, data map[string]any) error {
+	m := mailer.For(tx)
+	if m == nil {
+		return errNoMailer
+	}
+	_, err := m.Queue(tx, to, template, data)
+	return err
+}
+
+// twoFACheckPassword is step 1 of §5.7.1, §5.7.2 and §5.7.5: the caller's current password.
+// While the account is locked the answer is "Invalid password" without comparing (§6.1 item
+// 3). A wrong or refused password is recorded as a password failure of the account (it may
+// start a lock); a right one restarts the account's lockout counter and its email's CAPTCHA
+// counter, like every successful password verification (§6.1).
+func (p *plugin) twoFACheckPassword(e *core.RequestEvent, user *core.Record, password string) error {
+	ok := false
+	if !profiles.IsLocked(user) {
+		var err error
+		ok, _, err = passwords.PoolFor(e.App, p.cfg).Verify(e.Request.Context(), user, password)
+		if err != nil {
+			return err
+		}
+	}
+	if !ok {
+		if err := p.recordProfilePasswordFailure(e, user); err != nil {
+			return err
+		}
+		return apikit.InvalidField("password", msgTwoFAInvalidPassword)
+	}
+	return p.passwordVerified(e, user)
+}
+
+// readOTPField reads an optional 6-digit otp_code: "" and null are absent.
+func readOTPField(body *apikit.Body) string {
+	code, _ := body.String("otp_code", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
+	if code != "" && !body.Errors.Has("otp_code") && !sixDigits.MatchString(code) {
+		body.Errors.Add("otp_code", msgOTPFormat)
+		return ""
+	}
+	return code
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /api/v1/users/2fa/enable/ (§5.7.1, §6.11)
+
+type twoFAPendingTOTP struct {
+	Status     string `json:"status"`
+	Method     string `json:"method"`
+	Secret     string `json:"secret"`
+	OTPAuthURL string `json:"otpauth_url"`
+	QRCode     string `json:"qr_code"`
+	ExpiresIn  int    `json:"expires_in"`
+}
+
+type twoFAPendingEmail struct {
+	Status    string `json:"status"`
+	Method    string `json:"method"`
+	ExpiresIn int    `json:"expires_in"`
+}
+
+type twoFAEnabled struct {
+	Status        string   `json:"status"`
+	Method        string   `json:"method"`
+	Message       string   `json:"message"`
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+func (p *plugin) enable2FA(e *core.RequestEvent) error {
+	caller, err := twoFACaller(e)
+	if err != nil {
+		return err
+	}
+	user := caller.Record
+	body, err := apikit.ReadBody(e, 0)
+	if err != nil {
+		return err
+	}
+	password, _ := body.String("password", apikit.Str{Required: true, Raw: true})
+	method, _ := body.String("method", apikit.Str{Nullable: true, Choices: []string{secondfactor.MethodTOTP, secondfactor.MethodEmail}})
+	if method == "" {
+		method = secondfactor.MethodTOTP
+	}
+	code := readOTPField(body)
+	if err := body.Err(); err != nil {
+		return err
+	}
+
+	if err := p.twoFACheckPassword(e, user, password); err != nil {
+		return err
+	}
+	if user.GetBool("otp_enabled") {
+		return apikit.Conflict(detailTwoFAAlreadyEnabled)
+	}
+	if code == "" {
+		return p.startTwoFASetup(e, user, method)
+	}
+	return p.confirmTwoFASetup(e, caller, method, code)
+}
+
+// startTwoFASetup is step 3 of §5.7.1: a pending TOTP secret (replacing any earlier one), or an
+// emailed setup code (not re-sent within the 60 s cooldown of a live one; the answer is the
+// same).
+func (p *plugin) startTwoFASetup(e *core.RequestEvent, user *core.Record, method string) error {
+	if method == secondfactor.MethodEmail {
+		if err := p.sendEmailCode(e.App, user, secondfactor.PurposeSetup); err != nil {
+			return err
+		}
+		p.auditOTPRequested(e, user, secondfactor.PurposeSetup)
+		return apikit.WriteJSON(e, http.StatusOK, twoFAPendingEmail{
+			Status: "pending", Method: method, ExpiresIn: int(p.cfg.EmailOTPTTL.Seconds()),
+		})
+	}
+	issuer := totpIssuer(e.App)
+	secret, _, _, err := secondfactor.BeginTOTPSetup(e.App, p.cfg, user, issuer, user.Email())
+	if err != nil {
+		return err
+	}
+	otpauth := otpauthURL(issuer, user.Email(), secret)
+	qr, err := qrDataURL(otpauth)
+	if err != nil {
+		return err
+	}
+	return apikit.WriteJSON(e, http.StatusOK, twoFAPendingTOTP{
+		Status: "pending", Method: method, Secret: secret, OTPAuthURL: otpauth, QRCode: qr,
+		ExpiresIn: int(p.cfg.TOTPPendingTTL.Seconds()),
+	})
+}
+
+// errTwoFAConflict ends the confirmation transaction when 2FA got enabled concurrently.
+var errTwoFAConflict = errors.New("accounts: 2FA already enabled")
+
+// confirmTwoFASetup is step 4 of §5.7.1: the code must match the pending setup of method. On
+// success, in one transaction: the method is enabled, 10 new recovery codes replace the old
+// ones, every other session of the user is revoked (security_change), the 2fa_enabled email is
+// queued and 2fa.enabled audited. A missing, expired or wrong setup is 400 otp_invalid and an
+// OTP failure.
+func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, method, code string) error {
+	user := caller.Record
+	var right bool
+	var codes []string
+	err := e.App.RunInTransaction(func(tx core.App) error {
+		right, codes = false, nil
+		fresh, err := tx.FindRecordById(staffUsers, user.Id)
+		if err != nil {
+			return err
+		}
+		if fresh.GetBool("otp_enabled") {
+			return errTwoFAConflict
+		}
+		switch method {
+		case secondfactor.MethodTOTP:
+			right, err = secondfactor.ConfirmTOTPSetup(tx, p.cfg, fresh, code)
+		case secondfactor.MethodEmail:
+			right, err = secondfactor.VerifyEmailCode(tx, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeSetup, code)
+			if err == nil && right {
+				err = secondfactor.EnableEmailMethod(tx, fresh)
+			}
+		}
+		if err != nil || !right {
+			return err // a wrong code commits its attempt count (email setup codes die after 5)
+		}
+		if codes, err = secondfactor.GenerateRecoveryCodes(tx, p.cfg, tokens.UserTypeStaff, user.Id); err != nil {
+			return err
+		}
+		if _, err := tokens.RevokeSessions(tx, tokens.UserTypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
+			return err
+		}
+		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FAEnabled, map[string]any{"method": method}); err != nil {
+			return err
+		}
+		entry := audit.FromRequest(e, "2fa.enabled", true)
+		entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+		entry.TargetType, entry.TargetID = "user", user.Id
+		entry.Details = map[string]any{"method": method}
+		return audit.Log(tx, entry)
+	})
+	if errors.Is(err, errTwoFAConflict) {
+		return apikit.Conflict(detailTwoFAAlreadyEnabled)
+	}
+	if err != nil {
+		return err
+	}
+	if !right {
+		if err := p.otpFailed(e, user, method); err != nil {
+			return err
+		}
+		return otpInvalid()
+	}
+	return apikit.WriteJSON(e, http.StatusOK, twoFAEnabled{
+		Status: "enabled", Method: method, Message: msgTwoFAEnabled, RecoveryCodes: codes,
+	})
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /api/v1/users/2fa/disable/ (§5.7.2) and POST /api/v1/users/verify-disable-otp/ (§5.7.5)
+
+type twoFACodeRequest struct {
+	password, otpCode, recoveryCode string
+}
+
+// readTwoFACodeRequest binds password, otp_code and (when recovery codes are accepted)
+// recovery_code. Only the types, the required password and the otp_code format are checked
+// here; the rest follows the endpoint's numbered checks.
+func readTwoFACodeRequest(e *core.RequestEvent, withRecovery bool) (twoFACodeRequest, error) {
+	var req twoFACodeRequest
+	body, err := apikit.ReadBody(e, 0)
+	if err != nil {
+		return req, err
+	}
+	req.password, _ = body.String("password", apikit.Str{Required: true, Raw: true})
+	req.otpCode = readOTPField(body)
+	if withRecovery {
+		req.recoveryCode, _ = body.String("recovery_code", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
+	}
+	return req, body.Err()
+}
+
+// checkTwoFAPreconditions runs steps 1–4 of §5.7.2: password, 2FA enabled, second-factor
+// lock, exactly one code.
+func (p *plugin) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record, req twoFACodeRequest) error {
+	if err := p.twoFACheckPassword(e, user, req.password); err != nil {
+		return err
+	}
+	if !user.GetBool("otp_enabled") {
+		return apikit.InvalidField("non_field_errors", msgTwoFANotEnabled)
+	}
+	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
+	if err != nil {
+		return err
+	}
+	if locked {
+		return mfaLocked()
+	}
+	switch {
+	case req.otpCode == "" && req.recoveryCode == "":
+		return otpRequired()
+	case req.otpCode != "" && req.recoveryCode != "":
+		return apikit.InvalidField("non_field_errors", msgTwoFAEitherCode)
+	}
+	return nil
+}
+
+// checkManageCode verifies a 6-digit code for a 2FA management step: a TOTP code for method
+// totp, else the live `manage` email code (a `login` or `setup` code never works here, §6.2).
+func (p *plugin) checkManageCode(app core.App, user *core.Record, method, code string) (bool, error) {
+	if method == secondfactor.MethodTOTP {
+		return secondfactor.VerifyTOTP(app, p.cfg, user, code)
+	}
+	return secondfactor.VerifyEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeManage, code)
+}
+
+func (p *plugin) disable2FA(e *core.RequestEvent) error {
+	caller, err := twoFACaller(e)
+	if err != nil {
+		return err
+	}
+	user := caller.Record
+	req, err := readTwoFACodeRequest(e, true)
+	if err != nil {
+		return err
+	}
+	if err := p.checkTwoFAPreconditions(e, user, req); err != nil {
+		return err
+	}
+
+	method := user.GetString("otp_method")
+	if req.recoveryCode != "" {
+		method = methodRecoveryCode
+	}
+	var right bool
+	err = e.App.RunInTransaction(func(tx core.App) error {
+		right = false
+		var err error
+		if req.recoveryCode != "" {
+			right, _, err = secondfactor.UseRecoveryCode(tx, tokens.UserTypeStaff, user.Id, req.recoveryCode)
+		} else {
+			right, err = p.checkManageCode(tx, user, method, req.otpCode)
+		}
+		if err != nil || !right {
+			return err // a wrong email code commits its attempt count
+		}
+		fresh, err := tx.FindRecordById(staffUsers, user.Id)
+		if err != nil {
+			return err
+		}
+		if err := secondfactor.Disable(tx, fresh); err != nil {
+			return err
+		}
+		if _, err := tokens.RevokeSessions(tx, tokens.UserTypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
+			return err
+		}
+		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FADisabled, map[string]any{"time_utc": time.Now().UTC()}); err != nil {
+			return err
+		}
+		if method == methodRecoveryCode {
+			// Disabling deletes the remaining codes: none is left.
+			if err := twoFAQueue(tx, fresh.Email(), mailer.TemplateRecoveryCodeUsed, map[string]any{"remaining": "0"}); err != nil {
+				return err
+			}
+			if err := audit.Log(tx, p.twoFAAuditEntry(e, user, "mfa.recovery_code_used", method)); err != nil {
+				return err
+			}
+		}
+		return audit.Log(tx, p.twoFAAuditEntry(e, user, "2fa.disabled", method))
+	})
+	if err != nil {
+		return err
+	}
+	if !right {
+		if err := p.otpFailed(e, user, method); err != nil {
+			return err
+		}
+		return otpInvalid()
+	}
+	return apikit.WriteJSON(e, http.StatusOK, map[string]string{"message": msgTwoFADisabled})
+}
+
+// verifyDisableOTP checks password and code exactly like 2fa/disable (without recovery codes)
+// and spends the code; 2FA stays enabled.
+func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
+	caller, err := twoFACaller(e)
+	if err != nil {
+		return err
+	}
+	user := caller.Record
+	req, err := readTwoFACodeRequest(e, false)
+	if err != nil {
+		return err
+	}
+	if err := p.checkTwoFAPreconditions(e, user, req); err != nil {
+		return err
+	}
+	method := user.GetString("otp_method")
+	right, err := p.checkManageCode(e.App, user, method, req.otpCode)
+	if err != nil {
+		return err
+	}
+	if !right {
+		if err := p.otpFailed(e, user, method); err != nil {
+			return err
+		}
+		return otpInvalid()
+	}
+	_ = audit.Log(e.App, p.twoFAAuditEntry(e, user, "2fa.verify", method))
+	return apikit.WriteJSON(e, http.StatusOK, struct {
+		Message  string `json:"message"`
+		Verified bool   `json:"verified"`
+	}{msgTwoFAVerified, true})
+}
+
+func (p *plugin) twoFAAuditEntry(e *core.RequestEvent, user *core.Record, event, method string) audit.Entry {
+	entry := audit.FromRequest(e, event, true)
+	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+	entry.TargetType, entry.TargetID = "user", user.Id
+	entry.Details = map[string]any{"method": method}
+	return entry
+}
+
+func (p *plugin) auditOTPRequested(e *core.RequestEvent, user *core.Record, purpose string) {
+	entry := audit.FromRequest(e, "otp.requested", true)
+	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+	entry.TargetType, entry.TargetID = "user", user.Id
+	entry.Details = map[string]any{"purpose": purpose}
+	_ = audit.Log(e.App, entry)
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /api/v1/users/2fa/request-otp/ (§5.7.3) and .../request-otp-authenticated/ (§5.7.4)
+
+type otpSentJSON struct {
+	Message          string `json:"message"`
+	ExpiresInMinutes int    `json:"expires_in_minutes"`
+}
+
+// requestLoginOTP resends the login code of an email-2FA account. The CAPTCHA gate and the
+// password check are those of login (§5.1.2 steps 2–5: dummy hash for unknown accounts,
+// failures recorded, lockout); whatever the outcome past validation and the CAPTCHA gate, the
+// answer is the same.
+func (p *plugin) requestLoginOTP(e *core.RequestEvent) error {
+	body, err := apikit.ReadBody(e, 0)
+	if err != nil {
+		return err
+	}
+	var req loginRequest
+	req.email, _ = body.Email("email", true)
+	req.password, _ = body.String("password", apikit.Str{Required: true, Raw: true})
+	req.captchaID, _ = body.String("captcha_id", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
+	req.captchaAnswer, _ = body.String("captcha_answer", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
+	if err := body.Err(); err != nil {
+		return err
+	}
+	if err := p.loginCaptchaGate(e, req); err != nil {
+		return err
+	}
+
+	col, err := e.App.FindCachedCollectionByNameOrId(staffUsers)
+	if err != nil {
+		return err
+	}
+	pool := passwords.PoolFor(e.App, p.cfg)
+	user, _ := e.App.FindAuthRecordByEmail(col, req.email)
+	ok := false
+	if user == nil {
+		if err := pool.VerifyDummy(e.Request.Context(), col, req.password); err != nil {
+			return err
+		}
+	} else if ok, _, err = pool.Verify(e.Request.Context(), user, req.password); err != nil {
+		return err
+	}
+	reason := ""
+	switch {
+	case user == nil:
+		reason = failureUnknown
+	case !ok:
+		reason = failureBadPass
+	case profiles.IsLocked(user):
+		reason = failureLocked
+	case !user.GetBool("is_active"):
+		reason = failureInactive
+	}
+	if reason != "" {
+		if err := p.passwordFailed(e, req.email, user, reason); err != nil {
+			return err
+		}
+	} else {
+		if err := p.passwordVerified(e, user); err != nil {
+			return err
+		}
+		if user.GetBool("otp_enabled") && user.GetString("otp_method") == secondfactor.MethodEmail {
+			if err := p.sendEmailCode(e.App, user, secondfactor.PurposeLogin); err != nil {
+				return err
+			}
+			p.auditOTPRequested(e, user, secondfactor.PurposeLogin)
+		}
+	}
+	return apikit.WriteJSON(e, http.StatusOK, otpSentJSON{
+		Message: msgLoginOTPMaybeSent, ExpiresInMinutes: int(p.cfg.EmailOTPTTL.Minutes()),
+	})
+}
+
+// requestManageOTP emails a `manage` code to the caller (needed to disable the email method).
+// Within 60 s of a live manage code nothing is sent and the answer is the same (§6.2).
+func (p *plugin) requestManageOTP(e *core.RequestEvent) error {
+	caller, err := twoFACaller(e)
+	if err != nil {
+		return err
+	}
+	user := caller.Record
+	switch {
+	case !user.GetBool("otp_enabled"):
+		return apikit.InvalidField("non_field_errors", msgTwoFANotEnabled)
+	case user.GetString("otp_method") != secondfactor.MethodEmail:
+		return apikit.InvalidField("non_field_errors", msgTwoFANoEmailCodes)
+	}
+	if err := p.sendEmailCode(e.App, user, secondfactor.PurposeManage); err != nil {
+		return err
+	}
+	p.auditOTPRequested(e, user, secondfactor.PurposeManage)
+	return apikit.WriteJSON(e, http.StatusOK, otpSentJSON{
+		Message: msgManageOTPSent, ExpiresInMinutes: int(p.cfg.EmailOTPTTL.Minutes()),
+	})
+}
