@@ -116,7 +116,7 @@ func (p *plugin) sendEmailCode(app core.App, user *core.Record, purpose string) 
 		return err
 	}
 	_, err = mailer.For(app).Queue(app, user.Email(), mailer.TemplateOTPCode, map[string]any{
-		"code": code, "expires_minutes": int(p.cfg.EmailOTPTTL.Minutes()),
+		"code": code, // the mailer renders the validity from EMAIL_OTP TTL ("expires in 5 minutes")
 	})
 	return err
 }

@@ -262,6 +262,9 @@ func (p *plugin) validateProfile(e *core.RequestEvent, body *apikit.Body, user *
 				if err := p.recordProfilePasswordFailure(e, user); err != nil {
 					return upd, err
 				}
+			} else if err := p.passwordVerified(e, user); err != nil {
+				// a successful verification restarts the lockout and CAPTCHA counters (§6.1)
+				return upd, err
 			}
 		}
 	}

@@ -4,6 +4,7 @@
 package apikit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -230,12 +231,16 @@ func AsError(app core.App, err error) *Error {
 
 // WriteJSON writes v as a JSON response with the contract's headers (§1.2): UTF-8 charset and
 // Cache-Control: no-store unless the handler already set another Cache-Control. It never
-// applies PocketBase's ?fields= picker (§1.8: undocumented parameters are ignored).
+// applies PocketBase's ?fields= picker (§1.8: undocumented parameters are ignored), and it does
+// not escape <, > and & (the contract's bodies show them as they are).
 func WriteJSON(e *core.RequestEvent, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "&" in URLs stays "&", as the contract writes it
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	h := e.Response.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	if h.Get("Cache-Control") == "" {
@@ -243,7 +248,7 @@ func WriteJSON(e *core.RequestEvent, status int, v any) error {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	e.Response.WriteHeader(status)
-	_, err = e.Response.Write(b)
+	_, err := e.Response.Write(b)
 	return err
 }
 

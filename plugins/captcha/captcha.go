@@ -50,11 +50,13 @@ var ErrNoSecretKey = errors.New("captcha: server secret not configured")
 // ValidTestAnswer reports whether s (any case) can serve as CAPTCHA_TEST_ANSWER: Length
 // characters of Alphabet.
 func ValidTestAnswer(s string) bool {
-	s = normalizeAnswer(s)
+	s = normalizeAnswer(strings.TrimSpace(s)) // a configuration value: surrounding spaces are not part of it
 	return len(s) == Length && strings.Trim(s, Alphabet) == ""
 }
 
-func normalizeAnswer(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+// Answers are compared case-insensitively but otherwise exactly as sent (§1.4: CAPTCHA answers
+// are not trimmed).
+func normalizeAnswer(s string) string { return strings.ToUpper(s) }
 
 // Generate creates a challenge for client ip and returns its id and the image as a
 // data:image/png;base64 URL (200×60). The answer is 6 characters drawn uniformly from Alphabet
@@ -77,7 +79,7 @@ func generate(app core.App, cfg *config.Config, ip string, dev bool) (string, st
 		if !ValidTestAnswer(cfg.CaptchaTestAnswer) {
 			return "", "", ErrInvalidTestAnswer
 		}
-		answer = normalizeAnswer(cfg.CaptchaTestAnswer)
+		answer = normalizeAnswer(strings.TrimSpace(cfg.CaptchaTestAnswer))
 	}
 	img, err := renderPNG(answer, ImageWidth, ImageHeight)
 	if err != nil {

@@ -194,9 +194,15 @@ func TestVerifyOneGuess(t *testing.T) {
 		t.Fatal("unsolved challenge redeemed")
 	}
 
+	// Answers are used exactly as sent (§1.4): surrounding spaces make an answer wrong.
+	id = newChallenge(t, app, cfg)
+	if ok, _ := Verify(app, cfg, id, " acdefg "); ok {
+		t.Fatal("a padded answer must not match")
+	}
+
 	// Right answer, any case: solved; a second guess, even right, is invalid.
 	id = newChallenge(t, app, cfg)
-	if ok, err := Verify(app, cfg, id, "  acdefg "); err != nil || !ok {
+	if ok, err := Verify(app, cfg, id, "acdefg"); err != nil || !ok {
 		t.Fatalf("right lower-case answer: ok=%v err=%v", ok, err)
 	}
 	r = challenge(t, app, id)
