@@ -82,44 +82,15 @@ func (p *plugin) login(e *core.RequestEvent) error {
 		return err
 	}
 
-	col, err := e.App.FindCachedCollectionByNameOrId(staffUsers)
+	user, rehash, failed, err := p.checkLoginPassword(e, req.email, req.password)
 	if err != nil {
 		return err
 	}
-	pool := passwords.PoolFor(e.App, p.cfg)
-	ctx := e.Request.Context()
-	user, _ := e.App.FindAuthRecordByEmail(col, req.email)
-	var ok, rehash bool
-	if user == nil {
-		// exactly one bcrypt comparison either way, so timing does not reveal the account
-		if err := pool.VerifyDummy(ctx, col, req.password); err != nil {
-			return err
-		}
-	} else if ok, rehash, err = pool.Verify(ctx, user, req.password); err != nil {
-		return err
-	}
-
-	reason := ""
-	switch {
-	case user == nil:
-		reason = failureUnknown
-	case !ok:
-		reason = failureBadPass
-	case profiles.IsLocked(user):
-		reason = failureLocked
-	case !user.GetBool("is_active"):
-		reason = failureInactive
-	}
-	if reason != "" {
-		if err := p.passwordFailed(e, req.email, user, reason); err != nil {
-			return err
-		}
+	if failed {
 		return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
 	}
-
-	if err := p.passwordVerified(e, user); err != nil {
-		return err
-	}
+	pool := passwords.PoolFor(e.App, p.cfg)
+	ctx := e.Request.Context()
 	if rehash {
 		// the stored hash has another bcrypt cost than configured: re-hash now (§1.13)
 		if err := pool.SetPassword(ctx, user, req.password); err != nil {
@@ -133,6 +104,43 @@ func (p *plugin) login(e *core.RequestEvent) error {
 		return p.secondFactorAtLogin(e, user, req)
 	}
 	return p.completeLogin(e, user, tokens.MethodPassword)
+}
+
+// checkLoginPassword is steps 3–5 of §5.1.2, shared by login and 2fa/request-otp: exactly one
+// bcrypt comparison (against a dummy hash when the email is unknown, so timing does not reveal
+// the account); an unknown account, a wrong password, a locked or an inactive account is a
+// recorded failure (failed = true, same answer for all four); otherwise the counters restart.
+// rehash reports a stored hash of another cost than configured.
+func (p *plugin) checkLoginPassword(e *core.RequestEvent, email, password string) (user *core.Record, rehash, failed bool, err error) {
+	col, err := e.App.FindCachedCollectionByNameOrId(staffUsers)
+	if err != nil {
+		return nil, false, false, err
+	}
+	pool := passwords.PoolFor(e.App, p.cfg)
+	user, _ = e.App.FindAuthRecordByEmail(col, email)
+	ok := false
+	if user == nil {
+		if err := pool.VerifyDummy(e.Request.Context(), col, password); err != nil {
+			return nil, false, false, err
+		}
+	} else if ok, rehash, err = pool.Verify(e.Request.Context(), user, password); err != nil {
+		return nil, false, false, err
+	}
+	reason := ""
+	switch {
+	case user == nil:
+		reason = failureUnknown
+	case !ok:
+		reason = failureBadPass
+	case profiles.IsLocked(user):
+		reason = failureLocked
+	case !user.GetBool("is_active"):
+		reason = failureInactive
+	}
+	if reason != "" {
+		return user, false, true, p.passwordFailed(e, email, user, reason)
+	}
+	return user, rehash, false, p.passwordVerified(e, user)
 }
 
 // completeLogin is step 8 of §5.1.2: session, tokens, cookies, last_login, last_logged_on.

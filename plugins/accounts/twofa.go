@@ -445,45 +445,15 @@ func (p *plugin) requestLoginOTP(e *core.RequestEvent) error {
 		return err
 	}
 
-	col, err := e.App.FindCachedCollectionByNameOrId(staffUsers)
+	user, _, failed, err := p.checkLoginPassword(e, req.email, req.password)
 	if err != nil {
 		return err
 	}
-	pool := passwords.PoolFor(e.App, p.cfg)
-	user, _ := e.App.FindAuthRecordByEmail(col, req.email)
-	ok := false
-	if user == nil {
-		if err := pool.VerifyDummy(e.Request.Context(), col, req.password); err != nil {
+	if !failed && user.GetBool("otp_enabled") && user.GetString("otp_method") == secondfactor.MethodEmail {
+		if err := p.sendEmailCode(e.App, user, secondfactor.PurposeLogin); err != nil {
 			return err
 		}
-	} else if ok, _, err = pool.Verify(e.Request.Context(), user, req.password); err != nil {
-		return err
-	}
-	reason := ""
-	switch {
-	case user == nil:
-		reason = failureUnknown
-	case !ok:
-		reason = failureBadPass
-	case profiles.IsLocked(user):
-		reason = failureLocked
-	case !user.GetBool("is_active"):
-		reason = failureInactive
-	}
-	if reason != "" {
-		if err := p.passwordFailed(e, req.email, user, reason); err != nil {
-			return err
-		}
-	} else {
-		if err := p.passwordVerified(e, user); err != nil {
-			return err
-		}
-		if user.GetBool("otp_enabled") && user.GetString("otp_method") == secondfactor.MethodEmail {
-			if err := p.sendEmailCode(e.App, user, secondfactor.PurposeLogin); err != nil {
-				return err
-			}
-			p.auditOTPRequested(e, user, secondfactor.PurposeLogin)
-		}
+		p.auditOTPRequested(e, user, secondfactor.PurposeLogin)
 	}
 	return apikit.WriteJSON(e, http.StatusOK, otpSentJSON{
 		Message: msgLoginOTPMaybeSent, ExpiresInMinutes: int(p.cfg.EmailOTPTTL.Minutes()),
