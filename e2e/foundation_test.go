@@ -292,3 +292,25 @@ func TestRateLimiterAnswersWithTheEnvelope(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticPagesWithoutRedirect(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	var first []byte
+	for _, path := range []string{"/reset-password/", "/reset-password"} {
+		st, h, body := s.Do(t, http.MethodGet, path, nil)
+		if st != 200 || h.Get("Location") != "" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
+			h.Get("Content-Security-Policy") != "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'" ||
+			h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "no-referrer" || h.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: %d %v", path, st, h)
+		}
+		if first == nil {
+			first = body
+		} else if string(first) != string(body) {
+			t.Fatal("both slash forms must serve the same page")
+		}
+	}
+	if st, _, _ := s.Do(t, http.MethodGet, "/assets/reset-password.js", nil); st != 200 {
+		t.Fatalf("page asset: %d", st)
+	}
+}

@@ -37,6 +37,7 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 		opts.Lookup = os.LookupEnv
 	}
 	kit := apikit.New(app, cfg)
+	kit.SetPublic(opts.Public)
 
 	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
 		Id: "gatehouseSecret",
@@ -79,6 +80,10 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {
+				return err
+			}
+			// pb_public's pages at both slash forms, no redirect (§5.15.8)
+			if err := kit.Mount(se.Router, kit.StaticPageRoutes()); err != nil {
 				return err
 			}
 			kit.MountAPIFallbacks(se.Router)

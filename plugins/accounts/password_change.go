@@ -115,6 +115,10 @@ func (p *plugin) changePassword(e *core.RequestEvent) error {
 		if err != nil {
 			return err
 		}
+		// pending second-factor logins started with the old password die with it
+		if err := secondfactor.CancelChallenges(tx, secondfactor.TypeStaff, rec.Id); err != nil {
+			return err
+		}
 		if err := secondfactor.InvalidateEmailCodes(tx, secondfactor.TypeStaff, rec.Id); err != nil {
 			return err
 		}

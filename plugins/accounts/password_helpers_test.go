@@ -15,7 +15,6 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
-	"gatehouse/plugins/accounts"
 	"gatehouse/plugins/config"
 	"gatehouse/server"
 	"gatehouse/testkit"
@@ -44,7 +43,6 @@ var pbPublic = os.DirFS("../../pb_public")
 type pwOpts struct {
 	mutate      func(*config.Config)
 	public      bool // serve pb_public as the binary does (server.Options.Public)
-	setPublicFS bool // and hand it to the accounts plugin (accounts.SetPublicFS)
 	// observe, when set, sees every request event after its handlers ran (as PocketBase's
 	// activity logger does).
 	observe func(e *core.RequestEvent)
@@ -65,9 +63,6 @@ func newPwFlow(t *testing.T, o pwOpts) *flow {
 			opts.Public = pbPublic
 		}
 		server.Register(app, cfg, opts)
-		if o.setPublicFS {
-			accounts.SetPublicFS(app, opts.Public)
-		}
 		if o.observe != nil {
 			app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Func: func(se *core.ServeEvent) error {
 				se.Router.Bind(&hook.Handler[*core.RequestEvent]{Priority: -99999, Func: func(e *core.RequestEvent) error {

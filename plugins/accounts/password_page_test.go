@@ -36,8 +36,7 @@ func TestResetPageHTMLVariant(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, o := range map[string]pwOpts{
-		"pb_public handed to the plugin":       {public: true, setPublicFS: true},
-		"fetched from the server's own static": {public: true},
+		"pb_public given to server.Register": {public: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -80,7 +79,7 @@ func TestResetPageClearsTheQueryString(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
-	f := newPwFlow(t, pwOpts{public: true, setPublicFS: true, observe: func(e *core.RequestEvent) {
+	f := newPwFlow(t, pwOpts{public: true, observe: func(e *core.RequestEvent) {
 		if strings.HasPrefix(e.Request.URL.Path, "/api/v1/users/password/reset") {
 			mu.Lock()
 			seen = append(seen, e.Request.Method+" "+e.Request.URL.RequestURI()+" "+e.Request.RequestURI)

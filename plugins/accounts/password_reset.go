@@ -213,13 +213,12 @@ func (p *plugin) sendResetLink(e *core.RequestEvent, email string) error {
 }
 
 // resetPasswordPage serves GET /api/v1/users/password/reset/ (§5.6.3), a page endpoint
-// (§1.11): the reset page for browsers, else the JSON token check. The query string is
-// cleared right after reading token, so PocketBase's request log never holds it.
+// (§1.11): the reset page for browsers, else the JSON token check. The route is a SecretQuery
+// route: the query string left the request URL before anything could log it.
 func (p *plugin) resetPasswordPage(e *core.RequestEvent) error {
-	query := e.Request.URL.Query()
-	clearQuery(e)
+	query := apikit.Query(e)
 	if apikit.WantsHTML(e) {
-		return p.servePage(e, resetPageFile)
+		return p.kit.ServePage(e, resetPageFile)
 	}
 	token := query.Get("token")
 	if token == "" {
@@ -230,16 +229,6 @@ func (p *plugin) resetPasswordPage(e *core.RequestEvent) error {
 		return err
 	}
 	return apikit.WriteJSON(e, http.StatusOK, map[string]bool{"valid": row != nil})
-}
-
-// clearQuery removes the query string from the request URL (both the parsed URL the activity
-// logger reads and the raw request URI).
-func clearQuery(e *core.RequestEvent) {
-	e.Request.URL.RawQuery = ""
-	e.Request.URL.ForceQuery = false
-	if e.Request.RequestURI != "" {
-		e.Request.RequestURI = e.Request.URL.RequestURI()
-	}
 }
 
 // resetPassword serves POST /api/v1/users/password/reset/ (§5.6.4, §6.9).
@@ -310,6 +299,10 @@ func (p *plugin) resetPassword(e *core.RequestEvent) error {
 		}
 		// A reset ends a password lock and restarts the lockout counter (§6.1 item 4).
 		if err := captcha.Unlock(tx, rec); err != nil {
+			return err
+		}
+		// pending second-factor logins started with the old password die with it
+		if err := secondfactor.CancelChallenges(tx, secondfactor.TypeStaff, rec.Id); err != nil {
 			return err
 		}
 		if err := secondfactor.InvalidateEmailCodes(tx, secondfactor.TypeStaff, rec.Id); err != nil {

@@ -12,7 +12,7 @@ func (p *plugin) passwordRoutes() []apikit.Route {
 		{Method: http.MethodPost, Path: "/api/v1/users/password/change/", Access: apikit.Staff, Handler: p.changePassword},
 		{Method: http.MethodPost, Path: "/api/v1/users/profile/reset-password/", Access: apikit.Staff, Handler: p.changePassword},
 		{Method: http.MethodPost, Path: "/api/v1/users/password/forgot/", Access: apikit.Public, Handler: p.forgotPassword},
-		{Method: http.MethodGet, Path: "/api/v1/users/password/reset/", Access: apikit.Public, Page: true, Handler: p.resetPasswordPage},
+		{Method: http.MethodGet, Path: "/api/v1/users/password/reset/", Access: apikit.Public, Page: true, SecretQuery: true, Handler: p.resetPasswordPage},
 		{Method: http.MethodPost, Path: "/api/v1/users/password/reset/", Access: apikit.Public, Handler: p.resetPassword},
 	}
 }

@@ -945,3 +945,35 @@ func TestMFAPendingTokenIsRefusedEverywhereAndDies(t *testing.T) {
 		t.Fatalf("new token: %d %s", r.status, r.body)
 	}
 }
+
+// A login that passed the password step before a password change cannot be completed after it.
+func TestPasswordChangeCancelsPendingSecondFactorLogins(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, nil)
+	u := f.user("a@example.com", "violet-harbor-42", true)
+	u.Set("otp_enabled", true)
+	u.Set("otp_method", "email")
+	if err := f.app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	pending := f.do(http.MethodPost, "/api/v1/users/login/", map[string]string{"email": "a@example.com", "password": "violet-harbor-42"})
+	if pending.status != 200 || pending.json["otp_required"] != true {
+		t.Fatalf("login: %d %s", pending.status, pending.body)
+	}
+	// the owner, logged in elsewhere, changes the password
+	svc := tokensFor(t, f)
+	issued, err := svc.StartSession(f.app, "staff", u, "password", "127.0.0.1", "ua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := f.do(http.MethodPost, "/api/v1/users/password/change/", map[string]string{
+		"current_password": "violet-harbor-42", "new_password": "a-brand-new-passphrase", "new_password_confirm": "a-brand-new-passphrase",
+	}, "Authorization", "Bearer "+issued.Access)
+	if ch.status != 200 {
+		t.Fatalf("change: %d %s", ch.status, ch.body)
+	}
+	rr := f.do(http.MethodPost, "/api/v1/users/login/verify-otp/", map[string]string{"temporary_token": pending.str("temporary_token"), "otp_code": "123456"})
+	if rr.status != 401 || string(rr.body) != tokenNotValid {
+		t.Fatalf("the pending login must be dead: %d %s", rr.status, rr.body)
+	}
+}

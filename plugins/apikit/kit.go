@@ -1,6 +1,7 @@
 package apikit
 
 import (
+	"io/fs"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,6 +21,8 @@ type Kit struct {
 
 	mu      sync.RWMutex
 	mounted map[string]bool // "METHOD /slash/form/{param}/" of every mounted route
+
+	public fs.FS // pb_public (page endpoints, static pages)
 }
 
 type authenticatorBox struct{ a Authenticator }

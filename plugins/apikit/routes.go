@@ -25,7 +25,11 @@ type Route struct {
 	// still logged): for hot token-check routes, where a log row per request costs more than
 	// the check itself.
 	SkipSuccessLog bool
-	Handler        func(e *core.RequestEvent) error
+	// SecretQuery: the query string carries a secret (a one-time token, §1.11). It is taken off
+	// the request URL before anything runs (rate limiter, body checks, the handler) and logged,
+	// so PocketBase's request log never holds it; handlers read it with Query(e).
+	SecretQuery bool
+	Handler     func(e *core.RequestEvent) error
 }
 
 // Priorities of our route-level middlewares relative to PocketBase's globals: the error
@@ -79,6 +83,7 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 			} else {
 				m := method
 				rt = Route{Method: m, Path: path, Page: slices.ContainsFunc(routes, func(r Route) bool { return r.Page }),
+					SecretQuery: slices.ContainsFunc(routes, func(r Route) bool { return r.SecretQuery }),
 					Handler: func(e *core.RequestEvent) error { return MethodNotAllowed(e.Request.Method, allow) }}
 			}
 			for _, pattern := range patterns(path) {
@@ -128,11 +133,14 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 	if rt.SkipSuccessLog {
 		route.Bind(apis.SkipSuccessActivityLog())
 	}
-	page := rt.Page
+	page, secretQuery := rt.Page, rt.SecretQuery
 	route.Bind(&hook.Handler[*core.RequestEvent]{
 		Id:       "gatehouseErrors",
 		Priority: errorWriterPriority,
 		Func: func(e *core.RequestEvent) (err error) {
+			if secretQuery {
+				hideQuery(e)
+			}
 			if page {
 				e.Response.Header().Add("Vary", "Accept")
 			}

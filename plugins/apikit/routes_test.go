@@ -313,3 +313,49 @@ func TestForwardingHeadersOnlyFromTrustedProxies(t *testing.T) {
 		BeforeTestFunc: trustHeader, AfterTestFunc: ipOf("203.0.113.9")}
 	trusted.Test(t)
 }
+
+// A SecretQuery route takes the query off the request URL before anything else runs, so even
+// an answer given before the handler (here a 405) leaves no token for the request log.
+func TestSecretQueryNeverReachesTheLog(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{http.MethodGet, http.MethodDelete} {
+		var seen string
+		var handlerSaw string
+		s := tests.ApiScenario{
+			Name: method, Method: method, URL: "/api/v1/secret/?token=s3cr3t&kind=x",
+			ExpectedStatus: map[string]int{http.MethodGet: 200, http.MethodDelete: 405}[method],
+			ExpectedContent: []string{`{`},
+			TestAppFactory: func(tb testing.TB) *tests.TestApp {
+				return testkit.NewAppNoCleanup(tb, func(app *tests.TestApp) {
+					kit := apikit.New(app, testkit.Config())
+					app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+						// what PocketBase's activity logger (-1040) reads after the chain
+						se.Router.Bind(&hook.Handler[*core.RequestEvent]{Priority: -99999, Func: func(e *core.RequestEvent) error {
+							err := e.Next()
+							seen = e.Request.URL.String() + " " + e.Request.RequestURI
+							return err
+						}})
+						err := kit.Mount(se.Router, []apikit.Route{{Method: http.MethodGet, Path: "/api/v1/secret/", SecretQuery: true,
+							Handler: func(e *core.RequestEvent) error {
+								handlerSaw = apikit.Query(e).Get("token")
+								return apikit.WriteJSON(e, 200, map[string]bool{"ok": true})
+							}}})
+						if err != nil {
+							return err
+						}
+						return se.Next()
+					})
+				})
+			},
+			AfterTestFunc: func(t testing.TB, _ *tests.TestApp, _ *http.Response) {
+				if strings.Contains(seen, "s3cr3t") {
+					t.Errorf("%s: the token reached the request URL seen by the logger: %s", method, seen)
+				}
+				if method == http.MethodGet && handlerSaw != "s3cr3t" {
+					t.Errorf("the handler must still read the token, got %q", handlerSaw)
+				}
+			},
+		}
+		s.Test(t)
+	}
+}

@@ -121,3 +121,16 @@ func ConsumeChallenge(app core.App, cfg *config.Config, challenge *core.Record) 
 	challenge.Set("consumed_at", dbTime(now))
 	return true, nil
 }
+
+// CancelChallenges ends every pending second-factor login of a principal (their mfa_pending
+// tokens stop working). A password reset or change calls it: a login that passed the password
+// step with the old password must not complete afterwards.
+func CancelChallenges(app core.App, principalType, principalID string) error {
+	col, err := relationField(principalType)
+	if err != nil {
+		return err
+	}
+	_, err = updateRow(app, colMFAChallenges, dbx.Params{"consumed_at": dbTime(time.Now())},
+		dbx.HashExp{"user_type": principalType, col: principalID, "consumed_at": ""})
+	return err
+}
