@@ -1,76 +1,440 @@
 #!/usr/bin/env bash
-# Load benchmarks against the real binary (see bench/README.md).
-#   bench/run.sh [seconds-per-workload]      (default 10)
-# Needs wrk (Debian package `wrk`; installed here when missing) and python3.
+# Gatehouse load benchmark (issue 6; see bench/README.md).
+#
+#   bench/run.sh [seconds-per-workload]        default 10 (about 2.5 minutes in all)
+#
+# One run: builds the gatehouse binary and the helpers of bench/ (CGO_ENABLED=0), starts
+# Gatehouse on a random loopback port with a fresh temp data dir (cold start, idle RSS), creates
+# a PocketBase superuser (CLI) and staff users (superuser API), then drives every workload with
+# wrk for a fixed time, each next to its baseline measured right before or after it in the same
+# run, and prints one table. Exits 1 when a workload that expects no errors saw non-2xx answers
+# or socket errors (or when setup fails); missed performance targets are reported, not fatal.
+#
+# BENCH_SERVER_LOG=FILE keeps a copy of the gatehouse log.
+# Needs: go, curl, wrk (Debian package `wrk`, installed with apt-get when missing). Loopback only.
+# Everything it starts is stopped, and its temp dir removed, on exit and on Ctrl-C.
 set -euo pipefail
+
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 DURATION=${1:-10}
-CONNS=${CONNS:-32}
-THREADS=${THREADS:-2}
+if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 600)); then
+	echo "usage: bench/run.sh [seconds-per-workload (1-600)]" >&2
+	exit 2
+fi
 export GOTOOLCHAIN=local
+export BENCH_LUA=$ROOT/bench/lua
 
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+# Connections per workload (issue 6 / the harness brief).
+C_VALIDATE=32 C_PROFILE=64 C_REFRESH=8 C_LOGIN=8 C_STORM=250 C_MIXED=32
+WARMUP=$((DURATION < 2 ? DURATION : 2))
+PAUSE=1 # seconds between workloads (queued work drains, GC settles)
 
-WORK=$(mktemp -d)
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-go build -o "$WORK/gatehouse" .
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$PORT"
-export RATE_LIMITS_ENABLED=false GATEHOUSE_SECRET=bench-secret-0123456789abcdefghijkl APP_URL="$URL"
-"$WORK/gatehouse" serve --http "127.0.0.1:$PORT" --dir "$WORK/data" >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do curl -fs "$URL/api/health" >/dev/null && break; sleep 0.1; done
+command -v curl >/dev/null || { echo "bench: curl is required" >&2; exit 1; }
+if ! command -v wrk >/dev/null; then
+	echo "bench: installing wrk (apt-get)" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
 
-"$WORK/gatehouse" superuser upsert bench@example.com bench-password-123 --dir "$WORK/data" >/dev/null
-SU=$(curl -fs -H 'Content-Type: application/json' -d '{"identity":"bench@example.com","password":"bench-password-123"}' \
-  "$URL/api/collections/_superusers/auth-with-password" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-curl -fs -H "Authorization: $SU" -H 'Content-Type: application/json' \
-  -d '{"email":"bench.user@example.com","password":"violet-harbor-42","passwordConfirm":"violet-harbor-42","is_active":true,"first_name":"Bench","last_name":"User"}' \
-  "$URL/api/collections/users/records" >/dev/null
+# ---------------------------------------------------------------------------------------------
+# processes and clean-up
 
-login() { curl -fs -H 'Content-Type: application/json' -d '{"email":"bench.user@example.com","password":"violet-harbor-42"}' "$URL/api/v1/users/login/"; }
-ACCESS=$(login | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
-# one session per refresh connection: rotation never races within a family
-: >"$WORK/refresh_tokens"
-for _ in $(seq 1 8); do login | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh"])' >>"$WORK/refresh_tokens"; done
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+GH_PID="" BASE_PID="" WRK_PIDS=""
 
-cat >"$WORK/refresh.lua" <<'LUA'
--- one wrk thread = one connection = one session: each refresh presents the session's current
--- token and keeps the rotated one from the answer
-local next_id = 0
-function setup(thread) next_id = next_id + 1; thread:set("id", next_id) end
-local token
-function init(args)
-  local i = 0
-  for line in io.lines(os.getenv("TOKENS")) do i = i + 1; if i == id then token = line end end
-end
-request = function()
-  return wrk.format("POST", "/api/v1/token/refresh/", {["Content-Type"] = "application/json"}, '{"refresh":"' .. token .. '"}')
-end
-response = function(status, headers, body)
-  local r = body:match('"refresh":"([^"]+)"')
-  if r then token = r end
-end
-LUA
-
-run() { # name, wrk args...
-  local name=$1; shift
-  local out
-  out=$(wrk --latency "$@" 2>&1)
-  local rps p50 p99 non2xx
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-  printf "%-22s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n" "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
+stop_pid() { # SIGTERM, up to 5 s grace, then SIGKILL; only our own children
+	local pid=$1 i
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 }
 
-echo "Gatehouse load benchmark: $(date -u +%FT%TZ), $(nproc) cores, ${DURATION}s per workload"
-run "validate (c=$CONNS)" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "Authorization: Bearer $ACCESS" "$URL/api/v1/users/token/validate/"
-if curl -fs -o /dev/null -H "Authorization: Bearer $ACCESS" "$URL/api/v1/users/profile/"; then
-  run "profile (c=$CONNS)" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "Authorization: Bearer $ACCESS" "$URL/api/v1/users/profile/"
-  run "profile (c=64)" -t"$THREADS" -c64 -d"${DURATION}s" -H "Authorization: Bearer $ACCESS" "$URL/api/v1/users/profile/"
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	local pid
+	for pid in $WRK_PIDS; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in $WRK_PIDS $BASE_PID $GH_PID; do stop_pid "$pid"; done
+	if [[ -n ${BENCH_SERVER_LOG:-} && -f $WORK/server.log ]]; then cp "$WORK/server.log" "$BENCH_SERVER_LOG" || true; fi
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; echo "bench: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+die() {
+	echo "bench: $*" >&2
+	if [[ -f $WORK/server.log ]]; then
+		echo "--- last lines of the gatehouse log:" >&2
+		tail -n 30 "$WORK/server.log" >&2
+	fi
+	exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# build
+
+echo "bench: building (CGO_ENABLED=0)..." >&2
+mkdir -p "$WORK/bin"
+CGO_ENABLED=0 go build -o "$WORK/bin/gatehouse" . || die "go build of gatehouse failed"
+CGO_ENABLED=0 go build -o "$WORK/bin/" ./bench/baseline ./bench/hashbound ./bench/benchtool || die "go build of bench helpers failed"
+BIN=$WORK/bin
+TOOL=$BIN/benchtool
+
+# ---------------------------------------------------------------------------------------------
+# Gatehouse: cold start on an empty data dir, idle RSS
+
+# The configuration is the defaults except what a load test needs (README "Configuration").
+unset APP_URL JWT_ISSUER ACCESS_TOKEN_TTL REFRESH_TOKEN_TTL SESSION_MAX_AGE MFA_TOKEN_TTL \
+	JWT_KEY_ROTATION_DAYS JWT_HS256_SECRET GATEHOUSE_SECRET COOKIE_SECURE COOKIE_DOMAIN \
+	CORS_ALLOWED_ORIGINS TRUSTED_PROXIES REGISTRATION_ENABLED DEFAULT_SYSTEM_URL HIBP_ENABLED \
+	RATE_LIMITS_ENABLED CAPTCHA_TEST_ANSWER SMTP_HOST SMTP_PORT SMTP_USERNAME SMTP_PASSWORD \
+	SMTP_TLS SMTP_STARTTLS MAIL_FROM
+export GATEHOUSE_SECRET=bench-secret-0123456789abcdefghijkl-0123456789
+export RATE_LIMITS_ENABLED=false # seeds the setting at the first start only
+
+DATA=$WORK/data
+for attempt in 1 2 3; do # the probed port may be taken before gatehouse listens: retry
+	rm -rf "$DATA"
+	PORT=$("$TOOL" freeport)
+	URL="http://127.0.0.1:$PORT"
+	export APP_URL=$URL
+	T0=$(date +%s%N)
+	"$BIN/gatehouse" serve --http "127.0.0.1:$PORT" --dir "$DATA" >"$WORK/server.log" 2>&1 &
+	GH_PID=$!
+	if T1=$("$TOOL" waithealth "$URL" 15000 "$GH_PID"); then
+		break
+	fi
+	stop_pid "$GH_PID"
+	GH_PID=""
+	((attempt < 3)) || die "gatehouse did not start"
+done
+COLD_MS=$(((T1 - T0) / 1000000))
+sleep 2
+IDLE_RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$GH_PID/status")
+
+# The bare net/http baseline (prints its address).
+"$BIN/baseline" >"$WORK/baseline.addr" 2>"$WORK/baseline.log" &
+BASE_PID=$!
+for _ in $(seq 1 100); do [[ -s $WORK/baseline.addr ]] && break; sleep 0.05; done
+BASE_URL="http://$(head -n 1 "$WORK/baseline.addr")"
+[[ $BASE_URL == http://127.0.0.1:* ]] || die "baseline server did not start"
+
+# ---------------------------------------------------------------------------------------------
+# data: a PocketBase superuser (CLI), staff users and their assignments (superuser API)
+
+json() { "$TOOL" json "$1"; }
+post_json() { # URL BODY [AUTH] → body on stdout; fails on a non-2xx
+	curl -sS --fail-with-body -H 'Content-Type: application/json' ${3:+-H "Authorization: $3"} -d "$2" "$1"
+}
+
+SU_EMAIL=bench.root@example.com SU_PASSWORD=bench-root-password-1234
+su_upsert() { "$BIN/gatehouse" superuser upsert "$SU_EMAIL" "$SU_PASSWORD" --dir "$DATA" >/dev/null || die "superuser upsert failed"; }
+su_login() {
+	post_json "$URL/api/collections/_superusers/auth-with-password" \
+		"{\"identity\":\"$SU_EMAIL\",\"password\":\"$SU_PASSWORD\"}" | json token
+}
+su_upsert
+SU=$(su_login) || die "superuser login failed"
+# PocketBase hashes _superusers passwords at its default cost 10, Gatehouse's users at 12: give
+# the superusers the users' cost (and re-hash) so the auth-with-password baseline does the same
+# bcrypt work as a Gatehouse login.
+USERS_COST=$("$TOOL" cost "$URL" "$SU" users) || die "reading the users password cost failed"
+"$TOOL" setcost "$URL" "$SU" _superusers "$USERS_COST" || die "setting the _superusers password cost failed"
+su_upsert
+SU=$(su_login) || die "superuser login failed"
+
+role_of() { # system slug → "system_id role_id" of its Admin role
+	local r
+	r=$(curl -sS --fail-with-body -G -H "Authorization: $SU" \
+		--data-urlencode "filter=system.slug='$1' && name='Admin'" --data-urlencode perPage=1 \
+		"$URL/api/collections/roles/records")
+	echo "$(json items.0.system <<<"$r") $(json items.0.id <<<"$r")"
+}
+USER_PASSWORD=violet-harbor-42
+create_user() { # email first last phone → id
+	post_json "$URL/api/collections/users/records" \
+		"{\"email\":\"$1\",\"password\":\"$USER_PASSWORD\",\"passwordConfirm\":\"$USER_PASSWORD\",\"is_active\":true,\"first_name\":\"$2\",\"last_name\":\"$3\",\"phone_number\":\"$4\",\"department\":\"IT Department\",\"status\":\"Approved\"}" \
+		"$SU" | json id
+}
+assign() { # user_id slug
+	local sys_role
+	sys_role=$(role_of "$2")
+	post_json "$URL/api/collections/user_system_roles/records" \
+		"{\"user\":\"$1\",\"system\":\"${sys_role% *}\",\"role\":\"${sys_role#* }\"}" "$SU" >/dev/null
+}
+# reader: validate, profile, refresh and mixed sessions; login: the login workloads
+READER=bench.reader@example.com LOGINER=bench.login@example.com
+READER_ID=$(create_user "$READER" Bench Reader +639171234567) || die "creating $READER failed"
+LOGIN_ID=$(create_user "$LOGINER" Bench Login +639171234568) || die "creating $LOGINER failed"
+for slug in tts hdts; do assign "$READER_ID" "$slug" || die "assigning $slug to $READER failed"; done
+assign "$LOGIN_ID" tts || die "assigning tts to $LOGINER failed"
+
+# Sessions (one login each; refresh tokens one per line): 1 reader, C_REFRESH for the refresh
+# workload, C_MIXED for the mixed one.
+"$TOOL" sessions "$URL" "$READER" "$USER_PASSWORD" $((1 + C_REFRESH + C_MIXED)) >"$WORK/sessions" ||
+	die "staff logins failed"
+READER_REFRESH=$(sed -n 1p "$WORK/sessions")
+sed -n "2,$((1 + C_REFRESH))p" "$WORK/sessions" >"$WORK/refresh_tokens"
+sed -n "$((2 + C_REFRESH)),\$p" "$WORK/sessions" >"$WORK/mixed_tokens"
+
+ACCESS=""
+fresh_access() { # rotate the reader session: a fresh access token for the GET workloads
+	local r
+	r=$(post_json "$URL/api/v1/token/refresh/" "{\"refresh\":\"$READER_REFRESH\"}") || die "reader refresh failed: $r"
+	READER_REFRESH=$(json refresh <<<"$r")
+	ACCESS=$(json access <<<"$r")
+}
+fresh_access
+
+# Pre-flight: every measured request answers 200 once.
+check_get() { # url auth → body size
+	local out code
+	out=$WORK/check.body
+	code=$(curl -sS -o "$out" -w '%{http_code}' -H "Authorization: $2" "$1") || die "GET $1 failed"
+	[[ $code == 200 ]] || die "GET $1 answered $code: $(head -c 300 "$out")"
+	wc -c <"$out"
+}
+VALIDATE_BYTES=$(check_get "$URL/api/v1/users/token/validate/" "Bearer $ACCESS")
+PROFILE_BYTES=$(check_get "$URL/api/v1/users/profile/" "Bearer $ACCESS")
+BASE_BYTES=$(check_get "$BASE_URL/" "")
+post_json "$URL/api/collections/_superusers/auth-refresh" "" "$SU" >/dev/null || die "PocketBase auth-refresh failed"
+
+# ---------------------------------------------------------------------------------------------
+# hash bound: cores ÷ one bcrypt verification at the users' cost (machine otherwise idle)
+
+HB=$("$BIN/hashbound" -cost "$USERS_COST" -runs 20 -parallel-rounds 2) || die "hashbound failed"
+hb() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $HB"; }
+HB_MEDIAN_MS=$(hb median_ms) HB_BOUND=$(hb bound_per_s) HB_PARALLEL=$(hb parallel_per_s) HB_CORES=$(hb cores)
+
+# ---------------------------------------------------------------------------------------------
+# measurement
+
+# CPU accounting per workload, in clock ticks: the machine (/proc/stat), gatehouse and the
+# baseline (/proc/PID/stat) and wrk (this shell's reaped children, `times`). "other" is the
+# user+system time of every other task (a few % of kernel threads and this script; more means
+# foreign load on a shared machine, and a noisy row).
+ticks_of() { [[ -n $1 && -r /proc/$1/stat ]] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0; }
+snap() { # → S_BUSY S_TOTAL S_GH S_BL S_CH
+	local line
+	# busy = user + nice + system (irq/softirq time, the loopback network stack, is no task's)
+	line=$(awk '/^cpu / {b = $2 + $3 + $4; print b, b + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat)
+	S_BUSY=${line% *} S_TOTAL=${line#* }
+	S_GH=$(ticks_of "$GH_PID") S_BL=$(ticks_of "$BASE_PID")
+	times >"$WORK/times" # not in a subshell: children of this shell
+	S_CH=$(awk -v hz="$(getconf CLK_TCK)" 'NR == 2 {
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+		printf "%d", t * hz }' "$WORK/times")
+}
+
+start_wrk() { # name wrk-args... (in the background; sets LAST_WRK)
+	local name=$1
+	shift
+	wrk --latency --timeout 10s "$@" >"$WORK/$name.out" 2>&1 &
+	LAST_WRK=$!
+	WRK_PIDS="$WRK_PIDS $LAST_WRK"
+}
+wait_wrk() { # pid name
+	local rc=0
+	wait "$1" || rc=$?
+	WRK_PIDS=$(tr ' ' '\n' <<<"$WRK_PIDS" | grep -vx "$1" | tr '\n' ' ' || true)
+	((rc == 0)) || die "wrk ($2) exited with $rc: $(cat "$WORK/$2.out")"
+}
+
+declare -A RPS P50 P99 NON2XX S429 SOCK CODES CPU
+parse() { # name: RESULT line of wrk's done() → RPS[name] ...
+	local name=$1 line kv
+	line=$(grep '^RESULT ' "$WORK/$name.out") || die "no RESULT from wrk ($name): $(cat "$WORK/$name.out")"
+	local requests=0 duration_us=1 p50_us=0 p99_us=0 connect=0 read=0 write=0 timeout=0 \
+		status_errors=0 counted=false ok=0 s429=0 other=0 other_codes=-
+	for kv in ${line#RESULT }; do printf -v "${kv%%=*}" '%s' "${kv#*=}"; done
+	RPS[$name]=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
+	P50[$name]=$(awk -v u="$p50_us" 'BEGIN {printf "%.2fms", u / 1000}')
+	P99[$name]=$(awk -v u="$p99_us" 'BEGIN {printf "%.2fms", u / 1000}')
+	if [[ $counted == true ]]; then
+		NON2XX[$name]=$((s429 + other)) S429[$name]=$s429
+	else
+		NON2XX[$name]=$status_errors S429[$name]=0
+	fi
+	SOCK[$name]=$((connect + read + write + timeout))
+	CODES[$name]=$other_codes
+}
+cpu_split() { # name: CPU[name] = "server/wrk/other" in % of all cores, since the last snap
+	local b=$S_BUSY t=$S_TOTAL g=$S_GH l=$S_BL c=$S_CH
+	snap
+	CPU[$1]=$(awk -v dt=$((S_TOTAL - t)) -v db=$((S_BUSY - b)) -v srv=$((S_GH - g + S_BL - l)) -v w=$((S_CH - c)) \
+		'BEGIN { if (dt <= 0) dt = 1; o = db - srv - w; if (o < 0) o = 0
+		printf "%d/%d/%d", 100 * srv / dt, 100 * w / dt, 100 * o / dt }')
+}
+measure() { # name wrk-args...: one workload in the foreground
+	local name=$1
+	shift
+	echo "bench: $name (${DURATION}s)" >&2
+	snap
+	start_wrk "$name" "$@"
+	wait_wrk "$LAST_WRK" "$name"
+	cpu_split "$name"
+	parse "$name"
+	sleep "$PAUSE"
+}
+
+D="${DURATION}s"
+AUTH_GH="Authorization: Bearer"
+VALIDATE_URL="$URL/api/v1/users/token/validate/"
+PROFILE_URL="$URL/api/v1/users/profile/"
+LOGIN_BODY="{\"email\":\"$LOGINER\",\"password\":\"$USER_PASSWORD\"}"
+SU_BODY="{\"identity\":\"$SU_EMAIL\",\"password\":\"$SU_PASSWORD\"}"
+START_DATE=$(date -u +%FT%TZ)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# warm-up (not reported): first-request costs, heap growth, SQLite page cache
+echo "bench: warm-up (${WARMUP}s)" >&2
+start_wrk warmup -t2 -c"$C_VALIDATE" -d"${WARMUP}s" -s "$BENCH_LUA/get.lua" -H "$AUTH_GH $ACCESS" "$VALIDATE_URL"
+wait_wrk "$LAST_WRK" warmup
+start_wrk warmup -t2 -c"$C_VALIDATE" -d"${WARMUP}s" -s "$BENCH_LUA/get.lua" "$BASE_URL/"
+wait_wrk "$LAST_WRK" warmup
+sleep "$PAUSE"
+
+# validate | net/http (baseline before)
+measure base_validate -t2 -c"$C_VALIDATE" -d"$D" -s "$BENCH_LUA/get.lua" "$BASE_URL/"
+fresh_access
+measure validate -t2 -c"$C_VALIDATE" -d"$D" -s "$BENCH_LUA/get.lua" -H "$AUTH_GH $ACCESS" "$VALIDATE_URL"
+# profile | net/http (baseline after)
+fresh_access
+measure profile -t2 -c"$C_PROFILE" -d"$D" -s "$BENCH_LUA/get.lua" -H "$AUTH_GH $ACCESS" "$PROFILE_URL"
+measure base_profile -t2 -c"$C_PROFILE" -d"$D" -s "$BENCH_LUA/get.lua" "$BASE_URL/"
+# refresh with rotation | PocketBase auth-refresh (baseline before); one thread per connection
+SU=$(su_login) || die "superuser login failed"
+BODY="" measure base_refresh -t"$C_REFRESH" -c"$C_REFRESH" -d"$D" -s "$BENCH_LUA/post.lua" \
+	-H "Authorization: $SU" "$URL/api/collections/_superusers/auth-refresh"
+TOKENS=$WORK/refresh_tokens measure refresh -t"$C_REFRESH" -c"$C_REFRESH" -d"$D" -s "$BENCH_LUA/refresh.lua" "$URL/"
+# login | PocketBase auth-with-password (baseline after)
+BODY=$LOGIN_BODY measure login -t2 -c"$C_LOGIN" -d"$D" -s "$BENCH_LUA/post.lua" "$URL/api/v1/users/login/"
+BODY=$SU_BODY measure base_login -t2 -c"$C_LOGIN" -d"$D" -s "$BENCH_LUA/post.lua" \
+	"$URL/api/collections/_superusers/auth-with-password"
+# login storm: 250 connections of logins, validate at 32 connections at the same time
+fresh_access
+echo "bench: login storm (${DURATION}s, validate inside it)" >&2
+snap
+BODY=$LOGIN_BODY start_wrk storm -t2 -c"$C_STORM" -d"$((DURATION + 2))s" -s "$BENCH_LUA/post.lua" "$URL/api/v1/users/login/"
+STORM_PID=$LAST_WRK
+sleep 1 # the storm is at full pressure before validate starts
+start_wrk storm_validate -t2 -c"$C_VALIDATE" -d"$D" -s "$BENCH_LUA/get.lua" -H "$AUTH_GH $ACCESS" "$VALIDATE_URL"
+wait_wrk "$LAST_WRK" storm_validate
+wait_wrk "$STORM_PID" storm
+cpu_split storm
+CPU[storm_validate]=${CPU[storm]}
+parse storm
+parse storm_validate
+sleep $((PAUSE + 2)) # abandoned queued logins drain
+# mixed: 80% validate/profile, 20% rotations, one session per thread
+TOKENS=$WORK/mixed_tokens measure mixed -t"$C_MIXED" -c"$C_MIXED" -d"$D" -s "$BENCH_LUA/mixed.lua" "$URL/"
+
+kill -0 "$GH_PID" 2>/dev/null || die "gatehouse exited during the run"
+PEAK_RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$GH_PID/status")
+END_RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$GH_PID/status")
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else printf "-" }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+ms_le() { awk -v a="${1%ms}" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+ratio_num() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print 0 }'; }
+
+FAIL=0
+FMT="%-26s %5s %9s %10s %10s  %-14s %-24s %9s %7s  %-22s %s\n"
+header() {
+	printf "$FMT" workload conns "req/s" p50 p99 "non-2xx" baseline "base r/s" ratio "target (done when)" "cpu% srv/wrk/oth"
+	printf "%s\n" "$(printf '%.0s-' $(seq 1 150))"
+}
+errs() { # name expects429 → the "non-2xx" cell
+	local n=$1 e=$2 cell
+	if ((e)); then cell="${NON2XX[$n]} (429:${S429[$n]} exp)"; else cell=${NON2XX[$n]}; fi
+	[[ ${CODES[$n]} == - ]] || cell="$cell [${CODES[$n]}]"
+	((${SOCK[$n]} == 0)) || cell="$cell sock:${SOCK[$n]}"
+	printf '%s' "$cell"
+}
+check_errs() { # name expects429: unexpected non-2xx or socket errors fail the run
+	local n=$1 e=$2 unexpected=${NON2XX[$1]}
+	((e)) && unexpected=$((${NON2XX[$n]} - ${S429[$n]}))
+	if ((unexpected > 0 || ${SOCK[$n]} > 0)); then
+		FAIL=1
+		FAILED="$FAILED $n"
+	fi
+}
+line() { # label conns name expects429 baseline-label base-rps ratio target verdict
+	printf "$FMT" "$1" "$2" "${RPS[$3]}" "${P50[$3]}" "${P99[$3]}" "$(errs "$3" "$4")" "$5" "$6" "$7" "$8${9:+: $9}" "${CPU[$3]}"
+}
+base_line() { # label conns name
+	printf "$FMT" "  $1" "$2" "${RPS[$3]}" "${P50[$3]}" "${P99[$3]}" "$(errs "$3" 0)" "" "" "" "" "${CPU[$3]}"
+}
+verdict() { # ratio%-number target floor p99 p99max
+	local r=$1 t=$2 f=$3 p=${4:-} pm=${5:-}
+	if ge "$r" "$t" && { [[ -z $p ]] || ms_le "$p" "$pm"; }; then
+		echo met
+	elif [[ -n $f ]] && ge "$r" "$f"; then
+		echo floor
+	else
+		echo MISSED
+	fi
+}
+
+FAILED=""
+for n in base_validate validate profile base_profile base_refresh refresh login base_login storm_validate mixed; do
+	check_errs "$n" 0
+done
+check_errs storm 1
+
+R_VAL=$(ratio_num "${RPS[validate]}" "${RPS[base_validate]}")
+R_PRO=$(ratio_num "${RPS[profile]}" "${RPS[base_profile]}")
+R_REF=$(ratio_num "${RPS[refresh]}" "${RPS[base_refresh]}")
+R_LOG=$(ratio_num "${RPS[login]}" "${RPS[base_login]}")
+R_HB=$(ratio_num "${RPS[login]}" "$HB_BOUND")
+R_STORM=$(ratio_num "${RPS[storm_validate]}" "${RPS[validate]}")
+
+echo
+echo "Gatehouse load benchmark — $START_DATE — ${DURATION}s per workload"
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(go env GOVERSION), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')"
+echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
+echo "answers: validate ${VALIDATE_BYTES} B, profile ${PROFILE_BYTES} B, net/http baseline ${BASE_BYTES} B"
+echo "hash bound: bcrypt cost $USERS_COST, median of 20 verifications ${HB_MEDIAN_MS} ms → $HB_CORES cores ÷ that = ${HB_BOUND} logins/s (measured ${HB_CORES} in parallel: ${HB_PARALLEL}/s)"
+echo
+header
+line "validate (Bearer)" "$C_VALIDATE" validate 0 "net/http" "${RPS[base_validate]}" "$R_VAL%" "≥40% p99≤10ms (≥25%)" "$(verdict "$R_VAL" 40 25 "${P99[validate]}" 10)"
+base_line "baseline net/http" "$C_VALIDATE" base_validate
+line "profile GET" "$C_PROFILE" profile 0 "net/http" "${RPS[base_profile]}" "$R_PRO%" "≥30% p99≤20ms (≥20%)" "$(verdict "$R_PRO" 30 20 "${P99[profile]}" 20)"
+base_line "baseline net/http" "$C_PROFILE" base_profile
+line "refresh (rotation)" "$C_REFRESH" refresh 0 "PB auth-refresh" "${RPS[base_refresh]}" "$R_REF%" "≥100%" "$(verdict "$R_REF" 100 "")"
+base_line "baseline PB auth-refresh" "$C_REFRESH" base_refresh
+line "login (no 2FA)" "$C_LOGIN" login 0 "PB auth-with-password" "${RPS[base_login]}" "$R_LOG%" "" ""
+base_line "baseline PB auth-w-pass" "$C_LOGIN" base_login
+printf "$FMT" "  login vs hash bound" "" "${RPS[login]}" "" "" "" "hash bound ${HB_CORES}÷${HB_MEDIAN_MS}ms" "$HB_BOUND" "$R_HB%" "≥90%: $(verdict "$R_HB" 90 "")" ""
+line "login storm" "$C_STORM" storm 1 "" "" "" "429 after 5s expected" ""
+line "validate during storm" "$C_VALIDATE" storm_validate 0 "validate unloaded" "${RPS[validate]}" "$R_STORM%" "≥50%" "$(verdict "$R_STORM" 50 "")"
+line "mixed 80% GET/20% rotate" "$C_MIXED" mixed 0 "" "" "" "" ""
+printf "%-26s %s\n" "round-robin claim" "round-robin: not yet available (TTS endpoints pending)"
+echo
+verdict_le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? "met" : "MISSED" }'; }
+IDLE_MB=$(awk -v k="$IDLE_RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
+PEAK_MB=$(awk -v k="$PEAK_RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
+END_MB=$(awk -v k="$END_RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
+echo "cold start (process start → first 200 on /api/health, empty data dir): ${COLD_MS} ms   target ≤300 ms: $(verdict_le "$COLD_MS" 300)"
+echo "idle RSS (VmRSS, 2 s after start):                                     ${IDLE_MB} MB  target ≤40 MB: $(verdict_le "$IDLE_MB" 40)"
+echo "peak RSS (VmHWM of the gatehouse process, whole run):                  ${PEAK_MB} MB  target ≤150 MB: $(verdict_le "$PEAK_MB" 150)   (RSS at the end: ${END_MB} MB)"
+echo
+echo "ratio = Gatehouse req/s ÷ baseline req/s of the same run; non-2xx [unexpected statuses], sock = socket errors/timeouts;"
+echo "cpu% = share of all cores used by the servers / wrk / anything else during the workload (high 'oth' = noisy machine)."
+if ((FAIL)); then
+	echo "RESULT: FAIL — unexpected non-2xx answers or socket errors in:$FAILED"
+	exit 1
 fi
-# one session per connection (wrk: one thread per connection), every request rotates
-TOKENS="$WORK/refresh_tokens" run "refresh (c=8, rotate)" -t8 -c8 -d"${DURATION}s" -s "$WORK/refresh.lua" "$URL/"
-echo "peak RSS of gatehouse: $(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)"
+echo "RESULT: ok — no unexpected non-2xx answers or socket errors"

@@ -41,8 +41,8 @@ const (
 var pbPublic = os.DirFS("../../pb_public")
 
 type pwOpts struct {
-	mutate      func(*config.Config)
-	public      bool // serve pb_public as the binary does (server.Options.Public)
+	mutate func(*config.Config)
+	public bool // serve pb_public as the binary does (server.Options.Public)
 	// observe, when set, sees every request event after its handlers ran (as PocketBase's
 	// activity logger does).
 	observe func(e *core.RequestEvent)

@@ -84,7 +84,7 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 				m := method
 				rt = Route{Method: m, Path: path, Page: slices.ContainsFunc(routes, func(r Route) bool { return r.Page }),
 					SecretQuery: slices.ContainsFunc(routes, func(r Route) bool { return r.SecretQuery }),
-					Handler: func(e *core.RequestEvent) error { return MethodNotAllowed(e.Request.Method, allow) }}
+					Handler:     func(e *core.RequestEvent) error { return MethodNotAllowed(e.Request.Method, allow) }}
 			}
 			for _, pattern := range patterns(path) {
 				k.bind(r.Route(method, pattern, rt.Handler), rt, idx < 0)

@@ -323,7 +323,7 @@ func TestSecretQueryNeverReachesTheLog(t *testing.T) {
 		var handlerSaw string
 		s := tests.ApiScenario{
 			Name: method, Method: method, URL: "/api/v1/secret/?token=s3cr3t&kind=x",
-			ExpectedStatus: map[string]int{http.MethodGet: 200, http.MethodDelete: 405}[method],
+			ExpectedStatus:  map[string]int{http.MethodGet: 200, http.MethodDelete: 405}[method],
 			ExpectedContent: []string{`{`},
 			TestAppFactory: func(tb testing.TB) *tests.TestApp {
 				return testkit.NewAppNoCleanup(tb, func(app *tests.TestApp) {
