@@ -157,3 +157,35 @@ func TestFailureCountersSurviveRestart(t *testing.T) {
 		t.Fatalf("login without CAPTCHA after the restart: %d %s", st, body)
 	}
 }
+
+// §1.15: CAPTCHA_TEST_ANSWER fixes every challenge's answer only with --dev; without it the
+// variable is ignored and a warning is printed at start-up.
+func TestCaptchaTestAnswerSeam(t *testing.T) {
+	t.Parallel()
+	const answer = "ACDEFG"
+	solve := func(s *Server) string {
+		st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/captcha/generate/", nil)
+		if st != 200 {
+			t.Fatalf("generate: %d %s", st, body)
+		}
+		var gen map[string]any
+		_ = json.Unmarshal(body, &gen)
+		id, _ := gen["captcha_id"].(string)
+		if id == "" {
+			t.Fatalf("no captcha_id in %s", body)
+		}
+		_, _, v := s.Do(t, http.MethodPost, "/api/v1/users/captcha/verify/", map[string]string{"captcha_id": id, "answer": answer})
+		return string(v)
+	}
+	dev := Start(t, Options{Env: []string{"CAPTCHA_TEST_ANSWER=" + answer}, Args: []string{"--dev"}})
+	if got := solve(dev); got != `{"valid":true}` {
+		t.Fatalf("--dev with CAPTCHA_TEST_ANSWER: %s", got)
+	}
+	prod := Start(t, Options{Env: []string{"CAPTCHA_TEST_ANSWER=" + answer}})
+	if got := solve(prod); got != `{"valid":false}` {
+		t.Fatalf("without --dev the test answer must not work: %s", got)
+	}
+	if !strings.Contains(prod.Output(), "CAPTCHA_TEST_ANSWER is set but ignored") {
+		t.Fatalf("no start-up warning:\n%s", prod.Output())
+	}
+}
