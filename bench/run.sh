@@ -248,7 +248,8 @@ wait_wrk() { # pid name
 	((rc == 0)) || die "wrk ($2) exited with $rc: $(cat "$WORK/$2.out")"
 }
 
-declare -A RPS P50 P99 NON2XX S429 SOCK CODES CPU
+declare -A RPS P50 P99 NON2XX S429 SOCK CODES CPU RSS OKRATE
+rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$GH_PID/status" 2>/dev/null || echo "?"; }
 parse() { # name: RESULT line of wrk's done() → RPS[name] ...
 	local name=$1 line kv
 	line=$(grep '^RESULT ' "$WORK/$name.out") || die "no RESULT from wrk ($name): $(cat "$WORK/$name.out")"
@@ -264,6 +265,7 @@ parse() { # name: RESULT line of wrk's done() → RPS[name] ...
 		NON2XX[$name]=$status_errors S429[$name]=0
 	fi
 	SOCK[$name]=$((connect + read + write + timeout))
+	OKRATE[$name]=$(awk -v r="$ok" -v d="$duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
 	CODES[$name]=$other_codes
 }
 cpu_split() { # name: CPU[name] = "server/wrk/other" in % of all cores, since the last snap
@@ -281,6 +283,7 @@ measure() { # name wrk-args...: one workload in the foreground
 	start_wrk "$name" "$@"
 	wait_wrk "$LAST_WRK" "$name"
 	cpu_split "$name"
+	RSS[$name]=$(rss_mb)
 	parse "$name"
 	sleep "$PAUSE"
 }
@@ -331,6 +334,7 @@ wait_wrk "$LAST_WRK" storm_validate
 wait_wrk "$STORM_PID" storm
 cpu_split storm
 CPU[storm_validate]=${CPU[storm]}
+RSS[storm]=$(rss_mb) RSS[storm_validate]=$(rss_mb)
 parse storm
 parse storm_validate
 sleep $((PAUSE + 2)) # abandoned queued logins drain
@@ -338,8 +342,25 @@ sleep $((PAUSE + 2)) # abandoned queued logins drain
 TOKENS=$WORK/mixed_tokens measure mixed -t"$C_MIXED" -c"$C_MIXED" -d"$D" -s "$BENCH_LUA/mixed.lua" "$URL/"
 
 kill -0 "$GH_PID" 2>/dev/null || die "gatehouse exited during the run"
+# peak and final RSS now: the log queries below are no workload (a filtered /api/logs count over
+# tens of thousands of rows can add tens of MB to PocketBase's RSS; printed apart)
 PEAK_RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$GH_PID/status")
 END_RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$GH_PID/status")
+# what the run left in PocketBase's request log and in audit_log (the log is written in batches)
+SU=$(su_login) || die "superuser login failed"
+sleep 2
+count_of() { # path [filter] → totalItems
+	curl -sS --fail-with-body -G -H "Authorization: $SU" --data-urlencode perPage=1 ${2:+--data-urlencode "filter=$2"} \
+		"$URL$1" | json totalItems
+}
+LOGS_TOTAL=$(count_of /api/logs) || LOGS_TOTAL="?"
+LOGS_VALIDATE=$(count_of /api/logs "data.url ~ '/token/validate/'") || LOGS_VALIDATE="?"
+LOGS_PROFILE=$(count_of /api/logs "data.url ~ '/users/profile/'") || LOGS_PROFILE="?"
+LOGS_REFRESH=$(count_of /api/logs "data.url ~ '/token/refresh/'") || LOGS_REFRESH="?"
+LOGS_LOGIN=$(count_of /api/logs "data.url ~ '/users/login/'") || LOGS_LOGIN="?"
+AUDIT_TOTAL=$(count_of /api/collections/audit_log/records) || AUDIT_TOTAL="?"
+DATA_MB=$(du -sm "$DATA" | cut -f1)
+AFTER_LOGS_HWM_MB=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$GH_PID/status")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------
@@ -351,10 +372,10 @@ ms_le() { awk -v a="${1%ms}" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
 ratio_num() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print 0 }'; }
 
 FAIL=0
-FMT="%-26s %5s %9s %10s %10s  %-14s %-24s %9s %7s  %-22s %s\n"
+FMT="%-26s %5s %9s %10s %10s  %-14s %-24s %9s %7s  %-22s %-9s %s\n"
 header() {
-	printf "$FMT" workload conns "req/s" p50 p99 "non-2xx" baseline "base r/s" ratio "target (done when)" "cpu% srv/wrk/oth"
-	printf "%s\n" "$(printf '%.0s-' $(seq 1 150))"
+	printf "$FMT" workload conns "req/s" p50 p99 "non-2xx" baseline "base r/s" ratio "target (done when)" "cpu% s/w/o" "RSS MB"
+	printf "%s\n" "$(printf '%.0s-' $(seq 1 165))"
 }
 errs() { # name expects429 → the "non-2xx" cell
 	local n=$1 e=$2 cell
@@ -372,10 +393,10 @@ check_errs() { # name expects429: unexpected non-2xx or socket errors fail the r
 	fi
 }
 line() { # label conns name expects429 baseline-label base-rps ratio target verdict
-	printf "$FMT" "$1" "$2" "${RPS[$3]}" "${P50[$3]}" "${P99[$3]}" "$(errs "$3" "$4")" "$5" "$6" "$7" "$8${9:+: $9}" "${CPU[$3]}"
+	printf "$FMT" "$1" "$2" "${RPS[$3]}" "${P50[$3]}" "${P99[$3]}" "$(errs "$3" "$4")" "$5" "$6" "$7" "$8${9:+: $9}" "${CPU[$3]}" "${RSS[$3]}"
 }
 base_line() { # label conns name
-	printf "$FMT" "  $1" "$2" "${RPS[$3]}" "${P50[$3]}" "${P99[$3]}" "$(errs "$3" 0)" "" "" "" "" "${CPU[$3]}"
+	printf "$FMT" "  $1" "$2" "${RPS[$3]}" "${P50[$3]}" "${P99[$3]}" "$(errs "$3" 0)" "" "" "" "" "${CPU[$3]}" "${RSS[$3]:-}"
 }
 verdict() { # ratio%-number target floor p99 p99max
 	local r=$1 t=$2 f=$3 p=${4:-} pm=${5:-}
@@ -417,8 +438,8 @@ line "refresh (rotation)" "$C_REFRESH" refresh 0 "PB auth-refresh" "${RPS[base_r
 base_line "baseline PB auth-refresh" "$C_REFRESH" base_refresh
 line "login (no 2FA)" "$C_LOGIN" login 0 "PB auth-with-password" "${RPS[base_login]}" "$R_LOG%" "" ""
 base_line "baseline PB auth-w-pass" "$C_LOGIN" base_login
-printf "$FMT" "  login vs hash bound" "" "${RPS[login]}" "" "" "" "hash bound ${HB_CORES}÷${HB_MEDIAN_MS}ms" "$HB_BOUND" "$R_HB%" "≥90%: $(verdict "$R_HB" 90 "")" ""
-line "login storm" "$C_STORM" storm 1 "" "" "" "429 after 5s expected" ""
+printf "$FMT" "  login vs hash bound" "" "${RPS[login]}" "" "" "" "hash bound ${HB_CORES}÷${HB_MEDIAN_MS}ms" "$HB_BOUND" "$R_HB%" "≥90%: $(verdict "$R_HB" 90 "")" "" ""
+line "login storm" "$C_STORM" storm 1 "2xx logins/s" "${OKRATE[storm]}" "" "429 after 5s expected" ""
 line "validate during storm" "$C_VALIDATE" storm_validate 0 "validate unloaded" "${RPS[validate]}" "$R_STORM%" "≥50%" "$(verdict "$R_STORM" 50 "")"
 line "mixed 80% GET/20% rotate" "$C_MIXED" mixed 0 "" "" "" "" ""
 printf "%-26s %s\n" "round-robin claim" "round-robin: not yet available (TTS endpoints pending)"
@@ -431,8 +452,12 @@ echo "cold start (process start → first 200 on /api/health, empty data dir): $
 echo "idle RSS (VmRSS, 2 s after start):                                     ${IDLE_MB} MB  target ≤40 MB: $(verdict_le "$IDLE_MB" 40)"
 echo "peak RSS (VmHWM of the gatehouse process, whole run):                  ${PEAK_MB} MB  target ≤150 MB: $(verdict_le "$PEAK_MB" 150)   (RSS at the end: ${END_MB} MB)"
 echo
+echo "request log rows (PocketBase /api/logs): $LOGS_TOTAL in all — validate $LOGS_VALIDATE, profile $LOGS_PROFILE, refresh $LOGS_REFRESH, login $LOGS_LOGIN; audit_log rows: $AUDIT_TOTAL; data dir: ${DATA_MB} MB;"
+echo "  VmHWM after these count queries (not part of the peak above): ${AFTER_LOGS_HWM_MB} MB"
+echo
 echo "ratio = Gatehouse req/s ÷ baseline req/s of the same run; non-2xx [unexpected statuses], sock = socket errors/timeouts;"
-echo "cpu% = share of all cores used by the servers / wrk / anything else during the workload (high 'oth' = noisy machine)."
+echo "cpu% s/w/o = share of all cores used by the server / wrk / anything else during the workload (high o = noisy machine);"
+echo "RSS MB = VmRSS of gatehouse right after the workload."
 if ((FAIL)); then
 	echo "RESULT: FAIL — unexpected non-2xx answers or socket errors in:$FAILED"
 	exit 1
