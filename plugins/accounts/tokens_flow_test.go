@@ -660,3 +660,58 @@ func TestLockedAccountLooksLikeAWrongPassword(t *testing.T) {
 		t.Fatalf("locked: %d %s vs wrong %s", locked.status, locked.body, wrong.body)
 	}
 }
+
+// Profile reads are served from the write-epoch caches once warm; every kind of write shows up
+// on the very next read.
+func TestProfileReadsFollowWritesAfterCaching(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, nil)
+	u := f.user("a@example.com", "violet-harbor-42", true)
+	tts, _ := f.app.FindFirstRecordByData("systems", "slug", "tts")
+	role, _ := f.app.FindFirstRecordByFilter("roles", "system = {:s} && name = 'Admin'", map[string]any{"s": tts.Id})
+	col, _ := f.app.FindCachedCollectionByNameOrId("user_system_roles")
+	a := core.NewRecord(col)
+	a.Set("user", u.Id)
+	a.Set("system", tts.Id)
+	a.Set("role", role.Id)
+	a.Set("is_active", true)
+	if err := f.app.Save(a); err != nil {
+		t.Fatal(err)
+	}
+	r := f.login("a@example.com", "violet-harbor-42")
+	auth := []string{"Authorization", "Bearer " + r.str("access")}
+	profile := func() map[string]any {
+		t.Helper()
+		p := f.do(http.MethodGet, "/api/v1/users/profile/", nil, auth...)
+		if p.status != 200 {
+			t.Fatalf("profile: %d %s", p.status, p.body)
+		}
+		return p.json
+	}
+	activeOf := func(p map[string]any) any {
+		return p["system_roles"].([]any)[0].(map[string]any)["is_active"]
+	}
+	time.Sleep(1100 * time.Millisecond) // past the quiet period: the next reads are cached
+	if activeOf(profile()) != true || activeOf(profile()) != true {
+		t.Fatal("warm-up")
+	}
+	a.Set("is_active", false) // a model save (dashboard path)
+	if err := f.app.Save(a); err != nil {
+		t.Fatal(err)
+	}
+	if activeOf(profile()) != false {
+		t.Fatal("assignment change not visible (cache)")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if p := profile(); p["otp_enabled"] != false {
+		t.Fatal("warm-up 2")
+	}
+	// a raw update (as the second-factor code does)
+	if _, err := f.app.DB().NewQuery("UPDATE users SET otp_enabled = 1, otp_method = 'email' WHERE id = {:id}").
+		Bind(map[string]any{"id": u.Id}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if p := profile(); p["otp_enabled"] != true || p["otp_method"] != "email" {
+		t.Fatalf("raw update not visible (cache): %v %v", p["otp_enabled"], p["otp_method"])
+	}
+}

@@ -121,7 +121,7 @@ func Records(app core.App, collection *core.Collection, query string, params dbx
 	}
 	out := make([]*core.Record, 0, len(rows))
 	for _, row := range rows {
-		r, err := recordFrom(collection, row)
+		r, err := RecordFrom(collection, row)
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +130,9 @@ func Records(app core.App, collection *core.Collection, query string, params dbx
 	return out, nil
 }
 
-func recordFrom(collection *core.Collection, data dbx.NullStringMap) (*core.Record, error) {
+// RecordFrom loads one row (column → value) as a record of collection; columns that are not
+// fields of the collection are ignored.
+func RecordFrom(collection *core.Collection, data dbx.NullStringMap) (*core.Record, error) {
 	r := core.NewRecord(collection)
 	for _, field := range collection.Fields {
 		name := field.GetName()
@@ -174,6 +176,7 @@ func Exec(app core.App, query string, params dbx.Params) (int64, error) {
 		return 0, err
 	}
 	res, err := st.stmt.Exec(args...)
+	bump(app) // autocommit: the write is committed now
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,9 @@
 package profiles
 
 import (
+	"slices"
+	"strconv"
+
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -32,6 +35,29 @@ type assignmentFilter struct {
 // (it runs on every profile read), sorted by system slug, then role name (byte order, as
 // SQLite's BINARY collation), then assignment id.
 func loadAssignments(app core.App, userID string, f assignmentFilter) ([]assignmentRow, error) {
+	cache := assignmentsCache(app)
+	key := userID + "/" + f.systemSlug + "/" + strconv.FormatBool(f.activeOnly)
+	if rows, ok := cache.Get(app, key); ok {
+		return slices.Clone(rows), nil
+	}
+	before := prepared.Epoch(app)
+	rows, err := queryAssignments(app, userID, f)
+	if err != nil {
+		return nil, err
+	}
+	cache.Put(app, key, before, slices.Clone(rows))
+	return rows, nil
+}
+
+// assignmentsCache keeps each user's assignment rows under the write epoch (plugins/prepared):
+// every profile read and token validation needs them, and they change only with a write.
+func assignmentsCache(app core.App) *prepared.SnapshotCache[[]assignmentRow] {
+	return app.Store().GetOrSet("gatehouse.profiles.assignments", func() any {
+		return &prepared.SnapshotCache[[]assignmentRow]{}
+	}).(*prepared.SnapshotCache[[]assignmentRow])
+}
+
+func queryAssignments(app core.App, userID string, f assignmentFilter) ([]assignmentRow, error) {
 	where := "a.user = {:user}"
 	params := dbx.Params{"user": userID}
 	if f.systemSlug != "" {

@@ -29,6 +29,7 @@ type Service struct {
 	keys     atomic.Pointer[keyring]
 	keyState keyState
 	parsed   parseCache
+	live     prepared.SnapshotCache[liveSession]
 }
 
 // New creates the service, installs it as the kit's authenticator and schedules key rotation.
@@ -36,6 +37,7 @@ type Service struct {
 func New(app core.App, kit *apikit.Kit) *Service {
 	s := &Service{app: app, cfg: kit.Config(), kit: kit}
 	kit.SetAuthenticator(s)
+	prepared.WatchWrites(app) // invalidation of the hot-path caches
 	app.Store().Set(storeKey, s)
 
 	// Any write to signing_keys (our rotation, the dashboard) refreshes the in-memory keyring.
@@ -239,31 +241,52 @@ func (s *Service) VerifyAccess(app core.App, raw string) (*Claims, *core.Record,
 }
 
 // principalWithLiveSession loads the principal only when it may act (is_active / Approved) and
-// sid is a live session of it: one prepared query (this runs on every authenticated request).
+// sid is a live session of it: one prepared query, whose answer is kept under the write epoch
+// (plugins/prepared) so that repeated checks of one session read nothing until the next write
+// to the database. The caller gets its own copy of the record.
 func (s *Service) principalWithLiveSession(app core.App, userType, id, sid string) (*core.Record, error) {
 	query, ok := liveSessionQueries[userType]
 	if !ok {
 		return nil, errBadToken
 	}
+	key := userType + "/" + id + "/" + sid
+	now := time.Now()
+	if hit, ok := s.live.Get(app, key); ok && now.Before(hit.absoluteExpiry) {
+		return hit.record.Clone(), nil
+	}
 	col, err := app.FindCachedCollectionByNameOrId(collectionOf(userType))
 	if err != nil {
 		return nil, err
 	}
-	recs, err := prepared.Records(app, col, query, dbx.Params{"id": id, "sid": sid, "now": nowDT()})
+	before := prepared.Epoch(app)
+	rows, err := prepared.Rows(app, query, dbx.Params{"id": id, "sid": sid, "now": nowDT()})
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) != 1 {
+	if len(rows) != 1 {
 		return nil, errBadToken
 	}
-	return recs[0], nil
+	rec, err := prepared.RecordFrom(col, rows[0])
+	if err != nil {
+		return nil, err
+	}
+	if abs, err := types.ParseDateTime(rows[0]["gh_absolute_expires_at"].String); err == nil {
+		s.live.Put(app, key, before, liveSession{record: rec.Clone(), absoluteExpiry: abs.Time()})
+	}
+	return rec, nil
+}
+
+// liveSession is a cached answer of principalWithLiveSession.
+type liveSession struct {
+	record         *core.Record
+	absoluteExpiry time.Time
 }
 
 var liveSessionQueries = map[string]string{
-	UserTypeStaff: "SELECT p.* FROM users p JOIN sessions s ON s.user = p.id " +
+	UserTypeStaff: "SELECT p.*, s.absolute_expires_at AS gh_absolute_expires_at FROM users p JOIN sessions s ON s.user = p.id " +
 		"WHERE p.id = {:id} AND p.is_active = 1 AND s.id = {:sid} AND s.user_type = 'staff' " +
 		"AND s.revoked_at = '' AND s.absolute_expires_at > {:now} LIMIT 1",
-	UserTypeEmployee: "SELECT p.* FROM employees p JOIN sessions s ON s.employee = p.id " +
+	UserTypeEmployee: "SELECT p.*, s.absolute_expires_at AS gh_absolute_expires_at FROM employees p JOIN sessions s ON s.employee = p.id " +
 		"WHERE p.id = {:id} AND p.status = 'Approved' AND s.id = {:sid} AND s.user_type = 'employee' " +
 		"AND s.revoked_at = '' AND s.absolute_expires_at > {:now} LIMIT 1",
 }

@@ -412,3 +412,92 @@ func TestAnotherSecretCannotUseTheKeys(t *testing.T) {
 		t.Fatalf("loading keys with another secret: %v", err)
 	}
 }
+
+// The live-session cache must never outlive a change: once a check is served from the cache,
+// every kind of write that ends the session's validity takes effect on the next request.
+func TestLiveSessionCacheFollowsEveryWrite(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	cached := func(issued *Issued) bool {
+		_, ok := e.svc.live.Get(e.app, UserTypeStaff+"/"+e.user.Id+"/"+issued.SessionID)
+		return ok
+	}
+	warm := func(issued *Issued) {
+		t.Helper()
+		time.Sleep(1100 * time.Millisecond) // past the quiet period after the last write
+		if e.probe(t, issued.Access) != 200 || !cached(issued) {
+			t.Fatal("the check was not cached")
+		}
+		if e.probe(t, issued.Access) != 200 {
+			t.Fatal("a cached check must pass")
+		}
+	}
+
+	// 1. revocation through the tokens package
+	a := e.login(t)
+	warm(a)
+	if _, err := RevokeSession(e.app, a.SessionID, ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	if e.probe(t, a.Access) != 401 {
+		t.Fatal("revoked session still accepted (cache)")
+	}
+
+	// 2. a model save (the dashboard's path)
+	b := e.login(t)
+	warm(b)
+	e.user.Set("is_active", false)
+	if err := e.app.Save(e.user); err != nil {
+		t.Fatal(err)
+	}
+	if e.probe(t, b.Access) != 401 {
+		t.Fatal("deactivated user still accepted (cache)")
+	}
+	e.user.Set("is_active", true)
+	if err := e.app.Save(e.user); err != nil {
+		t.Fatal(err)
+	}
+
+	// 3. a raw UPDATE, autocommit
+	c := e.login(t)
+	warm(c)
+	if _, err := e.app.DB().NewQuery("UPDATE sessions SET revoked_at = '2026-01-01 00:00:00.000Z' WHERE id = {:id}").
+		Bind(map[string]any{"id": c.SessionID}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if e.probe(t, c.Access) != 401 {
+		t.Fatal("raw revocation not seen (cache)")
+	}
+
+	// 4. a raw UPDATE inside a transaction
+	d := e.login(t)
+	warm(d)
+	err := e.app.RunInTransaction(func(tx core.App) error {
+		_, err := tx.DB().NewQuery("UPDATE users SET is_active = 0 WHERE id = {:id}").Bind(map[string]any{"id": e.user.Id}).Execute()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.probe(t, d.Access) != 401 {
+		t.Fatal("transactional raw deactivation not seen (cache)")
+	}
+}
+
+func TestLiveSessionCacheRespectsAbsoluteExpiry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) {
+		c.SessionMaxAge = 2 * time.Second
+		c.RefreshTokenTTL = time.Minute
+		c.AccessTokenTTL = time.Minute
+	})
+	a := e.login(t)
+	time.Sleep(1100 * time.Millisecond)
+	if e.probe(t, a.Access) != 200 {
+		t.Fatal("fresh")
+	}
+	time.Sleep(1000 * time.Millisecond)
+	if e.probe(t, a.Access) != 401 {
+		t.Fatal("a session past its absolute lifetime must be refused even from the cache")
+	}
+}
