@@ -16,9 +16,9 @@ func (p *plugin) tokenRoutes() []apikit.Route {
 		{Method: http.MethodPost, Path: "/token/", Handler: p.login}, // GET /token/ is a 405 (§5.2.6)
 		{Method: http.MethodPost, Path: "/api/v1/users/login/verify-otp/", Handler: p.verifyOTP},
 		{Method: http.MethodPost, Path: "/api/v1/users/logout/", Handler: p.logout},
-		{Method: http.MethodPost, Path: "/api/v1/token/refresh/", Handler: p.refresh(staff, employee)},
-		{Method: http.MethodPost, Path: "/api/v1/token/refresh/cookie/", Handler: p.refresh(staff, employee)},
-		{Method: http.MethodPost, Path: "/api/v1/users/token/refresh/", Handler: p.refresh(staff)},
+		{Method: http.MethodPost, Path: "/api/v1/token/refresh/", SkipSuccessLog: true, Handler: p.refresh(staff, employee)},
+		{Method: http.MethodPost, Path: "/api/v1/token/refresh/cookie/", SkipSuccessLog: true, Handler: p.refresh(staff, employee)},
+		{Method: http.MethodPost, Path: "/api/v1/users/token/refresh/", SkipSuccessLog: true, Handler: p.refresh(staff)},
 		{Method: http.MethodPost, Path: "/api/v1/token/verify/", SkipSuccessLog: true, Handler: p.verify},
 		{Method: http.MethodGet, Path: "/api/v1/users/token/validate/", Access: apikit.Staff, SkipSuccessLog: true, Handler: p.validate},
 
