@@ -4,13 +4,13 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/tokens"
 )
 
@@ -94,20 +94,11 @@ func nextCompanyID(app core.App, table, prefix string) (string, error) {
 	return fmt.Sprintf("%s%04d", prefix, max.N+1), nil
 }
 
-var usernameStrip = regexp.MustCompile(`[^a-z0-9._-]+`)
-
 // deriveUsername builds a username from the email local part (§2.2): lower-cased, characters
 // outside [a-z0-9._-] removed, at most 30 characters, "user" when empty; when taken, the first
 // free of <base>2…<base>99, then <base> + 6 random digits. It never fails on a collision.
 func deriveUsername(app core.App, table, email string) (string, error) {
-	local, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
-	base := usernameStrip.ReplaceAllString(local, "")
-	if len(base) > 30 {
-		base = base[:30]
-	}
-	if base == "" {
-		base = "user"
-	}
+	base := profiles.UsernameBase(email)
 	candidates := []string{base}
 	for i := 2; i <= 99; i++ {
 		candidates = append(candidates, base+strconv.Itoa(i))

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -155,7 +154,7 @@ func (p *plugin) validateRegistration(e *core.RequestEvent, body *apikit.Body) (
 		submittedEmail := strings.ToLower(submittedString(body, "email"))
 		username := submittedString(body, "username")
 		if username == "" {
-			username = derivedUsernameBase(submittedEmail)
+			username = profiles.UsernameBase(submittedEmail)
 		}
 		for _, m := range p.passwordPolicy().Check(e.Request.Context(), in.password, username, submittedEmail) {
 			body.Errors.Add("password", m)
@@ -224,21 +223,3 @@ func submittedString(body *apikit.Body, name string) string {
 	return strings.TrimSpace(s)
 }
 
-var usernameStrip = regexp.MustCompile(`[^a-z0-9._-]+`)
-
-// derivedUsernameBase is the base of the username the create hook derives from an email when
-// none is given (§2.2, hooks/accounts.go): the local part, lower-cased, characters outside
-// [a-z0-9._-] removed, at most 30 characters, "user" when empty. The hook may append a number
-// (<base>2 …) when the base is taken; the password check uses the base, which every such
-// username contains.
-func derivedUsernameBase(email string) string {
-	local, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
-	base := usernameStrip.ReplaceAllString(local, "")
-	if len(base) > 30 {
-		base = base[:30]
-	}
-	if base == "" {
-		base = "user"
-	}
-	return base
-}

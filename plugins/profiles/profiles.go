@@ -10,6 +10,7 @@ package profiles
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -65,4 +66,21 @@ func FileURL(appURL, collection, recordID, filename string) *string {
 func IsLocked(record *core.Record) bool {
 	until := record.GetDateTime("locked_until")
 	return !until.IsZero() && until.Time().After(time.Now())
+}
+
+var usernameStrip = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// UsernameBase is the base of a username derived from an email (§2.2): the local part,
+// lower-cased, characters outside [a-z0-9._-] removed, at most 30 characters, "user" when
+// empty. The create hook appends 2…99 or 6 random digits when the base is taken.
+func UsernameBase(email string) string {
+	local, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
+	base := usernameStrip.ReplaceAllString(local, "")
+	if len(base) > 30 {
+		base = base[:30]
+	}
+	if base == "" {
+		base = "user"
+	}
+	return base
 }
