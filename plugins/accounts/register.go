@@ -222,4 +222,3 @@ func submittedString(body *apikit.Body, name string) string {
 	}
 	return strings.TrimSpace(s)
 }
-
