@@ -73,3 +73,33 @@ func benchGET(b *testing.B, path string) {
 
 func BenchmarkValidate(b *testing.B) { benchGET(b, "/api/v1/users/token/validate/") }
 func BenchmarkProfile(b *testing.B)  { benchGET(b, "/api/v1/users/profile/") }
+
+// BenchmarkRefresh: each parallel client rotates its own session (one login each).
+func BenchmarkRefresh(b *testing.B) {
+	url, _ := setup(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ResetTimer()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		res, err := client.Post(url+"/api/v1/users/login/", "application/json",
+			strings.NewReader(`{"email":"bench@example.com","password":"violet-harbor-42"}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var tok struct{ Refresh string }
+		_ = json.NewDecoder(res.Body).Decode(&tok)
+		res.Body.Close()
+		for pb.Next() {
+			res, err := client.Post(url+"/api/v1/token/refresh/", "application/json",
+				strings.NewReader(`{"refresh":"`+tok.Refresh+`"}`))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = json.NewDecoder(res.Body).Decode(&tok)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Fatalf("status %d", res.StatusCode)
+			}
+		}
+	})
+}
