@@ -60,8 +60,10 @@ func createAccount(e *core.RecordEvent) error {
 	})
 }
 
-// updateAccount keeps the read-only fields read-only and clears `verified` when the email
-// changes (§2.2: a new address is not proven).
+// updateAccount keeps the read-only fields read-only, clears `verified` when the email changes
+// (§2.2: a new address is not proven), and ends every session of a staff user set inactive or
+// of an employee set to Rejected (§3.5), whoever makes the change (our endpoints or the
+// dashboard). The update and the revocation commit together; the stored row is read once.
 func updateAccount(e *core.RecordEvent) error {
 	orig, err := storedRecord(e)
 	if err != nil {
@@ -74,7 +76,29 @@ func updateAccount(e *core.RecordEvent) error {
 		e.Record.SetVerified(false)
 	}
 	e.Record.SetEmailVisibility(false)
-	return e.Next()
+
+	userType, reason := "", ""
+	switch e.Record.Collection().Name {
+	case "users":
+		if orig.GetBool("is_active") && !e.Record.GetBool("is_active") {
+			userType, reason = tokens.UserTypeStaff, tokens.ReasonUserDeactivated
+		}
+	case "employees":
+		if orig.GetString("status") != "Rejected" && e.Record.GetString("status") == "Rejected" {
+			userType, reason = tokens.UserTypeEmployee, tokens.ReasonEmployeeRejected
+		}
+	}
+	if reason == "" {
+		return e.Next()
+	}
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		if err := e.Next(); err != nil {
+			return err
+		}
+		_, err := tokens.RevokeSessions(tx, userType, e.Record.Id, reason, "")
+		return err
+	})
 }
 
 // nextCompanyID is the largest numeric suffix among values matching ^<prefix>\d+$, plus one,
@@ -173,32 +197,4 @@ func defaultActiveOnDashboardCreate(e *core.RecordRequestEvent) error {
 // memory and saved keeps its pre-create original, so a later update would compare against empty.
 func storedRecord(e *core.RecordEvent) (*core.Record, error) {
 	return e.App.FindRecordById(e.Record.Collection(), e.Record.Id)
-}
-
-// revokeOnDeactivation ends every session of a staff user set inactive and of an employee set to
-// Rejected (§3.5), whoever makes the change (our endpoints or the dashboard). It runs in the
-// update's transaction, so the change and the revocation commit together.
-func revokeOnDeactivation(e *core.RecordEvent) error {
-	orig, err := storedRecord(e)
-	if err != nil {
-		return err
-	}
-	return e.App.RunInTransaction(func(tx core.App) error {
-		e.App = tx
-		if err := e.Next(); err != nil {
-			return err
-		}
-		var err error
-		switch e.Record.Collection().Name {
-		case "users":
-			if orig.GetBool("is_active") && !e.Record.GetBool("is_active") {
-				_, err = tokens.RevokeSessions(tx, tokens.UserTypeStaff, e.Record.Id, tokens.ReasonUserDeactivated, "")
-			}
-		case "employees":
-			if orig.GetString("status") != "Rejected" && e.Record.GetString("status") == "Rejected" {
-				_, err = tokens.RevokeSessions(tx, tokens.UserTypeEmployee, e.Record.Id, tokens.ReasonEmployeeRejected, "")
-			}
-		}
-		return err
-	})
 }

@@ -15,7 +15,6 @@ func Register(app core.App) {
 
 	app.OnRecordCreate("users", "employees").BindFunc(createAccount)
 	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
-	app.OnRecordUpdate("users", "employees").BindFunc(revokeOnDeactivation)
 	app.OnRecordCreateRequest("users", "user_system_roles").BindFunc(defaultActiveOnDashboardCreate)
 
 	app.OnRecordCreate("systems").BindFunc(createSystemWithAdminRole)

@@ -33,7 +33,7 @@ func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, re
 	method := user.GetString("otp_method")
 	otpError := ""
 	if req.otpCode != "" {
-		right, err := p.checkOTP(e.App, user, method, req.otpCode)
+		right, err := p.checkOTP(e.App, user, method, secondfactor.PurposeLogin, req.otpCode)
 		if err != nil {
 			return err
 		}
@@ -80,12 +80,14 @@ func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, re
 	})
 }
 
-// checkOTP verifies a 6-digit code with the account's method (TOTP, or the live `login` email code).
-func (p *plugin) checkOTP(app core.App, user *core.Record, method, code string) (bool, error) {
+// checkOTP verifies a 6-digit code with the account's method: a TOTP code, or the live email
+// code of the given purpose (`login` for logins, `manage` for 2FA management; a code of
+// another purpose never works, §6.2).
+func (p *plugin) checkOTP(app core.App, user *core.Record, method, purpose, code string) (bool, error) {
 	if method == secondfactor.MethodTOTP {
 		return secondfactor.VerifyTOTP(app, p.cfg, user, code)
 	}
-	return secondfactor.VerifyEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeLogin, code)
+	return secondfactor.VerifyEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, purpose, code)
 }
 
 // otpFailed records an OTP failure (§6.1); when it starts a second-factor lock the owner gets the
@@ -190,7 +192,7 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 		method = "recovery_code"
 		right, remaining, err = secondfactor.UseRecoveryCode(e.App, tokens.UserTypeStaff, user.Id, recovery)
 	} else {
-		right, err = p.checkOTP(e.App, user, method, otpCode)
+		right, err = p.checkOTP(e.App, user, method, secondfactor.PurposeLogin, otpCode)
 	}
 	if err != nil {
 		return err

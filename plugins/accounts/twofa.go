@@ -292,15 +292,6 @@ func (p *plugin) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record
 	return nil
 }
 
-// checkManageCode verifies a 6-digit code for a 2FA management step: a TOTP code for method
-// totp, else the live `manage` email code (a `login` or `setup` code never works here, §6.2).
-func (p *plugin) checkManageCode(app core.App, user *core.Record, method, code string) (bool, error) {
-	if method == secondfactor.MethodTOTP {
-		return secondfactor.VerifyTOTP(app, p.cfg, user, code)
-	}
-	return secondfactor.VerifyEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeManage, code)
-}
-
 func (p *plugin) disable2FA(e *core.RequestEvent) error {
 	caller, err := twoFACaller(e)
 	if err != nil {
@@ -326,7 +317,7 @@ func (p *plugin) disable2FA(e *core.RequestEvent) error {
 		if req.recoveryCode != "" {
 			right, _, err = secondfactor.UseRecoveryCode(tx, tokens.UserTypeStaff, user.Id, req.recoveryCode)
 		} else {
-			right, err = p.checkManageCode(tx, user, method, req.otpCode)
+			right, err = p.checkOTP(tx, user, method, secondfactor.PurposeManage, req.otpCode)
 		}
 		if err != nil || !right {
 			return err // a wrong email code commits its attempt count
@@ -383,7 +374,7 @@ func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
 		return err
 	}
 	method := user.GetString("otp_method")
-	right, err := p.checkManageCode(e.App, user, method, req.otpCode)
+	right, err := p.checkOTP(e.App, user, method, secondfactor.PurposeManage, req.otpCode)
 	if err != nil {
 		return err
 	}

@@ -84,17 +84,8 @@ func ConfirmTOTPSetup(app core.App, cfg *config.Config, principal *core.Record, 
 }
 
 func confirmTOTPSetupAt(app core.App, cfg *config.Config, principal *core.Record, code string, now time.Time) (bool, error) {
-	if cfg.Secret == nil {
-		return false, ErrNoSecretKey
-	}
-	if _, err := PrincipalType(principal); err != nil {
-		return false, err
-	}
-	if !isDigits(code, TOTPDigits) {
-		return false, nil
-	}
-	fresh, err := app.FindRecordById(principal.Collection().Name, principal.Id)
-	if err != nil {
+	fresh, err := totpCandidate(app, cfg, principal, code)
+	if err != nil || fresh == nil {
 		return false, err
 	}
 	sealed := fresh.GetString("totp_pending_secret")
@@ -141,17 +132,8 @@ func VerifyTOTP(app core.App, cfg *config.Config, principal *core.Record, code s
 }
 
 func verifyTOTPAt(app core.App, cfg *config.Config, principal *core.Record, code string, now time.Time) (bool, error) {
-	if cfg.Secret == nil {
-		return false, ErrNoSecretKey
-	}
-	if _, err := PrincipalType(principal); err != nil {
-		return false, err
-	}
-	if !isDigits(code, TOTPDigits) {
-		return false, nil
-	}
-	fresh, err := app.FindRecordById(principal.Collection().Name, principal.Id)
-	if err != nil {
+	fresh, err := totpCandidate(app, cfg, principal, code)
+	if err != nil || fresh == nil {
 		return false, err
 	}
 	sealed := fresh.GetString("totp_secret")
@@ -216,4 +198,20 @@ func setAll(r *core.Record, params dbx.Params) {
 	for k, v := range params {
 		r.Set(k, v)
 	}
+}
+
+// totpCandidate is the common first step of a TOTP check: the server secret is configured, the
+// principal is a staff user or an employee, the code has the right shape; it returns the
+// principal's stored row (nil, nil when the code cannot match).
+func totpCandidate(app core.App, cfg *config.Config, principal *core.Record, code string) (*core.Record, error) {
+	if cfg.Secret == nil {
+		return nil, ErrNoSecretKey
+	}
+	if _, err := PrincipalType(principal); err != nil {
+		return nil, err
+	}
+	if !isDigits(code, TOTPDigits) {
+		return nil, nil
+	}
+	return app.FindRecordById(principal.Collection().Name, principal.Id)
 }
