@@ -87,7 +87,15 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 				return err
 			}
 			kit.MountAPIFallbacks(se.Router)
-			return se.Next()
+			if err := se.Next(); err != nil {
+				return err
+			}
+			// PocketBase has built its mux into se.Server.Handler by now: put the fast lane
+			// of the hottest read routes in front of it (apikit/fastlane.go).
+			if se.Server != nil && se.Server.Handler != nil {
+				se.Server.Handler = kit.FastLane(se.Server.Handler, se.Router)
+			}
+			return nil
 		},
 	})
 

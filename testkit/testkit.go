@@ -124,17 +124,18 @@ func Serve(tb testing.TB, app *tests.TestApp) *httptest.Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var handler http.Handler
-	se := &core.ServeEvent{App: app, Router: r}
+	// As apis.Serve does: the mux becomes se.Server.Handler, which OnServe hooks may wrap (the
+	// fast lane of apikit does).
+	se := &core.ServeEvent{App: app, Router: r, Server: &http.Server{}}
 	err = app.OnServe().Trigger(se, func(e *core.ServeEvent) error {
 		mux, err := e.Router.BuildMux()
-		handler = mux
+		e.Server.Handler = mux
 		return err
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewServer(se.Server.Handler)
 	tb.Cleanup(srv.Close)
 	return srv
 }

@@ -20,7 +20,7 @@ func (p *plugin) tokenRoutes() []apikit.Route {
 		{Method: http.MethodPost, Path: "/api/v1/token/refresh/cookie/", SkipSuccessLog: true, Handler: p.refresh(staff, employee)},
 		{Method: http.MethodPost, Path: "/api/v1/users/token/refresh/", SkipSuccessLog: true, Handler: p.refresh(staff)},
 		{Method: http.MethodPost, Path: "/api/v1/token/verify/", SkipSuccessLog: true, Handler: p.verify},
-		{Method: http.MethodGet, Path: "/api/v1/users/token/validate/", Access: apikit.Staff, SkipSuccessLog: true, Handler: p.validate},
+		{Method: http.MethodGet, Path: "/api/v1/users/token/validate/", Access: apikit.Staff, SkipSuccessLog: true, Fast: true, Handler: p.validate},
 
 		{Method: http.MethodGet, Path: "/api/v1/users/sessions/", Access: apikit.Principal, Handler: p.listSessions},
 		{Method: http.MethodDelete, Path: "/api/v1/users/sessions/", Access: apikit.Principal, Handler: p.deleteOtherSessions},

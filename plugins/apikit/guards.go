@@ -37,13 +37,17 @@ func (k *Kit) BindGuards(r *router.Router[*core.RequestEvent]) {
 // stripUntrustedForwarding deletes the headers named in PocketBase's Trusted proxy setting when
 // the socket peer is not one of TRUSTED_PROXIES, so a client cannot choose its own IP.
 func (k *Kit) stripUntrustedForwarding(e *core.RequestEvent) error {
-	headers := e.App.Settings().TrustedProxy.Headers
-	if len(headers) > 0 && !k.peerTrusted(e.Request.RemoteAddr) {
+	k.stripForwardingHeaders(e.Request)
+	return e.Next()
+}
+
+func (k *Kit) stripForwardingHeaders(r *http.Request) {
+	headers := k.app.Settings().TrustedProxy.Headers
+	if len(headers) > 0 && !k.peerTrusted(r.RemoteAddr) {
 		for _, h := range headers {
-			e.Request.Header.Del(h)
+			r.Header.Del(h)
 		}
 	}
-	return e.Next()
 }
 
 func (k *Kit) peerTrusted(remoteAddr string) bool {

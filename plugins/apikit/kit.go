@@ -23,6 +23,8 @@ type Kit struct {
 	mounted map[string]bool // "METHOD /slash/form/{param}/" of every mounted route
 
 	public fs.FS // pb_public (page endpoints, static pages)
+
+	fastLaneState
 }
 
 type authenticatorBox struct{ a Authenticator }

@@ -61,6 +61,13 @@ type Authenticator interface {
 	APIKey(e *core.RequestEvent, raw string) (*Caller, error)
 }
 
+// SharedAuthenticator is an optional extension of Authenticator for read-only handlers (the
+// routes marked Fast): the Caller's Record may be shared with concurrent requests (a cached
+// record, no per-request copy), so the handler must not modify it.
+type SharedAuthenticator interface {
+	AccessTokenShared(e *core.RequestEvent, raw string) (*Caller, error)
+}
+
 type credentialSource uint8
 
 const (
@@ -84,12 +91,20 @@ const resolutionKey = "gatehouse.resolution"
 // resolve reads the credential of §1.5 in precedence order and validates it without answering:
 // it runs before PocketBase's rate limiter so the limiter sees the audience (@auth for a valid
 // credential). authorize() answers later, in the order of §1.3.
-func (k *Kit) resolve(e *core.RequestEvent, access Access) {
+//
+// shared (routes marked Fast) accepts a principal record shared with other requests.
+func (k *Kit) resolve(e *core.RequestEvent, access Access, shared bool) {
 	// PocketBase may have authenticated a superuser token on this request; on the contract's
 	// paths only our own tokens and keys count (§2.1).
 	e.Auth = nil
 	res := &resolution{}
 	auth := k.authenticator()
+	checkAccess := func(raw string) (*Caller, error) {
+		if sa, ok := auth.(SharedAuthenticator); ok && shared {
+			return sa.AccessTokenShared(e, raw)
+		}
+		return auth.AccessToken(e, raw)
+	}
 
 	switch {
 	case access.Scope != "" && e.Request.Header.Get("X-API-Key") != "":
@@ -106,7 +121,7 @@ func (k *Kit) resolve(e *core.RequestEvent, access Access) {
 		if !strings.EqualFold(scheme, "Bearer") || token == "" || auth == nil {
 			res.err = TokenNotValid()
 		} else {
-			res.caller, res.err = auth.AccessToken(e, token)
+			res.caller, res.err = checkAccess(token)
 		}
 	default:
 		if c, err := e.Request.Cookie(AccessCookieName); err == nil && c.Value != "" {
@@ -114,7 +129,7 @@ func (k *Kit) resolve(e *core.RequestEvent, access Access) {
 			if auth == nil {
 				res.err = TokenNotValid()
 			} else {
-				res.caller, res.err = auth.AccessToken(e, c.Value)
+				res.caller, res.err = checkAccess(c.Value)
 			}
 		}
 	}
@@ -138,7 +153,7 @@ func (a Access) kindsWithService() PrincipalKind {
 func (k *Kit) authorize(e *core.RequestEvent, access Access) error {
 	res, _ := e.Get(resolutionKey).(*resolution)
 	if res == nil {
-		k.resolve(e, access)
+		k.resolve(e, access, false)
 		res, _ = e.Get(resolutionKey).(*resolution)
 	}
 	if res.source == sourceCookie && isUnsafe(e.Request.Method) {

@@ -29,7 +29,11 @@ type Route struct {
 	// the request URL before anything runs (rate limiter, body checks, the handler) and logged,
 	// so PocketBase's request log never holds it; handlers read it with Query(e).
 	SecretQuery bool
-	Handler     func(e *core.RequestEvent) error
+	// Fast serves the route's successful answers through the fast lane (fastlane.go) as well:
+	// only for a GET route with credentials whose handler is a read without side effects. Its
+	// caller's Record may be shared with other requests (SharedAuthenticator): read it only.
+	Fast    bool
+	Handler func(e *core.RequestEvent) error
 }
 
 // Priorities of our route-level middlewares relative to PocketBase's globals: the error
@@ -50,7 +54,8 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 	byPath := map[string][]Route{}
 	var order []string
 	for _, rt := range table {
-		if !strings.HasPrefix(rt.Path, "/") || rt.Handler == nil || !slices.Contains(mountedMethods, rt.Method) || rt.Method == http.MethodHead {
+		if !strings.HasPrefix(rt.Path, "/") || rt.Handler == nil || !slices.Contains(mountedMethods, rt.Method) || rt.Method == http.MethodHead ||
+			rt.Fast && (rt.Method != http.MethodGet || rt.Access.IsPublic() || rt.SecretQuery || rt.Page) {
 			return fmt.Errorf("apikit: bad route %s %q", rt.Method, rt.Path)
 		}
 		key := slashForm(rt.Path)
@@ -80,6 +85,9 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 			if idx >= 0 {
 				rt = routes[idx]
 				k.markMounted(method, path)
+				if rt.Fast {
+					k.markFast(rt)
+				}
 			} else {
 				m := method
 				rt = Route{Method: m, Path: path, Page: slices.ContainsFunc(routes, func(r Route) bool { return r.Page }),
@@ -165,12 +173,12 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 	})
 
 	if !bare && !rt.Access.IsPublic() {
-		access := rt.Access
+		access, shared := rt.Access, rt.Fast
 		route.Bind(&hook.Handler[*core.RequestEvent]{
 			Id:       "gatehouseResolveCredentials",
 			Priority: resolverPriority,
 			Func: func(e *core.RequestEvent) error {
-				k.resolve(e, access)
+				k.resolve(e, access, shared)
 				return e.Next()
 			},
 		})

@@ -213,7 +213,17 @@ func (s *Service) MintMFAPending(userType, principalID string) (token, jti strin
 
 // AccessToken implements apikit.Authenticator: every rule of §1.5.
 func (s *Service) AccessToken(e *core.RequestEvent, raw string) (*apikit.Caller, error) {
-	c, principal, err := s.VerifyAccess(e.App, raw)
+	return s.accessToken(e, raw, false)
+}
+
+// AccessTokenShared implements apikit.SharedAuthenticator: AccessToken whose Record is the
+// cached one (no per-request copy), for read-only handlers.
+func (s *Service) AccessTokenShared(e *core.RequestEvent, raw string) (*apikit.Caller, error) {
+	return s.accessToken(e, raw, true)
+}
+
+func (s *Service) accessToken(e *core.RequestEvent, raw string, shared bool) (*apikit.Caller, error) {
+	c, principal, err := s.verifyAccess(e.App, raw, shared)
 	if err != nil {
 		return nil, err
 	}
@@ -229,11 +239,15 @@ func (s *Service) AccessToken(e *core.RequestEvent, raw string) (*apikit.Caller,
 // principal and its session are checked by one joined query that returns the principal's
 // record, read fresh for this request.
 func (s *Service) VerifyAccess(app core.App, raw string) (*Claims, *core.Record, error) {
+	return s.verifyAccess(app, raw, false)
+}
+
+func (s *Service) verifyAccess(app core.App, raw string, shared bool) (*Claims, *core.Record, error) {
 	c, err := s.parseCached(raw)
 	if err != nil || c.TokenType != TypeAccess || c.SessionID == "" {
 		return nil, nil, apikit.TokenNotValid()
 	}
-	principal, err := s.principalWithLiveSession(app, c.UserType, c.Subject, c.SessionID)
+	principal, err := s.principalWithLiveSession(app, c.UserType, c.Subject, c.SessionID, shared)
 	if err != nil {
 		return nil, nil, apikit.TokenNotValid()
 	}
@@ -243,8 +257,9 @@ func (s *Service) VerifyAccess(app core.App, raw string) (*Claims, *core.Record,
 // principalWithLiveSession loads the principal only when it may act (is_active / Approved) and
 // sid is a live session of it: one prepared query, whose answer is kept under the write epoch
 // (plugins/prepared) so that repeated checks of one session read nothing until the next write
-// to the database. The caller gets its own copy of the record.
-func (s *Service) principalWithLiveSession(app core.App, userType, id, sid string) (*core.Record, error) {
+// to the database. The caller gets its own copy of the record, or with shared the cached
+// record itself (read-only callers).
+func (s *Service) principalWithLiveSession(app core.App, userType, id, sid string, shared bool) (*core.Record, error) {
 	query, ok := liveSessionQueries[userType]
 	if !ok {
 		return nil, errBadToken
@@ -252,6 +267,9 @@ func (s *Service) principalWithLiveSession(app core.App, userType, id, sid strin
 	key := userType + "/" + id + "/" + sid
 	now := time.Now()
 	if hit, ok := s.live.Get(app, key); ok && now.Before(hit.absoluteExpiry) {
+		if shared {
+			return hit.record, nil
+		}
 		return hit.record.Clone(), nil
 	}
 	col, err := app.FindCachedCollectionByNameOrId(collectionOf(userType))
@@ -271,7 +289,11 @@ func (s *Service) principalWithLiveSession(app core.App, userType, id, sid strin
 		return nil, err
 	}
 	if abs, err := types.ParseDateTime(rows[0]["gh_absolute_expires_at"].String); err == nil {
-		s.live.Put(app, key, before, liveSession{record: rec.Clone(), absoluteExpiry: abs.Time()})
+		cached := rec
+		if !shared {
+			cached = rec.Clone()
+		}
+		s.live.Put(app, key, before, liveSession{record: cached, absoluteExpiry: abs.Time()})
 	}
 	return rec, nil
 }

@@ -1,0 +1,150 @@
+package apikit
+
+import (
+	"net/http"
+	"sync/atomic"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
+)
+
+// The fast lane serves the hottest read routes (token validation, the own profile, /api/me/)
+// without PocketBase's router: no ServeMux match, no per-request chain of a dozen middleware
+// closures, no request-body wrappers. It answers only what it can answer exactly as the full
+// chain would, and hands every other request to the full chain untouched:
+//
+//   - GET on the exact path of a route marked Fast (either slash form), no body, no Origin
+//     header (CORS answers stay with the full chain);
+//   - a credential that resolves to a principal the route accepts (§1.5), checked by the same
+//     resolve/authorize code as the full chain;
+//   - PocketBase's rate limiter (the very middleware of the router, with the same client IP and
+//     audience) lets the request through;
+//   - the handler returns no error.
+//
+// Anything else — no or a bad credential, a 429, a handler error — goes to the full chain,
+// which answers it and logs it in the request log as usual (successful answers of these routes
+// are kept out of the log by SkipSuccessLog in both lanes). Nothing has been written to the
+// response when that happens. A Fast handler must therefore be a read without side effects:
+// the full chain may run it again.
+//
+// The answer carries the same headers as the full chain's: PocketBase's security headers,
+// Vary: Origin, and the handler's own.
+type fastLane struct {
+	kit  *Kit
+	next http.Handler
+	// PocketBase's rate limiter and security headers, as bound on the router: withLimit runs
+	// both, plain only the headers (rate limits off).
+	withLimit, plain *hook.Hook[*core.RequestEvent]
+}
+
+type fastRoute struct {
+	access  Access
+	handler func(e *core.RequestEvent) error
+}
+
+// markFast records a Fast route under both slash forms of its path.
+func (k *Kit) markFast(rt Route) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fast == nil {
+		k.fast = map[string]*fastRoute{}
+	}
+	fr := &fastRoute{access: rt.Access, handler: rt.Handler}
+	base := slashForm(rt.Path)
+	k.fast[base] = fr
+	k.fast[base[:len(base)-1]] = fr
+}
+
+// SetFastLane turns the fast lane on or off (on by default); tests compare both lanes.
+func (k *Kit) SetFastLane(on bool) { k.fastOff.Store(!on) }
+
+// FastLane wraps the router's handler (se.Server.Handler once PocketBase has built it) with the
+// fast lane. r is the router whose global middlewares the full chain runs.
+func (k *Kit) FastLane(next http.Handler, r *router.Router[*core.RequestEvent]) http.Handler {
+	f := &fastLane{kit: k, next: next, withLimit: &hook.Hook[*core.RequestEvent]{}, plain: &hook.Hook[*core.RequestEvent]{}}
+	for _, h := range r.Middlewares {
+		switch h.Id {
+		case apis.DefaultRateLimitMiddlewareId:
+			f.withLimit.Bind(h)
+		case apis.DefaultSecurityHeadersMiddlewareId:
+			f.withLimit.Bind(h)
+			f.plain.Bind(h)
+		}
+	}
+	return f
+}
+
+func (f *fastLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.ContentLength == 0 && !f.kit.fastOff.Load() {
+		f.kit.mu.RLock()
+		rt := f.kit.fast[r.URL.Path]
+		f.kit.mu.RUnlock()
+		if rt != nil && r.Header.Get("Origin") == "" && f.serve(w, r, rt) {
+			return
+		}
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+// serve answers the request and reports true, or reports false having written nothing.
+func (f *fastLane) serve(w http.ResponseWriter, r *http.Request, rt *fastRoute) (served bool) {
+	k := f.kit
+	k.stripForwardingHeaders(r) // what the proxy guard does first in the full chain
+
+	e := &core.RequestEvent{}
+	e.App = k.app
+	e.Request = r
+	rw := &router.ResponseWriter{ResponseWriter: w}
+	e.Response = rw
+
+	k.resolve(e, rt.access, true)
+	if k.authorize(e, rt.access) != nil {
+		return false
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			if rw.Written() {
+				panic(rec) // net/http logs it and drops the connection, as for any handler
+			}
+			clearHeaders(w)
+			served = false // the full chain runs the handler again and answers its 500
+		}
+	}()
+
+	final := func(e *core.RequestEvent) error {
+		e.Response.Header().Add("Vary", "Origin") // what the CORS middleware adds to every answer (§1.6)
+		return rt.handler(e)
+	}
+	chain := f.plain
+	if k.app.Settings().RateLimits.Enabled {
+		chain = f.withLimit
+	}
+	if err := chain.Trigger(e, final); err != nil {
+		if rw.Written() {
+			return true // the answer is out (e.g. the client went away mid-write)
+		}
+		clearHeaders(w)
+		return false
+	}
+	k.fastServed.Add(1)
+	return true
+}
+
+func clearHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	for key := range h {
+		delete(h, key)
+	}
+}
+
+// fastLaneState is the part of Kit the fast lane owns.
+type fastLaneState struct {
+	fast       map[string]*fastRoute // exact request path → route (guarded by Kit.mu)
+	fastOff    atomic.Bool
+	fastServed atomic.Uint64
+}
+
+// FastLaneServed is the number of requests the fast lane has answered (tests, bench).
+func (k *Kit) FastLaneServed() uint64 { return k.fastServed.Load() }
