@@ -26,11 +26,15 @@ func (p *plugin) me(e *core.RequestEvent) error {
 	switch caller.Kind {
 	case apikit.KindStaff:
 		// caller.Record was read from the database for this request by the authenticator
-		out, err := profiles.UserProfile(p.app, p.kit.AppURL(), caller.Record, "")
+		out, err := profiles.UserProfileBytes(p.app, p.kit.AppURL(), caller.Record, "")
 		if err != nil {
 			return err
 		}
-		return apikit.WriteJSON(e, http.StatusOK, meResponse{Type: "user", Data: out})
+		body := make([]byte, 0, len(out)+24)
+		body = append(body, `{"type":"user","data":`...)
+		body = append(body, out...)
+		body = append(body, '}')
+		return apikit.WriteRawJSON(e, http.StatusOK, body)
 	case apikit.KindEmployee:
 		out, err := profiles.EmployeeProfile(p.app, p.kit.AppURL(), caller.Record)
 		if err != nil {

@@ -58,11 +58,11 @@ func (p *plugin) getProfile(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	out, err := profiles.UserProfile(p.app, p.kit.AppURL(), user, e.Request.URL.Query().Get("system"))
+	out, err := profiles.UserProfileBytes(p.app, p.kit.AppURL(), user, e.Request.URL.Query().Get("system"))
 	if err != nil {
 		return err
 	}
-	return apikit.WriteJSON(e, http.StatusOK, out)
+	return apikit.WriteRawJSON(e, http.StatusOK, out)
 }
 
 // forbiddenProfileKeys returns, sorted, the bound keys that name a UserProfile field or

@@ -234,17 +234,36 @@ func AsError(app core.App, err error) *Error {
 // applies PocketBase's ?fields= picker (§1.8: undocumented parameters are ignored), and it does
 // not escape <, > and & (the contract's bodies show them as they are).
 func WriteJSON(e *core.RequestEvent, status int, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // "&" in URLs stays "&", as the contract writes it
-	if err := enc.Encode(v); err != nil {
+	b, err := MarshalJSON(v)
+	if err != nil {
 		return err
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return WriteRawJSON(e, status, b)
+}
+
+// MarshalJSON encodes v as WriteJSON writes it: no HTML escaping ("&" in URLs stays "&", as
+// the contract writes it), no trailing newline.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
+
+// WriteRawJSON writes b, already-encoded JSON (MarshalJSON), with WriteJSON's headers.
+func WriteRawJSON(e *core.RequestEvent, status int, b []byte) error {
 	h := e.Response.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h["Content-Type"] = jsonContentType // canonical keys, shared values: nothing appends to them
 	if h.Get("Cache-Control") == "" {
-		h.Set("Cache-Control", "no-store")
+		h["Cache-Control"] = noStore
 	}
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	e.Response.WriteHeader(status)
