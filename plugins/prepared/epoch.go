@@ -3,6 +3,7 @@ package prepared
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,40 +17,127 @@ import (
 // its assignments) without ever serving stale data after a change: every write to the data
 // database bumps the epoch, and a cached value is used only while the epoch is unchanged.
 //
+// The epoch has one counter per class of table (see classOf): writes to sessions (one per
+// token refresh) bump only the sessions counter, so they do not throw away what depends only
+// on the other tables (principals, assignments); writes to the append-only log tables no cache
+// reads bump nothing. A write whose table is not known for sure bumps the main counter.
+//
 // Bumps come from dbx's ExecLogFunc (every builder and model write, at exec time), from Exec
 // here, and after commit from PocketBase's model after-success hooks (deferred until the
 // surrounding transaction commits). A value may be stored only when the epoch did not move
 // during its read and no write happened in the quiet period before it, so a reader racing a
 // transaction between its last statement and its commit does not store what it saw.
 type epochState struct {
-	n         atomic.Uint64
-	lastWrite atomic.Int64 // unix nanoseconds of the latest bump
-	watching  atomic.Bool  // WatchWrites installed: without it nothing may be cached
+	main, sessions         atomic.Uint64
+	lastMain, lastSessions atomic.Int64 // unix nanoseconds of the latest bump
+	watching               atomic.Bool  // WatchWrites installed: without it nothing may be cached
 }
+
+// Stamp is the write epoch at one moment.
+type Stamp struct{ main, sessions uint64 }
 
 const epochKey = "gatehouse.prepared.epoch"
 
 // quietPeriod: a read is cacheable only when no write happened this long before it.
 const quietPeriod = time.Second
 
+type tableClass uint8
+
+const (
+	classMain     tableClass = iota // anything a cache may depend on (and unknown tables)
+	classSessions                   // sessions: only caches marked Sessions depend on it
+	classLog                        // append-only logs and counters that no cache reads
+)
+
+// logTables are never read by a cached value (keep it so: a cache that reads one of them
+// would miss its writes).
+var logTables = map[string]bool{"audit_log": true, "email_outbox": true, "auth_failures": true}
+
+func classOf(table string) tableClass {
+	switch {
+	case table == "sessions":
+		return classSessions
+	case logTables[table]:
+		return classLog
+	}
+	return classMain
+}
+
+// tableOfWrite is the table an INSERT/UPDATE/DELETE/REPLACE statement writes, or "" when the
+// statement is anything else or not understood (the caller then bumps the main counter).
+func tableOfWrite(sql string) string {
+	words := strings.Fields(sql)
+	if len(words) < 3 {
+		return ""
+	}
+	i := 0
+	switch strings.ToUpper(words[0]) {
+	case "UPDATE":
+		i = 1
+		if strings.EqualFold(words[1], "OR") { // UPDATE OR REPLACE t
+			i = 3
+		}
+	case "DELETE":
+		if !strings.EqualFold(words[1], "FROM") {
+			return ""
+		}
+		i = 2
+	case "INSERT", "REPLACE":
+		for i = 1; i < len(words) && !strings.EqualFold(words[i], "INTO"); i++ {
+		}
+		i++
+	default:
+		return ""
+	}
+	if i >= len(words) {
+		return ""
+	}
+	name := strings.Trim(words[i], "`\"[]")
+	if j := strings.IndexAny(name, "(`\"[]"); j >= 0 {
+		name = name[:j]
+	}
+	if name == "" || strings.Contains(name, ".") {
+		return ""
+	}
+	return strings.ToLower(name)
+}
+
 func epochOf(app core.App) *epochState {
 	return app.Store().GetOrSet(epochKey, func() any { return &epochState{} }).(*epochState)
 }
 
-func bump(app core.App) {
+func bump(app core.App, table string) {
 	e := epochOf(app)
-	e.n.Add(1)
-	e.lastWrite.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	switch classOf(table) {
+	case classLog:
+	case classSessions:
+		e.sessions.Add(1)
+		e.lastSessions.Store(now)
+	default:
+		e.main.Add(1)
+		e.lastMain.Store(now)
+	}
 }
 
-// Epoch is the current write epoch, to read before a cacheable read.
-func Epoch(app core.App) uint64 { return epochOf(app).n.Load() }
+// bumpAll is a write whose table is unknown.
+func bumpAll(app core.App) { bump(app, "") }
 
-// Cacheable reports whether a value read since epoch `before` may be stored: the epoch did not
-// move and no write happened in the quiet period before the read.
-func Cacheable(app core.App, before uint64) bool {
+// Epoch is the current write epoch, to read before a cacheable read.
+func Epoch(app core.App) Stamp {
 	e := epochOf(app)
-	return e.watching.Load() && e.n.Load() == before && time.Since(time.Unix(0, e.lastWrite.Load())) > quietPeriod
+	return Stamp{main: e.main.Load(), sessions: e.sessions.Load()}
+}
+
+// cacheable reports whether a value read since `before` may be stored: the epoch did not move
+// and no write happened in the quiet period before the read (for the sessions counter too when
+// the value depends on sessions).
+func cacheable(app core.App, before Stamp, sessions bool) bool {
+	e := epochOf(app)
+	if !e.watching.Load() || e.main.Load() != before.main || time.Since(time.Unix(0, e.lastMain.Load())) <= quietPeriod {
+		return false
+	}
+	return !sessions || e.sessions.Load() == before.sessions && time.Since(time.Unix(0, e.lastSessions.Load())) > quietPeriod
 }
 
 // WatchWrites installs the bumps on app, before or after bootstrap; further calls do nothing.
@@ -65,7 +153,7 @@ func WatchWrites(app core.App) {
 			}
 			prev := db.ExecLogFunc
 			db.ExecLogFunc = func(ctx context.Context, t time.Duration, q string, res sql.Result, err error) {
-				bump(app)
+				bump(app, tableOfWrite(q))
 				if prev != nil {
 					prev(ctx, t, q, res, err)
 				}
@@ -74,7 +162,8 @@ func WatchWrites(app core.App) {
 	}
 	if app.IsBootstrapped() {
 		install()
-		bump(app)
+		bumpAll(app)
+		bump(app, "sessions")
 	}
 	// (re)install whenever the databases are (re)opened, e.g. after a backup restore
 	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{Id: "gatehouseWriteEpoch", Func: func(e *core.BootstrapEvent) error {
@@ -82,11 +171,12 @@ func WatchWrites(app core.App) {
 			return err
 		}
 		install()
-		bump(app)
+		bumpAll(app)
+		bump(app, "sessions")
 		return nil
 	}})
 	after := func(e *core.ModelEvent) error {
-		bump(app)
+		bump(app, e.Model.TableName())
 		return e.Next()
 	}
 	app.OnModelAfterCreateSuccess().BindFunc(after)
@@ -97,7 +187,7 @@ func WatchWrites(app core.App) {
 // Snapshot is a value cached under the write epoch.
 type Snapshot[T any] struct {
 	Value  T
-	epoch  uint64
+	epoch  Stamp
 	stored time.Time
 }
 
@@ -105,22 +195,21 @@ type Snapshot[T any] struct {
 // write by another process, e.g. a CLI command, does not bump this process's epoch).
 const maxAge = 5 * time.Second
 
-// NewSnapshot wraps a value read after epoch `before`; ok is false when it must not be stored.
-func NewSnapshot[T any](app core.App, before uint64, v T) (*Snapshot[T], bool) {
-	if !Cacheable(app, before) {
-		return nil, false
+// fresh reports whether the snapshot may still be used.
+func (s *Snapshot[T]) fresh(app core.App, sessions bool) bool {
+	if s == nil || time.Since(s.stored) >= maxAge {
+		return false
 	}
-	return &Snapshot[T]{Value: v, epoch: before, stored: time.Now()}, true
-}
-
-// Fresh reports whether the snapshot may still be used.
-func (s *Snapshot[T]) Fresh(app core.App) bool {
-	return s != nil && s.epoch == Epoch(app) && time.Since(s.stored) < maxAge
+	now := Epoch(app)
+	return s.epoch.main == now.main && (!sessions || s.epoch.sessions == now.sessions)
 }
 
 // SnapshotCache is a concurrent, size-bounded map of snapshots: a value is returned only while
 // its snapshot is fresh. It starts over when it grows past maxSnapshots entries.
 type SnapshotCache[T any] struct {
+	// Sessions: the values depend on the sessions table too (not only on the main tables).
+	Sessions bool
+
 	mu sync.RWMutex
 	m  map[string]*Snapshot[T]
 }
@@ -132,23 +221,20 @@ func (c *SnapshotCache[T]) Get(app core.App, key string) (T, bool) {
 	c.mu.RLock()
 	s := c.m[key]
 	c.mu.RUnlock()
-	if s.Fresh(app) {
+	if s.fresh(app, c.Sessions) {
 		return s.Value, true
 	}
 	var zero T
 	return zero, false
 }
 
-// Put stores v, read after epoch `before`, when it may be cached (see Cacheable); never inside
+// Put stores v, read after epoch `before`, when it may be cached (see cacheable); never inside
 // a transaction (a transaction's reads may include its own uncommitted writes).
-func (c *SnapshotCache[T]) Put(app core.App, key string, before uint64, v T) {
-	if app.IsTransactional() {
+func (c *SnapshotCache[T]) Put(app core.App, key string, before Stamp, v T) {
+	if app.IsTransactional() || !cacheable(app, before, c.Sessions) {
 		return
 	}
-	s, ok := NewSnapshot(app, before, v)
-	if !ok {
-		return
-	}
+	s := &Snapshot[T]{Value: v, epoch: before, stored: time.Now()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxSnapshots {

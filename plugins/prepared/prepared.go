@@ -88,6 +88,10 @@ func Rows(app core.App, query string, params dbx.Params) ([]dbx.NullStringMap, e
 	if err != nil {
 		return nil, err
 	}
+	return scanRows(rows)
+}
+
+func scanRows(rows *sql.Rows) ([]dbx.NullStringMap, error) {
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
@@ -110,6 +114,37 @@ func Rows(app core.App, query string, params dbx.Params) ([]dbx.NullStringMap, e
 		out = append(out, row)
 	}
 	return out, rows.Err()
+}
+
+// ExecReturning runs a write with a RETURNING clause on the write connection, as a prepared
+// statement (inside a transaction: on the transaction), and returns the rows it returned.
+func ExecReturning(app core.App, query string, params dbx.Params) ([]dbx.NullStringMap, error) {
+	if app.IsTransactional() {
+		var out []dbx.NullStringMap
+		err := app.DB().NewQuery(query).Bind(params).All(&out)
+		bump(app, tableOfWrite(query)) // a query, so dbx's ExecLogFunc does not see it
+		return out, err
+	}
+	db, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		return nil, errors.New("prepared: unexpected database builder")
+	}
+	st, err := writeCacheOf(app).stmt(db.DB(), query)
+	if err != nil {
+		return nil, err
+	}
+	args, err := st.args(params)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.stmt.Query(args...)
+	if err != nil {
+		bump(app, tableOfWrite(query))
+		return nil, err
+	}
+	out, err := scanRows(rows)
+	bump(app, tableOfWrite(query)) // autocommit: committed once the rows are read and closed
+	return out, err
 }
 
 // Records runs a SELECT of whole rows of collection (e.g. "SELECT users.* FROM users ...") and
@@ -176,7 +211,7 @@ func Exec(app core.App, query string, params dbx.Params) (int64, error) {
 		return 0, err
 	}
 	res, err := st.stmt.Exec(args...)
-	bump(app) // autocommit: the write is committed now
+	bump(app, tableOfWrite(query)) // autocommit: the write is committed now
 	if err != nil {
 		return 0, err
 	}

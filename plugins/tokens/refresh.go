@@ -3,10 +3,12 @@ package tokens
 import (
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
@@ -19,22 +21,37 @@ const DetailRefreshInProgress = "Refresh already in progress."
 // Refresh rotates a refresh token (§3.4). allowed lists the user types the calling path accepts;
 // a token of another type is refused before any session lookup, so it never rotates, revokes or
 // triggers reuse detection. Errors are *apikit.Error: 401 token_not_valid or 409 conflict.
+//
+// The common case is one statement: a compare-and-swap UPDATE … RETURNING that rotates only a
+// live session of the token's principal whose current hash is the presented token's (every
+// check of the session in its WHERE). When it changes no row, the session is read and the
+// answer worked out from it: 401, the 409 of the grace window, or reuse detection.
 func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (*Issued, error) {
 	c, err := s.Parse(raw)
 	if err != nil || c.TokenType != TypeRefresh || c.SessionID == "" || !slices.Contains(allowed, c.UserType) {
 		return nil, apikit.TokenNotValid()
 	}
 	app := e.App
+	now := time.Now().UTC()
+	presented := hashJTI(c.ID)
+
+	if absolute, ok := s.absolutes.get(c.SessionID); ok && now.Before(absolute) {
+		issued, rotated, err := s.rotate(e, c, presented, absolute, now)
+		if rotated || err != nil {
+			return issued, err
+		}
+	}
+
 	sess, err := findSession(app, c.SessionID)
 	if err != nil || !sessionBelongs(sess, c.UserType, c.Subject) || !sess.GetDateTime("revoked_at").IsZero() {
 		return nil, apikit.TokenNotValid()
 	}
-	now := time.Now().UTC()
-	if !now.Before(sess.GetDateTime("absolute_expires_at").Time()) {
+	absolute := sess.GetDateTime("absolute_expires_at").Time()
+	if !now.Before(absolute) {
 		return nil, apikit.TokenNotValid()
 	}
+	s.absolutes.put(sess.Id, absolute)
 
-	presented := hashJTI(c.ID)
 	switch presented {
 	case sess.GetString("refresh_jti_hash"):
 		// the current token: rotate below
@@ -47,44 +64,100 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 		return nil, s.reuseDetected(e, sess, c)
 	}
 
-	principal, err := s.principalFor(app, c.UserType, c.Subject)
+	issued, rotated, err := s.rotate(e, c, presented, absolute, now)
+	if err == nil && !rotated {
+		// Of two concurrent refreshes with one token, one rotates and the other finds the
+		// hash moved: that is the grace case.
+		return nil, apikit.Conflict(DetailRefreshInProgress)
+	}
+	return issued, err
+}
+
+// rotate swaps the session's current hash for the next token's when the presented token is the
+// current one of a live session of its principal (one statement), then checks the principal
+// and mints the pair. rotated is false, with no error, when no row matched.
+func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, absolute, now time.Time) (issued *Issued, rotated bool, err error) {
+	app := e.App
+	next := s.baseClaims(c.UserType, c.Subject, TypeRefresh, now, sessionExpiry(now, s.cfg.RefreshTokenTTL, absolute))
+	next.SessionID = c.SessionID
+	rows, err := prepared.ExecReturning(app, rotateSQL[c.UserType], dbx.Params{
+		"next": hashJTI(next.ID), "presented": presented, "now": now.Format(dtLayout),
+		"exp": time.Unix(next.ExpiresAt, 0).UTC().Format(dtLayout), "id": c.SessionID, "sub": c.Subject,
+	})
 	if err != nil {
+		return nil, false, err
+	}
+	if len(rows) != 1 {
+		return nil, false, nil
+	}
+	// The absolute lifetime is fixed at login; should it have been edited since (dashboard),
+	// the stored expiry is already capped by the UPDATE and the token follows it.
+	if stored, err := types.ParseDateTime(rows[0]["absolute_expires_at"].String); err == nil && !stored.Time().Equal(absolute) {
+		s.absolutes.put(c.SessionID, stored.Time())
+		if capped := sessionExpiry(now, s.cfg.RefreshTokenTTL, stored.Time()); capped.Unix() < next.ExpiresAt {
+			next.ExpiresAt = capped.Unix()
+		}
+	}
+
+	principal, err := s.principalShared(app, c.UserType, c.Subject)
+	if err != nil {
+		// deactivated (or rejected) since the session began: the session ends here (§1.5)
 		reason := ReasonUserDeactivated
 		if c.UserType == UserTypeEmployee {
 			reason = ReasonEmployeeRejected
 		}
-		_, _ = RevokeSession(app, sess.Id, reason)
-		return nil, apikit.TokenNotValid()
+		_, _ = RevokeSession(app, c.SessionID, reason)
+		return nil, true, apikit.TokenNotValid()
 	}
-
-	absolute := sess.GetDateTime("absolute_expires_at").Time()
-	next := s.baseClaims(c.UserType, c.Subject, TypeRefresh, now, sessionExpiry(now, s.cfg.RefreshTokenTTL, absolute))
-	next.SessionID = sess.Id
-
-	// Compare-and-swap on the current jti hash: of two concurrent refreshes with one token, one
-	// rotates and the other finds the hash moved (then it is the grace case: 409).
-	n, err := prepared.Exec(app, rotateSQL, dbx.Params{
-		"next": hashJTI(next.ID), "presented": presented, "now": now.Format(dtLayout),
-		"exp": time.Unix(next.ExpiresAt, 0).UTC().Format(dtLayout), "id": sess.Id,
-	})
+	issued, err = s.mintPair(app, c.UserType, principal, next, now)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	if n != 1 {
-		return nil, apikit.Conflict(DetailRefreshInProgress)
-	}
-
-	issued, err := s.mintPair(app, c.UserType, principal, next, now)
-	if err != nil {
-		return nil, err
-	}
-	s.auditRefresh(e, sess, c)
-	return issued, nil
+	s.auditRefresh(e, c, now)
+	return issued, true, nil
 }
 
-const rotateSQL = "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
-	"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, expires_at = {:exp}, updated = {:now} " +
-	"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = ''"
+// rotateSQL is the compare-and-swap of a rotation, per user type: the session must belong to
+// the token's principal, be unrevoked and within its absolute lifetime, and hold the presented
+// hash as its current one.
+var rotateSQL = map[string]string{
+	UserTypeStaff: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
+		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
+		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
+		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'staff' " +
+		"AND user = {:sub} AND absolute_expires_at > {:now} RETURNING absolute_expires_at",
+	UserTypeEmployee: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
+		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
+		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
+		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'employee' " +
+		"AND employee = {:sub} AND absolute_expires_at > {:now} RETURNING absolute_expires_at",
+}
+
+// absoluteExpiries remembers each session's absolute expiry (fixed at login), so that a
+// rotation needs no read of the session before its compare-and-swap. Bounded: it starts over
+// past maxAbsolutes entries (a miss only costs the read).
+type absoluteExpiries struct {
+	mu sync.RWMutex
+	m  map[string]time.Time
+}
+
+const maxAbsolutes = 50000
+
+func (a *absoluteExpiries) get(sid string) (time.Time, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	t, ok := a.m[sid]
+	return t, ok
+}
+
+func (a *absoluteExpiries) put(sid string, t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil || len(a.m) >= maxAbsolutes {
+		a.m = make(map[string]time.Time, 1024)
+	}
+	a.m[sid] = t
+}
 
 // findSession reads a session row (prepared: every refresh does it).
 func findSession(app core.App, sid string) (*core.Record, error) {
@@ -116,15 +189,34 @@ func (s *Service) reuseDetected(e *core.RequestEvent, sess *core.Record, c *Clai
 }
 
 // auditRefresh writes token.refresh at most once per session per minute (§7.1 sampling).
-func (s *Service) auditRefresh(e *core.RequestEvent, sess *core.Record, c *Claims) {
-	last := sess.GetDateTime("last_used_at").Time()
-	if !sess.GetDateTime("rotated_at").IsZero() && time.Since(last) < s.cfg.RefreshAuditSampling {
+func (s *Service) auditRefresh(e *core.RequestEvent, c *Claims, now time.Time) {
+	if !s.refreshAudits.due(c.SessionID, now, s.cfg.RefreshAuditSampling) {
 		return
 	}
 	entry := audit.FromRequest(e, "token.refresh", true)
 	entry.ActorType, entry.ActorID = c.UserType, c.Subject
-	entry.TargetType, entry.TargetID = "session", sess.Id
+	entry.TargetType, entry.TargetID = "session", c.SessionID
 	_ = audit.Log(e.App, entry)
+}
+
+// auditSampler remembers when each session's refresh was last audited.
+type auditSampler struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// due reports whether sid's refresh is to be audited now (and records it when so).
+func (a *auditSampler) due(sid string, now time.Time, every time.Duration) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.last[sid]; ok && now.Sub(t) < every {
+		return false
+	}
+	if a.last == nil || len(a.last) >= maxAbsolutes {
+		a.last = make(map[string]time.Time, 1024)
+	}
+	a.last[sid] = now
+	return true
 }
 
 // RefreshCookieName is the cookie of §3.6 that carries the refresh token.

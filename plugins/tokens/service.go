@@ -4,6 +4,7 @@
 package tokens
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,12 +31,18 @@ type Service struct {
 	keyState keyState
 	parsed   parseCache
 	live     prepared.SnapshotCache[liveSession]
+
+	principals    prepared.SnapshotCache[*core.Record] // by user type and id: refresh's principal
+	roles         prepared.SnapshotCache[[]RoleClaim]  // by user id: the access token's roles
+	absolutes     absoluteExpiries
+	refreshAudits auditSampler
 }
 
 // New creates the service, installs it as the kit's authenticator and schedules key rotation.
 // It touches no data until the server starts (EnsureActiveKey runs in OnServe).
 func New(app core.App, kit *apikit.Kit) *Service {
 	s := &Service{app: app, cfg: kit.Config(), kit: kit}
+	s.live.Sessions = true // a live session is a row of sessions
 	kit.SetAuthenticator(s)
 	prepared.WatchWrites(app) // invalidation of the hot-path caches
 	app.Store().Set(storeKey, s)
@@ -99,7 +106,7 @@ func (s *Service) accessClaims(app core.App, userType string, principal *core.Re
 		c.Audience = []string{Audience, "hdts"}
 	} else {
 		p.FullName = strings.TrimSpace(principal.GetString("first_name") + " " + principal.GetString("last_name"))
-		roles, err := ActiveRoles(app, principal.Id)
+		roles, err := s.activeRoles(app, principal.Id)
 		if err != nil {
 			return nil, err
 		}
@@ -128,6 +135,20 @@ func ActiveRoles(app core.App, userID string) ([]RoleClaim, error) {
 	for _, r := range rows {
 		roles = append(roles, RoleClaim{System: r["slug"].String, Role: r["name"].String})
 	}
+	return roles, nil
+}
+
+// activeRoles is ActiveRoles from a cache kept under the write epoch (main tables only).
+func (s *Service) activeRoles(app core.App, userID string) ([]RoleClaim, error) {
+	if roles, ok := s.roles.Get(app, userID); ok {
+		return slices.Clone(roles), nil
+	}
+	before := prepared.Epoch(app)
+	roles, err := ActiveRoles(app, userID)
+	if err != nil {
+		return nil, err
+	}
+	s.roles.Put(app, userID, before, slices.Clone(roles))
 	return roles, nil
 }
 
@@ -177,6 +198,9 @@ func (s *Service) StartSession(app core.App, userType string, principal *core.Re
 	sess.Set("absolute_expires_at", absolute)
 	if err := app.Save(sess); err != nil {
 		return nil, err
+	}
+	if !app.IsTransactional() { // (inside one, the first rotation reads the row instead)
+		s.absolutes.put(sess.Id, absolute.Truncate(time.Millisecond)) // stored with ms precision
 	}
 	return s.mintPair(app, userType, principal, refresh, now)
 }
@@ -318,6 +342,22 @@ func collectionOf(userType string) string {
 		return "employees"
 	}
 	return "users"
+}
+
+// principalShared is principalFor from a cache kept under the write epoch (main tables only:
+// rotations, which write sessions, do not invalidate it). The record is shared: read only.
+func (s *Service) principalShared(app core.App, userType, id string) (*core.Record, error) {
+	key := userType + "/" + id
+	if rec, ok := s.principals.Get(app, key); ok {
+		return rec, nil
+	}
+	before := prepared.Epoch(app)
+	rec, err := s.principalFor(app, userType, id)
+	if err != nil {
+		return nil, err
+	}
+	s.principals.Put(app, key, before, rec)
+	return rec, nil
 }
 
 // principalFor loads the principal of a token and checks that it may still act (§1.5).
