@@ -139,7 +139,7 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 	route.Unbind(apis.DefaultLoadAuthTokenMiddlewareId, apis.DefaultBodyLimitMiddlewareId)
 
 	if rt.SkipSuccessLog {
-		route.Bind(apis.SkipSuccessActivityLog())
+		route.BindFunc(skipSuccessLog)
 	}
 	page, secretQuery := rt.Page, rt.SecretQuery
 	route.Bind(&hook.Handler[*core.RequestEvent]{
@@ -202,6 +202,22 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 		}
 		return e.Next()
 	})
+}
+
+// pbSkipSuccessLogKey is the request-store key of apis.SkipSuccessActivityLog (unexported
+// there; TestSkipSuccessLogKey checks it).
+const pbSkipSuccessLogKey = "__skipSuccessActivityLogger"
+
+// skipSuccessLog keeps a successful answer (status < 400) out of PocketBase's request log and
+// leaves failures in it. PocketBase's own SkipSuccessActivityLog looks at the returned error
+// only, and our error writer answers errors itself and returns nil: with it, a 401 of a token
+// route would never be logged.
+func skipSuccessLog(e *core.RequestEvent) error {
+	err := e.Next()
+	if status := e.Status(); err == nil && status > 0 && status < http.StatusBadRequest {
+		e.Set(pbSkipSuccessLogKey, true)
+	}
+	return err
 }
 
 func written(e *core.RequestEvent) bool {
