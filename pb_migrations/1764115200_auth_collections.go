@@ -22,6 +22,12 @@ const authUsernamePattern = `^[A-Za-z0-9_.@+-]+$`
 const authPhonePattern = `^\+[1-9][0-9]{9,14}$`
 
 func upAuthCollections(app core.App) error {
+	return createAuthCollections(app, addColumnsBeforeSave)
+}
+
+// createAuthCollections is the up migration; beforeUsersSave runs right before the users
+// collection is saved (the tests compare addColumnsBeforeSave with doing nothing there).
+func createAuthCollections(app core.App, beforeUsersSave func(core.App, *core.Collection) error) error {
 	users, err := app.FindCollectionByNameOrId("users")
 	if err != nil {
 		return err
@@ -35,6 +41,9 @@ func upAuthCollections(app core.App) error {
 
 	users.Fields.Add(authAccountFields(users.Id, true)...)
 	configureAuthCollection(users)
+	if err := beforeUsersSave(app, users); err != nil {
+		return err
+	}
 	if err := app.Save(users); err != nil {
 		return err
 	}
@@ -116,14 +125,17 @@ func configureAuthCollection(c *core.Collection) {
 
 	ensureTimestampsLast(c)
 
-	// Same name as PocketBase's default email index, now case-insensitive: FindAuthRecordByEmail
-	// then matches emails with COLLATE NOCASE.
-	c.AddIndex("idx_email_"+c.Id, true, "`email` COLLATE NOCASE", "`email` != ''")
 	// Spec: unique lower(username). Usernames are ASCII-only (pattern above), and NOCASE folds
 	// exactly the ASCII letters, so this is the same constraint.
 	c.AddIndex("idx_"+c.Name+"_username", true, "`username` COLLATE NOCASE", "")
 	c.AddIndex("idx_"+c.Name+"_company_id", true, "`company_id`", "")
 	c.AddIndex("idx_"+c.Name+"_phone_number", true, "`phone_number`", "`phone_number` != ''")
+	// Same name as PocketBase's default email index (AddIndex replaces it, and appends it last),
+	// now case-insensitive: FindAuthRecordByEmail matches emails with COLLATE NOCASE. Not partial
+	// like PocketBase's (WHERE `email` != ''): SQLite cannot use a partial index for
+	// `email = ? COLLATE NOCASE`, so every login would scan the whole table (EXPLAIN QUERY PLAN:
+	// SCAN users). Emails are required on both collections, so no WHERE clause is needed.
+	c.AddIndex("idx_email_"+c.Id, true, "`email` COLLATE NOCASE", "")
 }
 
 // ensureTimestampsLast makes sure created/updated autodate fields exist and sit at the end of the

@@ -438,14 +438,14 @@ type indexExpectation struct {
 
 var expectedIndexes = map[string][]indexExpectation{
 	"users": {
-		{"idx_email_{id}", true, "email NOCASE", ""}, // not partial: see 1764115400_email_index_without_where.go
+		{"idx_email_{id}", true, "email NOCASE", ""}, // not partial: see configureAuthCollection
 		{"idx_tokenKey_{id}", true, "tokenKey", ""},
 		{"idx_users_username", true, "username NOCASE", ""},
 		{"idx_users_company_id", true, "company_id", ""},
 		{"idx_users_phone_number", true, "phone_number", "phone_number != ''"},
 	},
 	"employees": {
-		{"idx_email_{id}", true, "email NOCASE", ""}, // not partial: see 1764115400_email_index_without_where.go
+		{"idx_email_{id}", true, "email NOCASE", ""}, // not partial: see configureAuthCollection
 		{"idx_tokenKey_{id}", true, "tokenKey", ""},
 		{"idx_employees_username", true, "username NOCASE", ""},
 		{"idx_employees_company_id", true, "company_id", ""},
@@ -936,8 +936,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 5 {
-		t.Errorf("reverted %v, want our 5 migrations (collections, default systems, settings, email index)", reverted)
+	if len(reverted) != 4 {
+		t.Errorf("reverted %v, want our 4 migrations (auth collections, base collections, default systems, settings)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")
