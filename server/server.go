@@ -20,6 +20,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/tokens"
 )
 
@@ -59,6 +60,10 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 			return nil
 		},
 	})
+
+	// Password hashing yields the CPU to token checks while they are being served (§7.2's
+	// pool, issue 6's login storm).
+	passwords.PoolFor(app, cfg).YieldTo(kit.CredentialChecksActive)
 
 	hooks.Register(app)
 	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)

@@ -25,6 +25,7 @@ type Kit struct {
 	public fs.FS // pb_public (page endpoints, static pages)
 
 	fastLaneState
+	lastCheck atomic.Int64 // unix ns of the latest credential check (CredentialChecksActive)
 }
 
 type authenticatorBox struct{ a Authenticator }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 )
@@ -133,6 +134,9 @@ func (k *Kit) resolve(e *core.RequestEvent, access Access, shared bool) {
 			}
 		}
 	}
+	if res.source != sourceNone {
+		k.noteCredentialCheck()
+	}
 	if res.err != nil {
 		res.caller = nil
 	}
@@ -194,4 +198,20 @@ func isUnsafe(method string) bool {
 		return false
 	}
 	return true
+}
+
+// noteCredentialCheck records that a credential is being checked now (at most one store per
+// millisecond, so concurrent requests rarely write the shared word).
+func (k *Kit) noteCredentialCheck() {
+	now := time.Now().UnixNano()
+	if now-k.lastCheck.Load() > int64(time.Millisecond) {
+		k.lastCheck.Store(now)
+	}
+}
+
+// CredentialChecksActive reports whether a request presented a credential (a token or an API
+// key) in the last 20 ms: the password pool then paces its hashing (passwords.Pool.YieldTo), so
+// a login storm cannot starve token validation.
+func (k *Kit) CredentialChecksActive() bool {
+	return time.Now().UnixNano()-k.lastCheck.Load() < int64(20*time.Millisecond)
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -33,6 +35,7 @@ var ErrNoPasswordField = errors.New("passwords: collection has no password field
 type Pool struct {
 	slots chan struct{}
 	wait  time.Duration
+	pacer pacer
 
 	mu      sync.Mutex
 	dummies map[int]*dummyHash // by bcrypt cost
@@ -60,7 +63,50 @@ func NewPool(cfg *config.Config) *Pool {
 	return &Pool{
 		slots:   make(chan struct{}, n),
 		wait:    wait,
+		pacer:   pacer{rate: HashShareUnderLoad * float64(runtime.GOMAXPROCS(0))},
 		dummies: map[int]*dummyHash{},
+	}
+}
+
+// HashShareUnderLoad is the share of the CPUs that password comparisons may use together while
+// token checks are being served (Pool.YieldTo); with no such traffic they use every CPU. A
+// login storm then cannot starve token validation: on 2 cores, hashing gets half a core and
+// the rest of the logins wait for a slot (and get the 429 of §7.2 after 5 s).
+const HashShareUnderLoad = 0.25
+
+// YieldTo makes the pool's comparisons yield the CPU while busy() reports true (the server
+// passes "a token was checked in the last few milliseconds"): then all of them together use
+// at most HashShareUnderLoad of the CPUs, paced every ~1 ms of work.
+func (p *Pool) YieldTo(busy func() bool) { p.pacer.busy.Store(&busy) }
+
+// pacer spreads the pool's hashing over time while busy() holds: every chunk of work takes a
+// slot of spent/rate on one timeline shared by all comparisons, and its caller sleeps until its
+// slot has passed.
+type pacer struct {
+	busy atomic.Pointer[func() bool]
+	rate float64 // CPU-seconds of hashing per second while busy
+
+	mu   sync.Mutex
+	next time.Time // end of the timeline's last slot
+}
+
+// pace is called by compareHash after each chunk of spent work.
+func (p *pacer) pace(spent time.Duration) {
+	busy := p.busy.Load()
+	if busy == nil || !(*busy)() || p.rate <= 0 {
+		return
+	}
+	p.mu.Lock()
+	now := time.Now()
+	start := now.Add(-spent) // the chunk's slot began when the chunk did, unless the timeline is further
+	if p.next.After(start) {
+		start = p.next
+	}
+	p.next = start.Add(time.Duration(float64(spent) / p.rate))
+	wait := p.next.Sub(now)
+	p.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
 	}
 }
 
@@ -157,7 +203,7 @@ func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (o
 	}
 	defer release()
 
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(plain)); err != nil {
+	if err := compareHash(hash, []byte(plain), p.pacer.pace); err != nil {
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 			return false, false, nil
 		}
@@ -198,7 +244,7 @@ func (p *Pool) verifyDummyCost(ctx context.Context, cost int, plain string) erro
 		return err
 	}
 	// The result is irrelevant (a random secret never matches); only the work counts.
-	_ = bcrypt.CompareHashAndPassword(hash, []byte(plain))
+	_ = compareHash(hash, []byte(plain), p.pacer.pace)
 	return nil
 }
 

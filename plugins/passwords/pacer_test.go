@@ -1,0 +1,48 @@
+package passwords
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// While busy() holds, the pool's comparisons are spread out to the pacer's rate; otherwise
+// they run flat out. The answer is the same either way.
+func TestPoolPacesHashingWhileBusy(t *testing.T) {
+	pool := NewPool(poolConfig(2, time.Second))
+	pool.pacer.rate = 0.1 // 10 % of one CPU while busy
+	busy := false
+	pool.YieldTo(func() bool { return busy })
+
+	col := core.NewBaseCollection("accounts")
+	col.Fields.Add(&core.PasswordField{Name: core.FieldNamePassword, Cost: 8})
+	rec := core.NewRecord(col)
+	hash, err := bcrypt.GenerateFromPassword([]byte("violet-harbor-42"), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.SetRaw(core.FieldNamePassword, &core.PasswordFieldValue{Hash: string(hash)})
+
+	verify := func() time.Duration {
+		t.Helper()
+		start := time.Now()
+		ok, _, err := pool.Verify(context.Background(), rec, "violet-harbor-42")
+		if err != nil || !ok {
+			t.Fatalf("verify: %v %v", ok, err)
+		}
+		return time.Since(start)
+	}
+	free := verify()
+	busy = true
+	paced := verify()
+	if paced < 4*free {
+		t.Fatalf("paced comparison took %v, unpaced %v: not spread out", paced, free)
+	}
+	busy = false
+	if again := verify(); again > paced/2 {
+		t.Fatalf("after the load: %v (paced %v)", again, paced)
+	}
+}
