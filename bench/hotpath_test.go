@@ -51,7 +51,7 @@ func setup(b *testing.B) (url, access string) {
 func benchGET(b *testing.B, path string) {
 	url, access := setup(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	time.Sleep(1200 * time.Millisecond) // past the write epoch's quiet period: hot-path caches fill
+	time.Sleep(1200 * time.Millisecond) // set-up writes settle: hot-path caches fill
 	b.ResetTimer()
 	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {

@@ -691,7 +691,7 @@ func TestProfileReadsFollowWritesAfterCaching(t *testing.T) {
 	activeOf := func(p map[string]any) any {
 		return p["system_roles"].([]any)[0].(map[string]any)["is_active"]
 	}
-	time.Sleep(1100 * time.Millisecond) // past the quiet period: the next reads are cached
+	time.Sleep(1100 * time.Millisecond) // let the writes settle: the next reads are cached
 	if activeOf(profile()) != true || activeOf(profile()) != true {
 		t.Fatal("warm-up")
 	}

@@ -40,8 +40,8 @@ func TestCompareHashMatchesXCrypto(t *testing.T) {
 				if (got == nil) != (want == nil) || errors.Is(want, bcrypt.ErrMismatchedHashAndPassword) != errors.Is(got, bcrypt.ErrMismatchedHashAndPassword) {
 					t.Fatalf("hash %s password %q: got %v, x/crypto %v", hash, try, got, want)
 				}
-				if calls != 0 { // cost 4 = 16 rounds: one chunk, no pause before the last
-					t.Fatalf("pace called %d times", calls)
+				if want := (1<<4)/paceRounds - 1; calls != want { // no pause after the last chunk
+					t.Fatalf("pace called %d times, want %d", calls, want)
 				}
 			}
 		}

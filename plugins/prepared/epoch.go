@@ -25,21 +25,26 @@ import (
 // Bumps come from dbx's ExecLogFunc (every builder and model write, at exec time), from Exec
 // here, and after commit from PocketBase's model after-success hooks (deferred until the
 // surrounding transaction commits). A value may be stored only when the epoch did not move
-// during its read and no write happened in the quiet period before it, so a reader racing a
-// transaction between its last statement and its commit does not store what it saw.
+// during its read and the write connection was idle when the read began.
+//
+// Why the idle check: a raw write inside a transaction bumps the epoch when it executes, not
+// when the transaction commits. A reader that took its epoch after that bump but read before
+// the commit would store the old value under the new epoch. Every write of the data database
+// goes through PocketBase's single write connection (NonconcurrentDB, one connection, held by a
+// transaction until it ends), so "no connection in use" when the epoch is taken means every
+// write bumped so far has committed or rolled back; any later write bumps the epoch again.
 type epochState struct {
-	main, sessions         atomic.Uint64
-	lastMain, lastSessions atomic.Int64 // unix nanoseconds of the latest bump
-	watching               atomic.Bool  // WatchWrites installed: without it nothing may be cached
+	main, sessions atomic.Uint64
+	watching       atomic.Bool // WatchWrites installed: without it nothing may be cached
 }
 
 // Stamp is the write epoch at one moment.
-type Stamp struct{ main, sessions uint64 }
+type Stamp struct {
+	main, sessions uint64
+	writerIdle     bool // no write statement or transaction was in progress
+}
 
 const epochKey = "gatehouse.prepared.epoch"
-
-// quietPeriod: a read is cacheable only when no write happened this long before it.
-const quietPeriod = time.Second
 
 type tableClass uint8
 
@@ -108,15 +113,12 @@ func epochOf(app core.App) *epochState {
 
 func bump(app core.App, table string) {
 	e := epochOf(app)
-	now := time.Now().UnixNano()
 	switch classOf(table) {
 	case classLog:
 	case classSessions:
 		e.sessions.Add(1)
-		e.lastSessions.Store(now)
 	default:
 		e.main.Add(1)
-		e.lastMain.Store(now)
 	}
 }
 
@@ -126,18 +128,30 @@ func bumpAll(app core.App) { bump(app, "") }
 // Epoch is the current write epoch, to read before a cacheable read.
 func Epoch(app core.App) Stamp {
 	e := epochOf(app)
-	return Stamp{main: e.main.Load(), sessions: e.sessions.Load()}
+	st := Stamp{main: e.main.Load(), sessions: e.sessions.Load()}
+	st.writerIdle = writerIdle(app)
+	return st
 }
 
-// cacheable reports whether a value read since `before` may be stored: the epoch did not move
-// and no write happened in the quiet period before the read (for the sessions counter too when
-// the value depends on sessions).
+// writerIdle reports whether PocketBase's write connection is free (no statement or
+// transaction holds it).
+func writerIdle(app core.App) bool {
+	db, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		return false // a transaction's builder
+	}
+	return db.DB().Stats().InUse == 0
+}
+
+// cacheable reports whether a value read since `before` may be stored: the write connection
+// was idle at `before` and the epoch did not move (the sessions counter too when the value
+// depends on sessions).
 func cacheable(app core.App, before Stamp, sessions bool) bool {
 	e := epochOf(app)
-	if !e.watching.Load() || e.main.Load() != before.main || time.Since(time.Unix(0, e.lastMain.Load())) <= quietPeriod {
+	if !e.watching.Load() || !before.writerIdle || e.main.Load() != before.main {
 		return false
 	}
-	return !sessions || e.sessions.Load() == before.sessions && time.Since(time.Unix(0, e.lastSessions.Load())) > quietPeriod
+	return !sessions || e.sessions.Load() == before.sessions
 }
 
 // WatchWrites installs the bumps on app, before or after bootstrap; further calls do nothing.

@@ -94,3 +94,39 @@ func TestWriteClasses(t *testing.T) {
 		}
 	}
 }
+
+// A value read while a write transaction is open is not stored, even when the transaction's
+// write was bumped before the read began (its commit may come after the read).
+func TestNothingIsCachedWhileAWriteTransactionIsOpen(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	WatchWrites(app)
+	var cache SnapshotCache[string]
+
+	inTx, release, ended := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		ended <- app.RunInTransaction(func(tx core.App) error {
+			if _, err := tx.DB().NewQuery("UPDATE users SET first_name = 'x'").Execute(); err != nil {
+				return err
+			}
+			close(inTx)
+			<-release
+			return nil
+		})
+	}()
+	<-inTx
+	before := Epoch(app) // after the write's bump, before its commit
+	cache.Put(app, "k", before, "read during the transaction")
+	if _, ok := cache.Get(app, "k"); ok {
+		t.Fatal("a value read during an open write transaction was cached")
+	}
+	close(release)
+	if err := <-ended; err != nil {
+		t.Fatal(err)
+	}
+	before = Epoch(app)
+	cache.Put(app, "k", before, "read after the commit")
+	if v, ok := cache.Get(app, "k"); !ok || v != "read after the commit" {
+		t.Fatalf("after the commit: %q %v", v, ok)
+	}
+}

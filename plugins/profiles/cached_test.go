@@ -29,7 +29,7 @@ func TestUserProfileBytesFollowsChanges(t *testing.T) {
 	u.Set("is_active", true)
 	u.Set("locked_until", time.Now().Add(2500*time.Millisecond))
 	must(t, app.Save(u))
-	time.Sleep(1100 * time.Millisecond) // past the write epoch's quiet period
+	time.Sleep(1100 * time.Millisecond) // let the set-up writes settle
 
 	decode := func(b []byte) map[string]any {
 		t.Helper()

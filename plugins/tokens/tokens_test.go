@@ -424,7 +424,7 @@ func TestLiveSessionCacheFollowsEveryWrite(t *testing.T) {
 	}
 	warm := func(issued *Issued) {
 		t.Helper()
-		time.Sleep(1100 * time.Millisecond) // past the quiet period after the last write
+		time.Sleep(1100 * time.Millisecond) // let the last write settle
 		if e.probe(t, issued.Access) != 200 || !cached(issued) {
 			t.Fatal("the check was not cached")
 		}
