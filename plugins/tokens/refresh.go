@@ -80,10 +80,12 @@ func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, abso
 	app := e.App
 	next := s.baseClaims(c.UserType, c.Subject, TypeRefresh, now, sessionExpiry(now, s.cfg.RefreshTokenTTL, absolute))
 	next.SessionID = c.SessionID
-	rows, err := prepared.ExecReturning(app, rotateSQL[c.UserType], dbx.Params{
+	// Concurrent rotations share one transaction (prepared.Batcher): the statements still run
+	// one after the other, so the compare-and-swap holds between them.
+	rows, err := s.rotations.ExecReturning(app, prepared.Statement{Query: rotateSQL[c.UserType], Params: dbx.Params{
 		"next": hashJTI(next.ID), "presented": presented, "now": now.Format(dtLayout),
 		"exp": time.Unix(next.ExpiresAt, 0).UTC().Format(dtLayout), "id": c.SessionID, "sub": c.Subject,
-	})
+	}})
 	if err != nil {
 		return nil, false, err
 	}

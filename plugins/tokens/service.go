@@ -35,6 +35,7 @@ type Service struct {
 	principals    prepared.SnapshotCache[*core.Record] // by user type and id: refresh's principal
 	roles         prepared.SnapshotCache[[]RoleClaim]  // by user id: the access token's roles
 	absolutes     absoluteExpiries
+	rotations     prepared.Batcher
 	refreshAudits auditSampler
 }
 

@@ -1,0 +1,68 @@
+package prepared
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+
+	"gatehouse/testkit"
+)
+
+// Concurrent writes through a Batcher: each caller gets its own statement's rows; of many
+// compare-and-swaps of one row exactly one wins; a failing statement fails only its caller.
+func TestBatcher(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	WatchWrites(app)
+	if _, err := app.DB().NewQuery("CREATE TABLE bt (id TEXT PRIMARY KEY, v INTEGER NOT NULL)").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		if _, err := app.DB().NewQuery(fmt.Sprintf("INSERT INTO bt VALUES ('r%d', 0)", i)).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b Batcher
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, failures := 0, 0
+	for i := 0; i < 40; i++ {
+		wg.Add(3)
+		go func(i int) { // its own row: v = i, and gets i back
+			defer wg.Done()
+			rows, err := b.ExecReturning(app, Statement{Query: "UPDATE bt SET v = {:v} WHERE id = {:id} RETURNING v", Params: dbx.Params{"v": i, "id": fmt.Sprintf("r%d", i)}})
+			if err != nil || len(rows) != 1 || rows[0]["v"].String != fmt.Sprint(i) {
+				t.Errorf("row %d: %v %v", i, rows, err)
+			}
+		}(i)
+		go func() { // all race for r0's swap from 0 to -1
+			defer wg.Done()
+			rows, err := b.ExecReturning(app, Statement{Query: "UPDATE bt SET v = -1 WHERE id = 'r0' AND v = 0 AND {:x} = 1 RETURNING id", Params: dbx.Params{"x": 1}})
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			wins += len(rows)
+			mu.Unlock()
+		}()
+		go func() { // a statement that fails
+			defer wg.Done()
+			_, err := b.ExecReturning(app, Statement{Query: "UPDATE bt SET nope = 1 WHERE id = {:id} RETURNING id", Params: dbx.Params{"id": "r1"}})
+			if err != nil {
+				mu.Lock()
+				failures++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || failures != 40 {
+		t.Fatalf("swaps won %d (want 1), failures %d (want 40)", wins, failures)
+	}
+	var n int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM bt WHERE v > 0").Row(&n); err != nil || n != 39 {
+		t.Fatalf("rows written: %d %v (want 39: r0 was swapped to -1 or set to 0)", n, err)
+	}
+}
