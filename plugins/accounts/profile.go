@@ -58,7 +58,7 @@ func (p *plugin) getProfile(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	out, err := profiles.UserProfileBytes(p.app, p.kit.AppURL(), user, e.Request.URL.Query().Get("system"))
+	out, err := profiles.UserProfileBytes(p.app, p.kit.AppURL(), user, apikit.QueryParam(e.Request, "system"))
 	if err != nil {
 		return err
 	}

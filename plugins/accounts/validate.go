@@ -16,21 +16,18 @@ import (
 // key order: the cached encoding of the profile with the two keys appended.
 func (p *plugin) validate(e *core.RequestEvent) error {
 	caller := apikit.CallerOf(e)
-	profile, err := profiles.UserProfileBytes(e.App, p.kit.AppURL(), caller.Record, e.Request.URL.Query().Get("system"))
+	profile, err := profiles.UserProfileBytes(e.App, p.kit.AppURL(), caller.Record, apikit.QueryParam(e.Request, "system"))
 	if err != nil {
 		return err
 	}
-	expires := ""
-	if c, ok := caller.Claims.(*tokens.Claims); ok {
-		expires = profiles.FormatTime(time.Unix(c.ExpiresAt, 0))
-	}
-	validated := profiles.FormatTime(time.Now())
 	out := make([]byte, 0, len(profile)+96)
 	out = append(out, profile[:len(profile)-1]...) // without the closing brace
 	out = append(out, `,"token_validated_at":"`...)
-	out = append(out, validated...)
+	out = time.Now().UTC().AppendFormat(out, profiles.TimestampLayout)
 	out = append(out, `","token_expires_at":"`...)
-	out = append(out, expires...)
+	if c, ok := caller.Claims.(*tokens.Claims); ok {
+		out = time.Unix(c.ExpiresAt, 0).UTC().AppendFormat(out, profiles.TimestampLayout)
+	}
 	out = append(out, `"}`...)
 	return apikit.WriteRawJSON(e, http.StatusOK, out)
 }

@@ -2,6 +2,8 @@ package apikit
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 
 	"github.com/pocketbase/pocketbase/apis"
@@ -34,9 +36,12 @@ import (
 type fastLane struct {
 	kit  *Kit
 	next http.Handler
-	// PocketBase's rate limiter and security headers, as bound on the router: withLimit runs
-	// both, plain only the headers (rate limits off).
-	withLimit, plain *hook.Hook[*core.RequestEvent]
+	// PocketBase's rate limiter, as bound on the router (run when rate limits are on).
+	limit *hook.Hook[*core.RequestEvent]
+	// headers are the headers every answer of the full chain gets before its handler runs
+	// (PocketBase's security headers, CORS's Vary), captured once by running those
+	// middlewares; set per request with shared values (nothing appends to them).
+	headers http.Header
 }
 
 type fastRoute struct {
@@ -63,15 +68,25 @@ func (k *Kit) SetFastLane(on bool) { k.fastOff.Store(!on) }
 // FastLane wraps the router's handler (se.Server.Handler once PocketBase has built it) with the
 // fast lane. r is the router whose global middlewares the full chain runs.
 func (k *Kit) FastLane(next http.Handler, r *router.Router[*core.RequestEvent]) http.Handler {
-	f := &fastLane{kit: k, next: next, withLimit: &hook.Hook[*core.RequestEvent]{}, plain: &hook.Hook[*core.RequestEvent]{}}
+	f := &fastLane{kit: k, next: next, limit: &hook.Hook[*core.RequestEvent]{}}
+	capture := &hook.Hook[*core.RequestEvent]{}
 	for _, h := range r.Middlewares {
 		switch h.Id {
 		case apis.DefaultRateLimitMiddlewareId:
-			f.withLimit.Bind(h)
+			f.limit.Bind(h)
 		case apis.DefaultSecurityHeadersMiddlewareId:
-			f.withLimit.Bind(h)
-			f.plain.Bind(h)
+			capture.Bind(h)
 		}
+	}
+	probe := &core.RequestEvent{}
+	probe.App = k.app
+	probe.Request = httptest.NewRequest(http.MethodGet, "/", nil)
+	probe.Response = httptest.NewRecorder()
+	_ = capture.Trigger(probe)
+	f.headers = probe.Response.Header().Clone()
+	f.headers.Add("Vary", "Origin") // what the CORS middleware adds to every answer (§1.6)
+	for key, v := range f.headers {
+		f.headers[key] = slices.Clip(v)
 	}
 	return f
 }
@@ -114,14 +129,19 @@ func (f *fastLane) serve(w http.ResponseWriter, r *http.Request, rt *fastRoute) 
 	}()
 
 	final := func(e *core.RequestEvent) error {
-		e.Response.Header().Add("Vary", "Origin") // what the CORS middleware adds to every answer (§1.6)
+		h := e.Response.Header()
+		for key, v := range f.headers {
+			h[key] = v
+		}
 		return rt.handler(e)
 	}
-	chain := f.plain
+	var err error
 	if k.app.Settings().RateLimits.Enabled {
-		chain = f.withLimit
+		err = f.limit.Trigger(e, final)
+	} else {
+		err = final(e)
 	}
-	if err := chain.Trigger(e, final); err != nil {
+	if err != nil {
 		if rw.Written() {
 			return true // the answer is out (e.g. the client went away mid-write)
 		}

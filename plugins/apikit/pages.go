@@ -89,3 +89,11 @@ func hideQuery(e *core.RequestEvent) {
 		e.Request.RequestURI = e.Request.URL.RequestURI()
 	}
 }
+
+// QueryParam is r.URL.Query().Get(name) without parsing (and allocating) an empty query.
+func QueryParam(r *http.Request, name string) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get(name)
+}
