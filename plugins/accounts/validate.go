@@ -23,10 +23,10 @@ func (p *plugin) validate(e *core.RequestEvent) error {
 	out := make([]byte, 0, len(profile)+96)
 	out = append(out, profile[:len(profile)-1]...) // without the closing brace
 	out = append(out, `,"token_validated_at":"`...)
-	out = time.Now().UTC().AppendFormat(out, profiles.TimestampLayout)
+	out = profiles.AppendTime(out, time.Now())
 	out = append(out, `","token_expires_at":"`...)
 	if c, ok := caller.Claims.(*tokens.Claims); ok {
-		out = time.Unix(c.ExpiresAt, 0).UTC().AppendFormat(out, profiles.TimestampLayout)
+		out = profiles.AppendTime(out, time.Unix(c.ExpiresAt, 0))
 	}
 	out = append(out, `"}`...)
 	return apikit.WriteRawJSON(e, http.StatusOK, out)

@@ -1,6 +1,7 @@
 package apikit
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -49,17 +50,20 @@ type fastRoute struct {
 	handler func(e *core.RequestEvent) error
 }
 
-// markFast records a Fast route under both slash forms of its path.
+// markFast records a Fast route under both slash forms of its path (copy on write: requests
+// read the map without a lock).
 func (k *Kit) markFast(rt Route) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.fast == nil {
-		k.fast = map[string]*fastRoute{}
+	next := map[string]*fastRoute{}
+	if cur := k.fast.Load(); cur != nil {
+		maps.Copy(next, *cur)
 	}
 	fr := &fastRoute{access: rt.Access, handler: rt.Handler}
 	base := slashForm(rt.Path)
-	k.fast[base] = fr
-	k.fast[base[:len(base)-1]] = fr
+	next[base] = fr
+	next[base[:len(base)-1]] = fr
+	k.fast.Store(&next)
 }
 
 // SetFastLane turns the fast lane on or off (on by default); tests compare both lanes.
@@ -93,11 +97,10 @@ func (k *Kit) FastLane(next http.Handler, r *router.Router[*core.RequestEvent]) 
 
 func (f *fastLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.ContentLength == 0 && !f.kit.fastOff.Load() {
-		f.kit.mu.RLock()
-		rt := f.kit.fast[r.URL.Path]
-		f.kit.mu.RUnlock()
-		if rt != nil && r.Header.Get("Origin") == "" && f.serve(w, r, rt) {
-			return
+		if routes := f.kit.fast.Load(); routes != nil {
+			if rt := (*routes)[r.URL.Path]; rt != nil && r.Header.Get("Origin") == "" && f.serve(w, r, rt) {
+				return
+			}
 		}
 	}
 	f.next.ServeHTTP(w, r)
@@ -161,7 +164,7 @@ func clearHeaders(w http.ResponseWriter) {
 
 // fastLaneState is the part of Kit the fast lane owns.
 type fastLaneState struct {
-	fast       map[string]*fastRoute // exact request path → route (guarded by Kit.mu)
+	fast       atomic.Pointer[map[string]*fastRoute] // exact request path → route
 	fastOff    atomic.Bool
 	fastServed atomic.Uint64
 }

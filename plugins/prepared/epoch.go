@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -224,17 +223,14 @@ type SnapshotCache[T any] struct {
 	// Sessions: the values depend on the sessions table too (not only on the main tables).
 	Sessions bool
 
-	mu sync.RWMutex
-	m  map[string]*Snapshot[T]
+	m HotMap[*Snapshot[T]]
 }
 
 const maxSnapshots = 20000
 
 // Get returns the value stored under key if its snapshot is still fresh.
 func (c *SnapshotCache[T]) Get(app core.App, key string) (T, bool) {
-	c.mu.RLock()
-	s := c.m[key]
-	c.mu.RUnlock()
+	s, _ := c.m.Get(key)
 	if s.fresh(app, c.Sessions) {
 		return s.Value, true
 	}
@@ -248,11 +244,5 @@ func (c *SnapshotCache[T]) Put(app core.App, key string, before Stamp, v T) {
 	if app.IsTransactional() || !cacheable(app, before, c.Sessions) {
 		return
 	}
-	s := &Snapshot[T]{Value: v, epoch: before, stored: time.Now()}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxSnapshots {
-		c.m = make(map[string]*Snapshot[T], 1024)
-	}
-	c.m[key] = s
+	c.m.Put(key, &Snapshot[T]{Value: v, epoch: before, stored: time.Now()})
 }

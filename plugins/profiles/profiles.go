@@ -40,7 +40,43 @@ func NullTimestamp(dt types.DateTime) *string {
 }
 
 // FormatTime formats t in UTC with millisecond precision (§1.9).
-func FormatTime(t time.Time) string { return t.UTC().Format(TimestampLayout) }
+func FormatTime(t time.Time) string {
+	return string(AppendTime(make([]byte, 0, len(TimestampLayout)), t))
+}
+
+// AppendTime appends t as FormatTime writes it (TimestampLayout) without time's general layout
+// interpreter: validate writes two of them per request.
+func AppendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimestampLayout)
+	}
+	ms := t.Nanosecond() / int(time.Millisecond)
+	pad := func(b []byte, v, width int) []byte {
+		var buf [4]byte
+		for i := width - 1; i >= 0; i-- {
+			buf[i] = byte('0' + v%10)
+			v /= 10
+		}
+		return append(b, buf[:width]...)
+	}
+	dst = pad(dst, year, 4)
+	dst = append(dst, '-')
+	dst = pad(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = pad(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = pad(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = pad(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = pad(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = pad(dst, ms, 3)
+	return append(dst, 'Z')
+}
 
 // NullString is nil (JSON null) for "", else a pointer to s: the string|null fields of §1.9.
 func NullString(s string) *string {

@@ -357,3 +357,31 @@ func TestCheckPicture(t *testing.T) {
 		})
 	}
 }
+
+// AppendTime writes exactly what time's layout does, for any instant in range.
+func TestAppendTimeMatchesLayout(t *testing.T) {
+	t.Parallel()
+	loc := time.FixedZone("X", -5*3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 26, 4, 27, 13, 512_345_678, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, loc),
+		time.Unix(0, 0),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		want := tm.UTC().Format(profiles.TimestampLayout)
+		if got := string(profiles.AppendTime(nil, tm)); got != want {
+			t.Errorf("AppendTime(%v) = %q, want %q", tm, got, want)
+		}
+		if got := profiles.FormatTime(tm); got != want {
+			t.Errorf("FormatTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		tm := time.Unix(int64(i)*7919*86400+int64(i)*37, int64(i)*1_000_003)
+		if got, want := string(profiles.AppendTime(nil, tm)), tm.UTC().Format(profiles.TimestampLayout); got != want {
+			t.Fatalf("AppendTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}

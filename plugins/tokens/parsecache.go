@@ -1,42 +1,30 @@
 package tokens
 
 import (
-	"sync"
 	"time"
+
+	"gatehouse/plugins/prepared"
 )
 
 // parseCache remembers fully verified token parses (signature, kid, iss, aud) by the exact
 // token string, so a token presented again skips the Ed25519 verification and the JSON decode.
 // Time validity (exp, nbf) is re-checked on every hit; the database checks (session, principal)
 // always run. The cache is cleared whenever the keyring is reloaded, so a deleted key's tokens
-// stop verifying at once, and when it grows past maxParsedTokens.
+// stop verifying at once, and when it grows past 20000 tokens.
 type parseCache struct {
-	mu sync.RWMutex
-	m  map[string]*Claims
+	m prepared.HotMap[*Claims] // at most 20000 tokens
 }
 
-const maxParsedTokens = 20000
-
 func (c *parseCache) get(raw string) *Claims {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.m[raw]
+	claims, _ := c.m.Get(raw)
+	return claims
 }
 
 func (c *parseCache) put(raw string, claims *Claims) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxParsedTokens {
-		c.m = make(map[string]*Claims, 1024)
-	}
-	c.m[raw] = claims
+	c.m.Put(raw, claims)
 }
 
-func (c *parseCache) clear() {
-	c.mu.Lock()
-	c.m = nil
-	c.mu.Unlock()
-}
+func (c *parseCache) clear() { c.m.Clear() }
 
 // parseCached is Parse with the cache; returned claims must be treated as read-only.
 func (s *Service) parseCached(raw string) (*Claims, error) {
