@@ -172,3 +172,31 @@ func BenchmarkValidateHandler(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRefreshHandler: rotations through the server's handler alone (no network, no
+// client); each parallel goroutine rotates its own session.
+func BenchmarkRefreshHandler(b *testing.B) {
+	srv, _ := setupServer(b)
+	handler := srv.Config.Handler
+	do := func(path, body string) map[string]any {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("%s: status %d %s", path, rec.Code, rec.Body)
+		}
+		var out map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		return out
+	}
+	b.ResetTimer()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		refresh, _ := do("/api/v1/users/login/", `{"email":"bench@example.com","password":"violet-harbor-42"}`)["refresh"].(string)
+		for pb.Next() {
+			refresh, _ = do("/api/v1/token/refresh/", `{"refresh":"`+refresh+`"}`)["refresh"].(string)
+		}
+	})
+}
