@@ -61,9 +61,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 		},
 	})
 
-	// Password hashing yields the CPU to token checks while they are being served (§7.2's
-	// pool, issue 6's login storm).
-	passwords.PoolFor(app, cfg).YieldTo(kit.CredentialChecksActive)
+	// Password hashing yields the CPU to authenticated requests while they contend for it
+	// (§7.2's pool, issue 6's login storm).
+	passwords.PoolFor(app, cfg).YieldTo(kit.AuthenticatedBusy)
 
 	hooks.Register(app)
 	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)

@@ -117,6 +117,7 @@ func (f *fastLane) serve(w http.ResponseWriter, r *http.Request, rt *fastRoute) 
 	rw := &router.ResponseWriter{ResponseWriter: w}
 	e.Response = rw
 
+	defer k.track()()
 	k.resolve(e, rt.access, true)
 	if k.authorize(e, rt.access) != nil {
 		return false

@@ -3,6 +3,7 @@ package apikit
 import (
 	"io/fs"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,13 +26,17 @@ type Kit struct {
 	public fs.FS // pb_public (page endpoints, static pages)
 
 	fastLaneState
-	lastCheck atomic.Int64 // unix ns of the latest credential check (CredentialChecksActive)
+	inflight atomic.Int32 // authenticated requests in progress (AuthenticatedBusy)
+	arrivals [2]arrivalSlot
+	procs    int32 // GOMAXPROCS when the kit was made
 }
 
 type authenticatorBox struct{ a Authenticator }
 
 // New returns the kit of app.
-func New(app core.App, cfg *config.Config) *Kit { return &Kit{app: app, cfg: cfg} }
+func New(app core.App, cfg *config.Config) *Kit {
+	return &Kit{app: app, cfg: cfg, procs: int32(runtime.GOMAXPROCS(0))}
+}
 
 // Config returns the shared configuration.
 func (k *Kit) Config() *config.Config { return k.cfg }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -134,9 +135,6 @@ func (k *Kit) resolve(e *core.RequestEvent, access Access, shared bool) {
 			}
 		}
 	}
-	if res.source != sourceNone {
-		k.noteCredentialCheck()
-	}
 	if res.err != nil {
 		res.caller = nil
 	}
@@ -200,18 +198,53 @@ func isUnsafe(method string) bool {
 	return true
 }
 
-// noteCredentialCheck records that a credential is being checked now (at most one store per
-// millisecond, so concurrent requests rarely write the shared word).
-func (k *Kit) noteCredentialCheck() {
-	now := time.Now().UnixNano()
-	if now-k.lastCheck.Load() > int64(time.Millisecond) {
-		k.lastCheck.Store(now)
+// AuthenticatedBusy reports whether authenticated requests are arriving fast enough to need
+// the CPUs: at least busyPerProc per processor in the last 10–20 ms (about 400 requests per
+// second per processor), or as many in progress as there are processors. The password pool
+// paces its hashing while it holds (passwords.Pool.YieldTo), so a login storm cannot starve
+// token validation, while under light traffic logins still hash at full speed.
+//
+// (The in-progress count alone misses the contention it should see: the requests a hashing
+// chunk delays are still waiting to be scheduled, not yet counted.)
+func (k *Kit) AuthenticatedBusy() bool {
+	if k.inflight.Load() >= k.procs {
+		return true
 	}
+	now := time.Now().UnixNano() / int64(busyWindow)
+	cur, prev := k.busyCount(now), k.busyCount(now-1)
+	return cur+prev >= int64(k.procs)*busyPerProc
 }
 
-// CredentialChecksActive reports whether a request presented a credential (a token or an API
-// key) in the last 20 ms: the password pool then paces its hashing (passwords.Pool.YieldTo), so
-// a login storm cannot starve token validation.
-func (k *Kit) CredentialChecksActive() bool {
-	return time.Now().UnixNano()-k.lastCheck.Load() < int64(20*time.Millisecond)
+const (
+	busyWindow  = 10 * time.Millisecond
+	busyPerProc = 4
+)
+
+// busyCount is the number of authenticated requests started in window w (0 when the slot holds
+// another window).
+func (k *Kit) busyCount(w int64) int64 {
+	slot := &k.arrivals[w&1]
+	if slot.window.Load() != w {
+		return 0
+	}
+	return slot.n.Load()
+}
+
+// track counts an authenticated request in progress until the returned func runs, and its
+// arrival in the current window.
+func (k *Kit) track() func() {
+	k.inflight.Add(1)
+	w := time.Now().UnixNano() / int64(busyWindow)
+	slot := &k.arrivals[w&1]
+	if old := slot.window.Load(); old != w && slot.window.CompareAndSwap(old, w) {
+		slot.n.Store(0)
+	}
+	slot.n.Add(1)
+	return func() { k.inflight.Add(-1) }
+}
+
+// arrivalSlot counts the requests of one window (two slots: the current and the previous).
+type arrivalSlot struct {
+	window atomic.Int64
+	n      atomic.Int64
 }

@@ -199,6 +199,7 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 			if err := k.authorize(e, rt.Access); err != nil {
 				return err
 			}
+			defer k.track()()
 		}
 		return e.Next()
 	})

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -54,5 +55,40 @@ func TestSkipSuccessLogOnlyOnSuccess(t *testing.T) {
 	})
 	if e.Get(pbSkipSuccessLogKey) != nil {
 		t.Error("an answer with an error was kept out of the log")
+	}
+}
+
+// AuthenticatedBusy holds while at least GOMAXPROCS authenticated requests are in progress, or
+// while they arrive at busyPerProc per processor per window.
+func TestAuthenticatedBusy(t *testing.T) {
+	k := &Kit{procs: 2}
+	done1 := k.track()
+	if k.AuthenticatedBusy() {
+		t.Fatal("busy with one request on two processors")
+	}
+	done2 := k.track()
+	if !k.AuthenticatedBusy() {
+		t.Fatal("not busy with two requests on two processors")
+	}
+	done1()
+	done2()
+	if k.inflight.Load() != 0 {
+		t.Fatalf("inflight = %d after both ended", k.inflight.Load())
+	}
+
+	k = &Kit{procs: 2}
+	for i := 0; i < 2*busyPerProc; i++ {
+		k.track()()
+	}
+	if !k.AuthenticatedBusy() {
+		t.Fatal("not busy after a burst of short requests")
+	}
+	time.Sleep(2*busyWindow + 5*time.Millisecond)
+	if k.AuthenticatedBusy() {
+		t.Fatal("still busy two windows after the burst")
+	}
+	k.track()()
+	if k.AuthenticatedBusy() {
+		t.Fatal("busy after a single request")
 	}
 }

@@ -69,14 +69,14 @@ func NewPool(cfg *config.Config) *Pool {
 }
 
 // HashShareUnderLoad is the share of the CPUs that password comparisons may use together while
-// token checks are being served (Pool.YieldTo); with no such traffic they use every CPU. A
+// authenticated requests contend for the CPUs (Pool.YieldTo); otherwise they use every CPU. A
 // login storm then cannot starve token validation: on 2 cores, hashing gets half a core and
 // the rest of the logins wait for a slot (and get the 429 of §7.2 after 5 s).
 const HashShareUnderLoad = 0.25
 
 // YieldTo makes the pool's comparisons yield the CPU while busy() reports true (the server
-// passes "a token was checked in the last few milliseconds"): then all of them together use
-// at most HashShareUnderLoad of the CPUs, paced every ~1 ms of work.
+// passes "authenticated requests are contending for the CPUs"): then all of them together use
+// at most HashShareUnderLoad of the CPUs, paced every ~0.3 ms of work.
 func (p *Pool) YieldTo(busy func() bool) { p.pacer.busy.Store(&busy) }
 
 // pacer spreads the pool's hashing over time while busy() holds: every chunk of work takes a
