@@ -54,7 +54,12 @@ func main() {
 			Priority: -1000, // first: the code after se.Next() runs once everything is bound
 			Func: func(se *core.ServeEvent) error {
 				err := se.Next()
-				debug.SetGCPercent(100)
+				// back to the default, and the start-up garbage returned to the OS: the
+				// relaxed collector let the heap grow ~4× (idle RSS ~40 MB instead of ~30)
+				go func() {
+					debug.SetGCPercent(100)
+					debug.FreeOSMemory()
+				}()
 				return err
 			},
 		})
