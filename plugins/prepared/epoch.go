@@ -70,30 +70,44 @@ func classOf(table string) tableClass {
 // tableOfWrite is the table an INSERT/UPDATE/DELETE/REPLACE statement writes, or "" when the
 // statement is anything else or not understood (the caller then bumps the main counter).
 func tableOfWrite(sql string) string {
-	words := strings.Fields(sql)
-	if len(words) < 3 {
+	// the first words, without allocating (it runs on every write)
+	var words [6]string
+	n, rest := 0, sql
+	for n < len(words) {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		if rest == "" {
+			break
+		}
+		end := strings.IndexAny(rest, " \t\r\n")
+		if end < 0 {
+			end = len(rest)
+		}
+		words[n], rest = rest[:end], rest[end:]
+		n++
+	}
+	if n < 3 {
 		return ""
 	}
 	i := 0
-	switch strings.ToUpper(words[0]) {
-	case "UPDATE":
+	switch {
+	case strings.EqualFold(words[0], "UPDATE"):
 		i = 1
 		if strings.EqualFold(words[1], "OR") { // UPDATE OR REPLACE t
 			i = 3
 		}
-	case "DELETE":
+	case strings.EqualFold(words[0], "DELETE"):
 		if !strings.EqualFold(words[1], "FROM") {
 			return ""
 		}
 		i = 2
-	case "INSERT", "REPLACE":
-		for i = 1; i < len(words) && !strings.EqualFold(words[i], "INTO"); i++ {
+	case strings.EqualFold(words[0], "INSERT"), strings.EqualFold(words[0], "REPLACE"):
+		for i = 1; i < n && !strings.EqualFold(words[i], "INTO"); i++ {
 		}
 		i++
 	default:
 		return ""
 	}
-	if i >= len(words) {
+	if i >= n {
 		return ""
 	}
 	name := strings.Trim(words[i], "`\"[]")
@@ -103,7 +117,7 @@ func tableOfWrite(sql string) string {
 	if name == "" || strings.Contains(name, ".") {
 		return ""
 	}
-	return strings.ToLower(name)
+	return strings.ToLower(name) // (no allocation when it is lower case already)
 }
 
 func epochOf(app core.App) *epochState {

@@ -130,3 +130,10 @@ func TestNothingIsCachedWhileAWriteTransactionIsOpen(t *testing.T) {
 		t.Fatalf("after the commit: %q %v", v, ok)
 	}
 }
+
+func TestTableOfWriteDoesNotAllocate(t *testing.T) {
+	q := "UPDATE sessions SET refresh_jti_hash = 'x', previous_jti_hash = 'y' WHERE id = 'z' RETURNING absolute_expires_at"
+	if n := testing.AllocsPerRun(100, func() { _ = tableOfWrite(q) }); n != 0 {
+		t.Fatalf("tableOfWrite allocates %v times per call", n)
+	}
+}
