@@ -1,7 +1,9 @@
 package tokens
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -161,14 +163,39 @@ func newJTI() string {
 }
 
 // sign serialises claims with the active Ed25519 key and its kid.
+//
+// The compact JWS is assembled here rather than by golang-jwt (whose SignedString marshals a
+// header map and re-encodes it for every token): the header segment of a key never changes.
+// The output is what golang-jwt writes (header keys sorted, base64url without padding), and
+// every test parses our tokens with golang-jwt's parser.
 func (s *Service) sign(c *Claims) (string, error) {
 	key, err := s.activeKey()
 	if err != nil {
 		return "", err
 	}
-	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
-	t.Header["kid"] = key.kid
-	return t.SignedString(key.priv)
+	payload, err := c.MarshalJSON()
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	hdr := key.header()
+	buf := make([]byte, 0, len(hdr)+enc.EncodedLen(len(payload))+enc.EncodedLen(ed25519.SignatureSize)+2)
+	buf = append(buf, hdr...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig := ed25519.Sign(key.priv, buf)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// header is the key's encoded JWS header: {"alg":"EdDSA","kid":…,"typ":"JWT"}.
+func (k *signingKey) header() string {
+	k.headerOnce.Do(func() {
+		h, _ := json.Marshal(map[string]string{"alg": jwt.SigningMethodEdDSA.Alg(), "kid": k.kid, "typ": "JWT"})
+		k.headerB64 = base64.RawURLEncoding.EncodeToString(h)
+	})
+	return k.headerB64
 }
 
 // signHS256 is the compatibility copy of an access token (§3.1); never accepted by us.

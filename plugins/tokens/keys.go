@@ -23,6 +23,9 @@ type signingKey struct {
 	active    bool
 	retiredAt time.Time
 	activated time.Time
+
+	headerOnce sync.Once
+	headerB64  string
 }
 
 // keyring is an immutable snapshot of the keys; the service swaps snapshots atomically.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
@@ -129,5 +130,34 @@ func TestRefreshAuditIsSampled(t *testing.T) {
 	n, err := e.app.CountRecords("audit_log", dbx.HashExp{"event": "token.refresh", "target_id": issued.SessionID})
 	if err != nil || n != 1 {
 		t.Fatalf("token.refresh rows = %d (%v), want 1", n, err)
+	}
+}
+
+// Our compact JWS is byte for byte what golang-jwt writes (Ed25519 signatures are deterministic).
+func TestSignMatchesGolangJWT(t *testing.T) {
+	e := newEnv(t, nil)
+	issued := e.login(t)
+	for _, raw := range []string{issued.Access, issued.Refresh} {
+		c, err := e.svc.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err := e.svc.sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := e.svc.activeKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+		tok.Header["kid"] = key.kid
+		theirs, err := tok.SignedString(key.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ours != theirs || ours != raw {
+			t.Fatalf("tokens differ:\nours   %s\ntheirs %s\nissued %s", ours, theirs, raw)
+		}
 	}
 }
