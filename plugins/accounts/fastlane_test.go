@@ -30,7 +30,8 @@ func fastFlow(t *testing.T) (*flow, *apikit.Kit) {
 	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL}, kit
 }
 
-func assignRole(t *testing.T, app core.App, userID, slug, roleName string, active bool) {
+// assignRole gives userID the role roleName of the system slug.
+func assignRole(t testing.TB, app core.App, userID, slug, roleName string, active bool) {
 	t.Helper()
 	sys, err := app.FindFirstRecordByData("systems", "slug", slug)
 	must(t, err)

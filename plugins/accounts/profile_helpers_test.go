@@ -154,23 +154,9 @@ func seedFixtures(tb testing.TB, app core.App) {
 	staff.Set("is_staff", true)
 	must(tb, app.Save(staff))
 
-	assign := func(slug, roleName string, active bool) {
-		sys, err := app.FindFirstRecordByData("systems", "slug", slug)
-		must(tb, err)
-		role, err := app.FindFirstRecordByFilter("roles", "system = {:s} && name = {:n}", dbx.Params{"s": sys.Id, "n": roleName})
-		must(tb, err)
-		col, err := app.FindCollectionByNameOrId("user_system_roles")
-		must(tb, err)
-		a := core.NewRecord(col)
-		a.Set("user", staffID)
-		a.Set("system", sys.Id)
-		a.Set("role", role.Id)
-		a.Set("is_active", active)
-		must(tb, app.Save(a))
-	}
-	assign("tts", "Asset Manager", true)
-	assign("hdts", "Ticket Coordinator", false)
-	assign("tts", "Admin", true)
+	assignRole(tb, app, staffID, "tts", "Asset Manager", true)
+	assignRole(tb, app, staffID, "hdts", "Ticket Coordinator", false)
+	assignRole(tb, app, staffID, "tts", "Admin", true)
 
 	sessions, err := app.FindCollectionByNameOrId("sessions")
 	must(tb, err)

@@ -72,15 +72,7 @@ func Rows(app core.App, query string, params dbx.Params) ([]dbx.NullStringMap, e
 		err := app.DB().NewQuery(query).Bind(params).All(&out)
 		return out, err
 	}
-	db, ok := app.ConcurrentDB().(*dbx.DB)
-	if !ok {
-		return nil, errors.New("prepared: unexpected database builder")
-	}
-	st, err := cacheOf(app).stmt(db.DB(), query)
-	if err != nil {
-		return nil, err
-	}
-	args, err := st.args(params)
+	st, args, err := bound(app.ConcurrentDB(), cacheOf(app), query, params)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +81,24 @@ func Rows(app core.App, query string, params dbx.Params) ([]dbx.NullStringMap, e
 		return nil, err
 	}
 	return scanRows(rows)
+}
+
+// bound returns the prepared statement of query on the pool behind builder (from cache) and
+// its arguments in placeholder order.
+func bound(builder dbx.Builder, c *cache, query string, params dbx.Params) (*statement, []any, error) {
+	db, ok := builder.(*dbx.DB)
+	if !ok {
+		return nil, nil, errors.New("prepared: unexpected database builder")
+	}
+	st, err := c.stmt(db.DB(), query)
+	if err != nil {
+		return nil, nil, err
+	}
+	args, err := st.args(params)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, args, nil
 }
 
 func scanRows(rows *sql.Rows) ([]dbx.NullStringMap, error) {
@@ -125,15 +135,7 @@ func ExecReturning(app core.App, query string, params dbx.Params) ([]dbx.NullStr
 		bump(app, tableOfWrite(query)) // a query, so dbx's ExecLogFunc does not see it
 		return out, err
 	}
-	db, ok := app.NonconcurrentDB().(*dbx.DB)
-	if !ok {
-		return nil, errors.New("prepared: unexpected database builder")
-	}
-	st, err := writeCacheOf(app).stmt(db.DB(), query)
-	if err != nil {
-		return nil, err
-	}
-	args, err := st.args(params)
+	st, args, err := bound(app.NonconcurrentDB(), writeCacheOf(app), query, params)
 	if err != nil {
 		return nil, err
 	}
@@ -198,15 +200,7 @@ func Exec(app core.App, query string, params dbx.Params) (int64, error) {
 		}
 		return res.RowsAffected()
 	}
-	db, ok := app.NonconcurrentDB().(*dbx.DB)
-	if !ok {
-		return 0, errors.New("prepared: unexpected database builder")
-	}
-	st, err := writeCacheOf(app).stmt(db.DB(), query)
-	if err != nil {
-		return 0, err
-	}
-	args, err := st.args(params)
+	st, args, err := bound(app.NonconcurrentDB(), writeCacheOf(app), query, params)
 	if err != nil {
 		return 0, err
 	}
