@@ -155,6 +155,7 @@ func TestFastLaneHandsOverEverythingElse(t *testing.T) {
 	check("basic scheme", f.do(http.MethodGet, "/api/v1/users/profile/", nil, "Authorization", "Basic "+access), 401, "token_not_valid")
 	check("POST", f.do(http.MethodPost, "/api/v1/users/token/validate/", nil, bearer(access)...), 405, "method_not_allowed")
 	check("body", f.do(http.MethodGet, "/api/v1/users/token/validate/", map[string]string{"a": "b"}, bearer(access)...), 200, "")
+	check("escaped slash", f.do(http.MethodGet, "/api/v1/users/token/validate%2F", nil, bearer(access)...), 404, "not_found")
 
 	// An allowed Origin: the full chain's CORS answer, with the credential headers.
 	r := f.do(http.MethodGet, "/api/v1/users/profile/", nil, append(bearer(access), "Origin", "https://desk.example.com")...)

@@ -17,8 +17,8 @@ import (
 // closures, no request-body wrappers. It answers only what it can answer exactly as the full
 // chain would, and hands every other request to the full chain untouched:
 //
-//   - GET on the exact path of a route marked Fast (either slash form), no body, no Origin
-//     header (CORS answers stay with the full chain);
+//   - GET on the exact path of a route marked Fast (either slash form, no escaped slash), no
+//     body, no Origin header (CORS answers stay with the full chain);
 //   - a credential that resolves to a principal the route accepts (§1.5), checked by the same
 //     resolve/authorize code as the full chain;
 //   - PocketBase's rate limiter (the very middleware of the router, with the same client IP and
@@ -95,7 +95,9 @@ func (k *Kit) FastLane(next http.Handler, r *router.Router[*core.RequestEvent]) 
 }
 
 func (f *fastLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && r.ContentLength == 0 && !f.kit.fastOff.Load() {
+	// RawPath is set only for paths with escapes the plain form cannot show (e.g. %2F), which
+	// ServeMux matches differently: those stay with the full chain.
+	if r.Method == http.MethodGet && r.ContentLength == 0 && r.URL.RawPath == "" && !f.kit.fastOff.Load() {
 		if routes := f.kit.fast.Load(); routes != nil {
 			if rt := (*routes)[r.URL.Path]; rt != nil && r.Header.Get("Origin") == "" && f.serve(w, r, rt) {
 				return
