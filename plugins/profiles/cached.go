@@ -44,9 +44,14 @@ func UserProfileBytes(app core.App, appURL string, user *core.Record, systemSlug
 	if until := user.GetDateTime("locked_until"); !until.IsZero() && until.Time().After(now) {
 		validUntil = until.Time()
 	}
-	cache.Put(app, key, before, encodedProfile{body: body, updated: updated, appURL: appURL, validUntil: validUntil})
+	if len(systemSlug) <= maxCachedSlug { // an arbitrary ?system= is answered, not kept
+		cache.Put(app, key, before, encodedProfile{body: body, updated: updated, appURL: appURL, validUntil: validUntil})
+	}
 	return body, nil
 }
+
+// maxCachedSlug bounds the ?system= values whose answers are cached (system slugs are short).
+const maxCachedSlug = 64
 
 func encodedProfiles(app core.App) *prepared.SnapshotCache[encodedProfile] {
 	return app.Store().GetOrSet("gatehouse.profiles.encoded", func() any {
