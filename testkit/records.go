@@ -1,0 +1,104 @@
+package testkit
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+var principalSeq atomic.Int64
+
+// NewPrincipal saves a users or employees record with a unique email <prefix><n>@example.com,
+// username, company_id and the password "correct horse battery" (no record hooks needed).
+func NewPrincipal(tb testing.TB, app core.App, collection, prefix string) *core.Record {
+	tb.Helper()
+	col, err := app.FindCollectionByNameOrId(collection)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := principalSeq.Add(1)
+	r := core.NewRecord(col)
+	r.Set("email", fmt.Sprintf("%s%d@example.com", prefix, n))
+	r.Set("username", fmt.Sprintf("%s%d", prefix, n))
+	r.Set("password", "correct horse battery")
+	r.Set("company_id", fmt.Sprintf("T%06d", n))
+	if err := app.Save(r); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// Reload reads r again from the database.
+func Reload(tb testing.TB, app core.App, r *core.Record) *core.Record {
+	tb.Helper()
+	fresh, err := app.FindRecordById(r.Collection().Name, r.Id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fresh
+}
+
+// SetField saves one field of a record through app.Save.
+func SetField(tb testing.TB, app core.App, r *core.Record, field string, value any) {
+	tb.Helper()
+	fresh := Reload(tb, app, r)
+	fresh.Set(field, value)
+	if err := app.Save(fresh); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// ShiftDates moves a date field of every matching row by d, through app.Save.
+func ShiftDates(tb testing.TB, app core.App, collection, field string, d time.Duration, where dbx.Expression) {
+	tb.Helper()
+	rows, err := app.FindAllRecords(collection, where)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, r := range rows {
+		v := r.GetDateTime(field)
+		if v.IsZero() {
+			continue
+		}
+		r.Set(field, v.Add(d))
+		if err := app.Save(r); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// Concurrently runs fn n times at once and returns how many calls returned true.
+func Concurrently(tb testing.TB, n int, fn func() (bool, error)) int {
+	tb.Helper()
+	var wg sync.WaitGroup
+	var wins atomic.Int64
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ok, err := fn()
+			if err != nil {
+				errs <- err
+				return
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Errorf("concurrent call: %v", err)
+	}
+	return int(wins.Load())
+}
