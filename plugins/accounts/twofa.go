@@ -269,6 +269,23 @@ func readTwoFACodeRequest(e *core.RequestEvent, withRecovery bool) (twoFACodeReq
 
 // checkTwoFAPreconditions runs steps 1–4 of §5.7.2: password, 2FA enabled, second-factor
 // lock, exactly one code.
+// twoFACodeStep is the shared start of 2fa/disable and verify-disable-otp: the caller, its
+// code request (withRecovery: recovery_code accepted) and the preconditions, in that order.
+func (p *plugin) twoFACodeStep(e *core.RequestEvent, withRecovery bool) (*apikit.Caller, twoFACodeRequest, error) {
+	caller, err := twoFACaller(e)
+	if err != nil {
+		return nil, twoFACodeRequest{}, err
+	}
+	req, err := readTwoFACodeRequest(e, withRecovery)
+	if err != nil {
+		return nil, twoFACodeRequest{}, err
+	}
+	if err := p.checkTwoFAPreconditions(e, caller.Record, req); err != nil {
+		return nil, twoFACodeRequest{}, err
+	}
+	return caller, req, nil
+}
+
 func (p *plugin) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record, req twoFACodeRequest) error {
 	if err := p.twoFACheckPassword(e, user, req.password); err != nil {
 		return err
@@ -293,18 +310,11 @@ func (p *plugin) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record
 }
 
 func (p *plugin) disable2FA(e *core.RequestEvent) error {
-	caller, err := twoFACaller(e)
+	caller, req, err := p.twoFACodeStep(e, true)
 	if err != nil {
 		return err
 	}
 	user := caller.Record
-	req, err := readTwoFACodeRequest(e, true)
-	if err != nil {
-		return err
-	}
-	if err := p.checkTwoFAPreconditions(e, user, req); err != nil {
-		return err
-	}
 
 	method := user.GetString("otp_method")
 	if req.recoveryCode != "" {
@@ -361,18 +371,11 @@ func (p *plugin) disable2FA(e *core.RequestEvent) error {
 // verifyDisableOTP checks password and code exactly like 2fa/disable (without recovery codes)
 // and spends the code; 2FA stays enabled.
 func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
-	caller, err := twoFACaller(e)
+	caller, req, err := p.twoFACodeStep(e, false)
 	if err != nil {
 		return err
 	}
 	user := caller.Record
-	req, err := readTwoFACodeRequest(e, false)
-	if err != nil {
-		return err
-	}
-	if err := p.checkTwoFAPreconditions(e, user, req); err != nil {
-		return err
-	}
 	method := user.GetString("otp_method")
 	right, err := p.checkOTP(e.App, user, method, secondfactor.PurposeManage, req.otpCode)
 	if err != nil {
