@@ -47,6 +47,23 @@ func (h *HotMap[V]) Put(key string, v V) {
 	}
 }
 
+// Take returns the value stored under key and removes it.
+func (h *HotMap[V]) Take(key string) (V, bool) {
+	var zero V
+	m := h.m.Load()
+	if m == nil {
+		return zero, false
+	}
+	v, ok := m.LoadAndDelete(key)
+	if !ok {
+		return zero, false
+	}
+	if h.m.Load() == m {
+		h.n.Add(-1)
+	}
+	return v.(V), true
+}
+
 // Clear empties the map.
 func (h *HotMap[V]) Clear() {
 	h.m.Store(nil)

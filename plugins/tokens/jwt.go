@@ -169,13 +169,19 @@ func newJTI() string {
 // The output is what golang-jwt writes (header keys sorted, base64url without padding), and
 // every test parses our tokens with golang-jwt's parser.
 func (s *Service) sign(c *Claims) (string, error) {
+	token, _, err := s.signWithKey(c)
+	return token, err
+}
+
+// signWithKey is sign, also returning the key that signed.
+func (s *Service) signWithKey(c *Claims) (string, *signingKey, error) {
 	key, err := s.activeKey()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	payload, err := c.MarshalJSON()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	enc := base64.RawURLEncoding
 	hdr := key.header()
@@ -186,7 +192,7 @@ func (s *Service) sign(c *Claims) (string, error) {
 	sig := ed25519.Sign(key.priv, buf)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
-	return string(buf), nil
+	return string(buf), key, nil
 }
 
 // header is the key's encoded JWS header: {"alg":"EdDSA","kid":…,"typ":"JWT"}.

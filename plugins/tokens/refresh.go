@@ -27,7 +27,7 @@ const DetailRefreshInProgress = "Refresh already in progress."
 // check of the session in its WHERE). When it changes no row, the session is read and the
 // answer worked out from it: 401, the 409 of the grace window, or reuse detection.
 func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (*Issued, error) {
-	c, err := s.Parse(raw)
+	c, err := s.parseRefresh(raw)
 	if err != nil || c.TokenType != TypeRefresh || c.SessionID == "" || !slices.Contains(allowed, c.UserType) {
 		return nil, apikit.TokenNotValid()
 	}

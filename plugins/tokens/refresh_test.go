@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -159,5 +160,110 @@ func TestSignMatchesGolangJWT(t *testing.T) {
 		if ours != theirs || ours != raw {
 			t.Fatalf("tokens differ:\nours   %s\ntheirs %s\nissued %s", ours, theirs, raw)
 		}
+	}
+}
+
+// A refresh token this process signed is answered from memory (no signature verification) with
+// exactly the claims a full Parse finds, once; everything a verification decides still holds.
+func TestRefreshIssuedTokensInMemory(t *testing.T) {
+	e := newEnv(t, nil)
+	issued := e.login(t)
+	held, ok := e.svc.issuedRefresh.m.Get(issued.Refresh)
+	if !ok {
+		t.Fatal("login's refresh token not remembered")
+	}
+	parsed, err := e.svc.Parse(issued.Refresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := fmt.Sprintf("%+v", *held.claims), fmt.Sprintf("%+v", *parsed); a != b {
+		t.Fatalf("remembered claims differ from the parsed ones:\n%s\n%s", a, b)
+	}
+	next, err := e.refresh(t, issued.Refresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.svc.issuedRefresh.m.Get(issued.Refresh); ok {
+		t.Fatal("a presented token stays remembered")
+	}
+	if _, ok := e.svc.issuedRefresh.m.Get(next.Refresh); !ok {
+		t.Fatal("the rotated token is not remembered")
+	}
+	// presented again: parsed in full, grace answer unchanged
+	if _, err := e.refresh(t, issued.Refresh); statusOf(err) != http.StatusConflict {
+		t.Fatalf("previous token = %v, want 409", err)
+	}
+
+	// The key reloaded (same key in the database): the entry no longer counts, Parse still does.
+	if err := e.svc.reloadKeys(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.svc.issuedRefresh.m.Get(next.Refresh); !ok {
+		t.Fatal("entry dropped early")
+	}
+	if c := e.svc.takeIssued(next.Refresh); c != nil {
+		t.Fatal("entry of a replaced key object answered")
+	}
+	e.svc.issuedRefresh.put(next.Refresh, held.claims, nil) // would be wrong claims: must not be used
+	third, err := e.refresh(t, next.Refresh)
+	if err != nil {
+		t.Fatalf("after reload: %v", err)
+	}
+
+	// The signing key deleted: a remembered token of that key is refused.
+	key, _ := e.svc.activeKey()
+	if _, err := e.app.DB().Delete("signing_keys", dbx.HashExp{"kid": key.kid}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.reloadKeys(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.svc.issuedRefresh.m.Get(third.Refresh); !ok {
+		t.Fatal("entry dropped early")
+	}
+	if _, err := e.refresh(t, third.Refresh); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("token of a deleted key = %v, want 401", err)
+	}
+}
+
+// A change of issuer (JWT_ISSUER or the application URL) refuses remembered and cached tokens.
+func TestRememberedTokensFollowTheIssuer(t *testing.T) {
+	e := newEnv(t, nil)
+	issued := e.login(t)
+	if code := e.probe(t, issued.Access); code != http.StatusOK {
+		t.Fatalf("probe = %d", code)
+	}
+	if _, ok := e.svc.parsed.m.Get(issued.Access); !ok {
+		t.Fatal("access token not cached")
+	}
+	e.svc.cfg.JWTIssuer = "https://other.example.com"
+	if code := e.probe(t, issued.Access); code != http.StatusUnauthorized {
+		t.Fatalf("probe after issuer change = %d, want 401", code)
+	}
+	if _, err := e.refresh(t, issued.Refresh); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("refresh after issuer change = %v, want 401", err)
+	}
+	if sess, _ := e.app.FindRecordById("sessions", issued.SessionID); sess.GetInt("generation") != 1 {
+		t.Fatal("session rotated with a token of another issuer")
+	}
+}
+
+// An expired remembered token is refused like a parsed one.
+func TestRememberedRefreshExpires(t *testing.T) {
+	e := newEnv(t, nil)
+	issued := e.login(t)
+	held, _ := e.svc.issuedRefresh.m.Get(issued.Refresh)
+	old := *held.claims
+	old.ExpiresAt = time.Now().Unix() - 1
+	raw, key, err := e.svc.signWithKey(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.issuedRefresh.put(raw, &old, key)
+	if _, err := e.refresh(t, raw); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("expired token = %v, want 401", err)
+	}
+	if sess, _ := e.app.FindRecordById("sessions", issued.SessionID); sess.GetInt("generation") != 1 || sess.GetString("revoked_at") != "" {
+		t.Fatalf("session changed by an expired token: %v", sess.PublicExport())
 	}
 }

@@ -30,7 +30,9 @@ type Service struct {
 	keys     atomic.Pointer[keyring]
 	keyState keyState
 	parsed   parseCache
-	live     prepared.SnapshotCache[liveSession]
+	// issuedRefresh: refresh tokens signed by this process, until presented (parsecache.go)
+	issuedRefresh issuedTokens
+	live          prepared.SnapshotCache[liveSession]
 
 	principals    prepared.SnapshotCache[*core.Record] // by user type and id: refresh's principal
 	roles         prepared.SnapshotCache[[]RoleClaim]  // by user id: the access token's roles
@@ -43,6 +45,7 @@ type Service struct {
 // It touches no data until the server starts (EnsureActiveKey runs in OnServe).
 func New(app core.App, kit *apikit.Kit) *Service {
 	s := &Service{app: app, cfg: kit.Config(), kit: kit}
+	s.issuedRefresh.m.Max = maxIssued
 	s.live.Sessions = true // a live session is a row of sessions
 	kit.SetAuthenticator(s)
 	prepared.WatchWrites(app) // invalidation of the hot-path caches
@@ -217,9 +220,11 @@ func (s *Service) mintPair(app core.App, userType string, principal *core.Record
 	if out.Access, err = s.sign(access); err != nil {
 		return nil, err
 	}
-	if out.Refresh, err = s.sign(refresh); err != nil {
+	var key *signingKey
+	if out.Refresh, key, err = s.signWithKey(refresh); err != nil {
 		return nil, err
 	}
+	s.issuedRefresh.put(out.Refresh, refresh, key)
 	if len(s.cfg.HS256Secret) > 0 {
 		if out.AccessHS256, err = s.signHS256(access); err != nil {
 			return nil, err
