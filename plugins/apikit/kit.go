@@ -3,7 +3,6 @@ package apikit
 import (
 	"io/fs"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,14 +27,14 @@ type Kit struct {
 	fastLaneState
 	inflight atomic.Int32 // authenticated requests in progress (AuthenticatedBusy)
 	arrivals [2]arrivalSlot
-	procs    int32 // GOMAXPROCS when the kit was made
+	procs    int32 // config.Processors()
 }
 
 type authenticatorBox struct{ a Authenticator }
 
 // New returns the kit of app.
 func New(app core.App, cfg *config.Config) *Kit {
-	return &Kit{app: app, cfg: cfg, procs: int32(runtime.GOMAXPROCS(0))}
+	return &Kit{app: app, cfg: cfg, procs: int32(config.Processors())}
 }
 
 // Config returns the shared configuration.

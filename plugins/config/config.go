@@ -367,3 +367,12 @@ func (c *Config) SystemFallbackURL(app interface{ Settings() *core.Settings }) s
 	}
 	return c.AppURL(app)
 }
+
+// processors is the number of processors this process may use, as the Go runtime found it at
+// start (GOMAXPROCS: the CPU count, or the container's CPU limit), before main raises the
+// scheduler's P count (main.go): CPU shares (password hashing) and "busy" signals are measured
+// against it.
+var processors = runtime.GOMAXPROCS(0)
+
+// Processors returns the processors this process may use (see processors).
+func Processors() int { return processors }

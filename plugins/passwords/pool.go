@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +62,7 @@ func NewPool(cfg *config.Config) *Pool {
 	return &Pool{
 		slots:   make(chan struct{}, n),
 		wait:    wait,
-		pacer:   pacer{rate: HashShareUnderLoad * float64(runtime.GOMAXPROCS(0))},
+		pacer:   pacer{rate: HashShareUnderLoad * float64(config.Processors())},
 		dummies: map[int]*dummyHash{},
 	}
 }
