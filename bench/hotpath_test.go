@@ -28,7 +28,7 @@ func setup(b *testing.B) (url, access string) {
 }
 
 // setupServer: a served test app with one staff user and an access token of it.
-func setupServer(b *testing.B) (*httptest.Server, string) {
+func setupServer(b testing.TB) (*httptest.Server, string) {
 	app := testkit.NewApp(b, func(app *tests.TestApp) {
 		cfg := testkit.Config()
 		server.Register(app, cfg, server.Options{})
