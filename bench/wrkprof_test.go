@@ -1,27 +1,57 @@
 package bench
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestWrkProfile is a profiling tool, skipped unless BENCH_WRK names a GET path: it serves the
-// app in this process and drives the path with wrk (external, 2 threads, 32 connections, 8 s,
-// Bearer token of the set-up user), so -cpuprofile shows the server's CPU alone under load:
+// TestWrkProfile is a profiling tool, skipped unless BENCH_WRK is set: it serves the app in this
+// process and drives it with wrk (external), so -cpuprofile (or -blockprofile, -trace) shows the
+// server's work alone under load. BENCH_WRK is a GET path (2 threads, 32 connections, Bearer
+// token of the set-up user) or "refresh" (rotations as in bench/run.sh: 8 threads, 8
+// connections, one session each). 8 s.
 //
 //	BENCH_WRK=/api/v1/users/token/validate/ go test ./bench -run WrkProfile -v -cpuprofile /tmp/wrk.cpu
 //	go tool pprof -top -cum bench/bench.test /tmp/wrk.cpu
 func TestWrkProfile(t *testing.T) {
-	path := os.Getenv("BENCH_WRK")
-	if path == "" {
-		t.Skip("set BENCH_WRK to a GET path to profile the server under wrk")
+	target := os.Getenv("BENCH_WRK")
+	if target == "" {
+		t.Skip("set BENCH_WRK to a GET path or to refresh to profile the server under wrk")
 	}
 	srv, access := setupServer(t)
+	var args []string
+	if target == "refresh" {
+		var tokens []string
+		for i := 0; i < 8; i++ {
+			res, err := http.Post(srv.URL+"/api/v1/users/login/", "application/json",
+				strings.NewReader(`{"email":"bench@example.com","password":"violet-harbor-42"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct{ Refresh string }
+			_ = json.NewDecoder(res.Body).Decode(&out)
+			res.Body.Close()
+			tokens = append(tokens, out.Refresh)
+		}
+		file := filepath.Join(t.TempDir(), "tokens")
+		if err := os.WriteFile(file, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		lua, _ := filepath.Abs("lua")
+		t.Setenv("BENCH_LUA", lua)
+		t.Setenv("TOKENS", file)
+		args = []string{"-t8", "-c8", "-s", filepath.Join(lua, "refresh.lua"), srv.URL + "/"}
+	} else {
+		args = []string{"-t2", "-c32", "-H", "Authorization: Bearer " + access, srv.URL + target}
+	}
 	time.Sleep(300 * time.Millisecond) // set-up writes settle: hot-path caches fill
-	out, err := exec.Command("wrk", "--latency", "-t2", "-c32", "-d8s",
-		"-H", "Authorization: Bearer "+access, srv.URL+path).CombinedOutput()
+	out, err := exec.Command("wrk", append([]string{"--latency", "-d8s"}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out)
 	}
