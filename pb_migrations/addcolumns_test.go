@@ -25,20 +25,30 @@ func pocketBaseOnlyApp(t *testing.T) core.App {
 // auth token secrets masked).
 func authTablesState(t *testing.T, app core.App) map[string]string {
 	t.Helper()
+	return tablesState(t, app, "users", "employees")
+}
+
+// tablesState is the schema of the given collections' tables and indexes, their column lists
+// and the stored collections (random auth token secrets and timestamps masked).
+func tablesState(t *testing.T, app core.App, tables ...string) map[string]string {
+	t.Helper()
 	state := map[string]string{}
-	var master []struct {
-		Type string `db:"type"`
-		Name string `db:"name"`
-		SQL  string `db:"sql"`
+	for _, table := range tables {
+		var master []struct {
+			Type string `db:"type"`
+			Name string `db:"name"`
+			SQL  string `db:"sql"`
+		}
+		err := app.DB().NewQuery("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = {:t} AND sql IS NOT NULL").
+			Bind(map[string]any{"t": table}).All(&master)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range master {
+			state[m.Type+" "+m.Name] = m.SQL
+		}
 	}
-	err := app.DB().NewQuery("SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN ('users', 'employees') AND sql IS NOT NULL").All(&master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range master {
-		state[m.Type+" "+m.Name] = m.SQL
-	}
-	for _, table := range []string{"users", "employees"} {
+	for _, table := range tables {
 		var cols []struct {
 			Cid     int     `db:"cid"`
 			Name    string  `db:"name"`
@@ -71,7 +81,7 @@ func TestAddColumnsBeforeSaveKeepsTheSchema(t *testing.T) {
 	t.Parallel()
 	migrate := func(before func(core.App, *core.Collection) error) map[string]string {
 		app := pocketBaseOnlyApp(t)
-		err := app.RunInTransaction(func(tx core.App) error { return createAuthCollections(tx, before) })
+		err := app.RunInTransaction(func(tx core.App) error { return createAuthCollections(tx, before, tx.Save) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,5 +141,45 @@ func TestAddColumnsBeforeSaveOnlyAddsFields(t *testing.T) {
 	}
 	if err := app.Save(c); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The auth and base collections are stored without PocketBase's collection validator (cold
+// start, issue 6): the same definitions saved with validation pass it and give the same tables,
+// indexes and stored collections, and the migrated collections pass validation as they are.
+func TestBaseCollectionsPassValidation(t *testing.T) {
+	t.Parallel()
+	migrate := func(save func(app core.App) func(core.Model) error) (core.App, map[string]string) {
+		app := pocketBaseOnlyApp(t)
+		err := app.RunInTransaction(func(tx core.App) error {
+			if err := createAuthCollections(tx, addColumnsBeforeSave, save(tx)); err != nil {
+				return err
+			}
+			return createBaseCollections(tx, save(tx))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app, tablesState(t, app, append([]string{"users", "employees"}, baseCollectionNames...)...)
+	}
+	app, unvalidated := migrate(func(tx core.App) func(core.Model) error { return tx.SaveNoValidate })
+	_, validated := migrate(func(tx core.App) func(core.Model) error { return tx.Save })
+
+	if len(unvalidated) != len(validated) || len(validated) < 3*len(baseCollectionNames) {
+		t.Errorf("%d schema entries without validation, %d with", len(unvalidated), len(validated))
+	}
+	for k, want := range validated {
+		if got := unvalidated[k]; got != want {
+			t.Errorf("%s:\n got %s\nwant %s", k, got, want)
+		}
+	}
+	for _, name := range append([]string{"users", "employees"}, baseCollectionNames...) {
+		col, err := app.FindCollectionByNameOrId(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Validate(col); err != nil {
+			t.Errorf("%s does not pass PocketBase's validation: %v", name, err)
+		}
 	}
 }
