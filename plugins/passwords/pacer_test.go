@@ -45,4 +45,27 @@ func TestPoolPacesHashingWhileBusy(t *testing.T) {
 	if again := verify(); again > paced/2 {
 		t.Fatalf("after the load: %v (paced %v)", again, paced)
 	}
+
+	// Pacing never stretches a request past PacedLatency (counted from when it began waiting
+	// for a slot): here the bound is already used up by the wait, so the comparison runs flat
+	// out although busy() holds.
+	busy = true
+	pool.pacedFor = 150 * time.Millisecond
+	release, err := pool.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release2, err := pool.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(200 * time.Millisecond); release(); release2() }()
+	waited := verify() // waits ~200 ms for a slot, then runs unpaced
+	if waited > 200*time.Millisecond+paced/2 {
+		t.Fatalf("comparison past its pacing bound took %v (paced %v, unpaced %v)", waited, paced, free)
+	}
+	pool.pacedFor = PacedLatency
+	if again := verify(); again < 4*free {
+		t.Fatalf("within the bound: %v, not paced (unpaced %v)", again, free)
+	}
 }
