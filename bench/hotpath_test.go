@@ -43,18 +43,25 @@ func setupServer(b testing.TB) (*httptest.Server, string) {
 		b.Fatal(err)
 	}
 	srv := testkit.Serve(b, app)
-	res, err := http.Post(srv.URL+"/api/v1/users/login/", "application/json",
+	access, _ := login(b, http.DefaultClient, srv.URL)
+	return srv, access
+}
+
+// login signs the set-up user in (a new session) and returns its tokens.
+func login(tb testing.TB, client *http.Client, url string) (access, refresh string) {
+	tb.Helper()
+	res, err := client.Post(url+"/api/v1/users/login/", "application/json",
 		strings.NewReader(`{"email":"bench@example.com","password":"violet-harbor-42"}`))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer res.Body.Close()
-	var out struct{ Access string }
+	var out struct{ Access, Refresh string }
 	_ = json.NewDecoder(res.Body).Decode(&out)
-	if out.Access == "" {
-		b.Fatal("login failed")
+	if out.Access == "" || out.Refresh == "" {
+		tb.Fatalf("login failed: %d", res.StatusCode)
 	}
-	return srv, out.Access
+	return out.Access, out.Refresh
 }
 
 func benchGET(b *testing.B, path string) {
@@ -90,14 +97,8 @@ func BenchmarkRefresh(b *testing.B) {
 	b.ResetTimer()
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
-		res, err := client.Post(url+"/api/v1/users/login/", "application/json",
-			strings.NewReader(`{"email":"bench@example.com","password":"violet-harbor-42"}`))
-		if err != nil {
-			b.Fatal(err)
-		}
 		var tok struct{ Refresh string }
-		_ = json.NewDecoder(res.Body).Decode(&tok)
-		res.Body.Close()
+		_, tok.Refresh = login(b, client, url)
 		for pb.Next() {
 			res, err := client.Post(url+"/api/v1/token/refresh/", "application/json",
 				strings.NewReader(`{"refresh":"`+tok.Refresh+`"}`))

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,15 +28,8 @@ func TestWrkProfile(t *testing.T) {
 	if target == "refresh" {
 		var tokens []string
 		for i := 0; i < 8; i++ {
-			res, err := http.Post(srv.URL+"/api/v1/users/login/", "application/json",
-				strings.NewReader(`{"email":"bench@example.com","password":"violet-harbor-42"}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out struct{ Refresh string }
-			_ = json.NewDecoder(res.Body).Decode(&out)
-			res.Body.Close()
-			tokens = append(tokens, out.Refresh)
+			_, refresh := login(t, http.DefaultClient, srv.URL)
+			tokens = append(tokens, refresh)
 		}
 		file := filepath.Join(t.TempDir(), "tokens")
 		if err := os.WriteFile(file, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
