@@ -21,6 +21,7 @@ import (
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/tokens"
 )
 
@@ -64,6 +65,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 	// Password hashing yields the CPU to authenticated requests while they contend for it
 	// (§7.2's pool, issue 6's login storm).
 	passwords.PoolFor(app, cfg).YieldTo(kit.AuthenticatedBusy)
+
+	// WAL checkpoints in a background goroutine instead of inside a writer's commit (issue 6).
+	prepared.CheckpointInBackground(app)
 
 	hooks.Register(app)
 	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)

@@ -34,7 +34,8 @@ import (
 // write bumped so far has committed or rolled back; any later write bumps the epoch again.
 type epochState struct {
 	main, sessions atomic.Uint64
-	watching       atomic.Bool // WatchWrites installed: without it nothing may be cached
+	writes         atomic.Uint64 // every write statement, log tables included (checkpointLoop)
+	watching       atomic.Bool   // WatchWrites installed: without it nothing may be cached
 }
 
 // Stamp is the write epoch at one moment.
@@ -126,6 +127,7 @@ func epochOf(app core.App) *epochState {
 
 func bump(app core.App, table string) {
 	e := epochOf(app)
+	e.writes.Add(1)
 	switch classOf(table) {
 	case classLog:
 	case classSessions:

@@ -1,0 +1,102 @@
+package prepared
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"modernc.org/sqlite"
+)
+
+// WAL checkpoints off the write path.
+//
+// SQLite's default is that the connection whose commit brings the WAL past 1000 pages copies
+// the WAL back into the database file, with an fsync of each, before its commit returns. In
+// PocketBase every write goes through one connection, so every writer waits behind those
+// fsyncs: under a refresh load (a rotation per request) that was a checkpoint every ~170 ms and
+// ~16 % of the throughput (issue 6; bench/README.md). Here the data database's connections
+// checkpoint only past writerAutocheckpoint pages (a safety net should the background
+// checkpointer fall behind or stop), and a goroutine runs a PASSIVE checkpoint on a read
+// connection every CheckpointEvery while there were writes. Durability is unchanged: in WAL
+// mode with synchronous=NORMAL (PocketBase's setting) commits never fsync, checkpoints do, the
+// same ones as before, only in another goroutine. The WAL stays about one interval of writes
+// long.
+
+// CheckpointEvery is how often the background checkpointer runs while the database is written.
+const CheckpointEvery = 200 * time.Millisecond
+
+// writerAutocheckpoint is the WAL length (pages, ~40 MB) past which a committing connection
+// checkpoints by itself after all.
+const writerAutocheckpoint = 10000
+
+var hookOnce sync.Once
+
+// CheckpointInBackground moves app's data-database checkpoints to a background goroutine. Call
+// it before the app bootstraps (the setting is made on each new connection of any data.db of
+// the process); the goroutine runs from OnServe until the app terminates or is reset.
+func CheckpointInBackground(app core.App) {
+	registerConnectionHook()
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "gatehouseCheckpoints",
+		Func: func(se *core.ServeEvent) error {
+			stop := make(chan struct{})
+			var once sync.Once
+			se.App.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+				once.Do(func() { close(stop) })
+				return e.Next()
+			})
+			go checkpointLoop(se.App, CheckpointEvery, stop)
+			return se.Next()
+		},
+	})
+}
+
+// registerConnectionHook makes every data.db connection opened from now on checkpoint only past
+// writerAutocheckpoint pages (modernc.org/sqlite runs the hook on each new connection).
+func registerConnectionHook() {
+	hookOnce.Do(func() {
+		sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
+			if !isDataDB(dsn) {
+				return nil
+			}
+			_, err := conn.ExecContext(context.Background(), "PRAGMA wal_autocheckpoint = "+strconv.Itoa(writerAutocheckpoint), nil)
+			return err
+		})
+	})
+}
+
+// isDataDB reports whether a connection string opens PocketBase's data.db (not auxiliary.db).
+func isDataDB(dsn string) bool {
+	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	return filepath.Base(path) == "data.db"
+}
+
+// checkpointLoop checkpoints app's data database every `every` when something was written since
+// the last round, until stop closes or the app is no longer bootstrapped.
+func checkpointLoop(app core.App, every time.Duration, stop <-chan struct{}) {
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	e := epochOf(app)
+	seen := e.writes.Load()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ticker.C:
+		}
+		if !app.IsBootstrapped() {
+			return
+		}
+		if w := e.writes.Load(); w != seen {
+			seen = w
+			if _, err := app.ConcurrentDB().NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Execute(); err != nil {
+				app.Logger().Warn("WAL checkpoint failed", "error", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package prepared
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"gatehouse/testkit"
+)
+
+// checkpointApp is a test app whose data.db connections were opened with the checkpoint hook,
+// and a table to write.
+func checkpointApp(t *testing.T) *tests.TestApp {
+	t.Helper()
+	registerConnectionHook() // before the app opens its connections, as server.Register does
+	app := testkit.NewApp(t)
+	WatchWrites(app)
+	if _, err := app.NonconcurrentDB().NewQuery("CREATE TABLE ck (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	// start from an empty WAL, all of it in data.db
+	if _, err := app.NonconcurrentDB().NewQuery("PRAGMA wal_checkpoint(TRUNCATE)").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+func writeRows(t *testing.T, app core.App, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if _, err := app.NonconcurrentDB().Insert("ck", dbx.Params{"v": strings.Repeat("x", 1000)}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func dataDBSize(t *testing.T, app core.App) int64 {
+	t.Helper()
+	st, err := os.Stat(filepath.Join(app.DataDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// The data database's connections checkpoint only past writerAutocheckpoint pages: commits of
+// a few hundred pages leave data.db untouched (SQLite's default would have copied them back at
+// 1000 pages, inside the committing write). The auxiliary database keeps the default.
+func TestWritersLeaveCheckpointsToTheBackground(t *testing.T) {
+	t.Parallel()
+	app := checkpointApp(t)
+	var pages int
+	if err := app.NonconcurrentDB().NewQuery("PRAGMA wal_autocheckpoint").Row(&pages); err != nil || pages != writerAutocheckpoint {
+		t.Fatalf("write connection: wal_autocheckpoint = %d (%v), want %d", pages, err, writerAutocheckpoint)
+	}
+	if err := app.ConcurrentDB().NewQuery("PRAGMA wal_autocheckpoint").Row(&pages); err != nil || pages != writerAutocheckpoint {
+		t.Fatalf("read connection: wal_autocheckpoint = %d (%v)", pages, err)
+	}
+	if err := app.AuxNonconcurrentDB().NewQuery("PRAGMA wal_autocheckpoint").Row(&pages); err != nil || pages != 1000 {
+		t.Fatalf("auxiliary.db: wal_autocheckpoint = %d (%v), want SQLite's 1000", pages, err)
+	}
+	before := dataDBSize(t, app)
+	writeRows(t, app, 1500) // ~1500 pages of WAL
+	if after := dataDBSize(t, app); after != before {
+		t.Fatalf("data.db grew from %d to %d bytes: a writer checkpointed", before, after)
+	}
+}
+
+// The background loop copies the WAL into data.db after writes, and stops with its channel.
+func TestCheckpointLoop(t *testing.T) {
+	t.Parallel()
+	app := checkpointApp(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { checkpointLoop(app, 20*time.Millisecond, stop); close(done) }()
+
+	before := dataDBSize(t, app)
+	writeRows(t, app, 300)
+	deadline := time.Now().Add(5 * time.Second)
+	for dataDBSize(t, app) < before+200*1000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("data.db still %d bytes (was %d): the loop did not checkpoint", dataDBSize(t, app), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var n int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM ck").Row(&n); err != nil || n != 300 {
+		t.Fatalf("rows after the checkpoint: %d (%v)", n, err)
+	}
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("the loop did not stop")
+	}
+}
+
+func TestIsDataDB(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"/srv/pb_data/data.db?_pragma=busy_timeout(10000)":      true,
+		"file:/srv/pb_data/data.db?_pragma=journal_mode(WAL)":   true,
+		"/srv/pb_data/auxiliary.db?_pragma=busy_timeout(10000)": false,
+		"/srv/other/mydata.db":                                  false,
+	} {
+		if got := isDataDB(dsn); got != want {
+			t.Errorf("isDataDB(%q) = %v", dsn, got)
+		}
+	}
+}
+
+// Wired up: once the app serves, writes reach data.db within a few intervals without any
+// writer checkpointing; the loop ends when the app terminates.
+func TestCheckpointInBackgroundWhileServing(t *testing.T) {
+	t.Parallel()
+	app := checkpointApp(t)
+	CheckpointInBackground(app)
+	testkit.Serve(t, app)
+
+	before := dataDBSize(t, app)
+	writeRows(t, app, 300)
+	deadline := time.Now().Add(5 * time.Second)
+	for dataDBSize(t, app) < before+200*1000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("data.db still %d bytes (was %d) while serving", dataDBSize(t, app), before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
