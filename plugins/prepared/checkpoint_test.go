@@ -40,6 +40,21 @@ func writeRows(t *testing.T, app core.App, n int) {
 	}
 }
 
+// writeAndAwaitCheckpoint writes 300 rows of 1 kB and waits (≤ 5 s) until data.db holds them:
+// only a checkpoint copies WAL pages into it.
+func writeAndAwaitCheckpoint(t *testing.T, app core.App) {
+	t.Helper()
+	before := dataDBSize(t, app)
+	writeRows(t, app, 300)
+	deadline := time.Now().Add(5 * time.Second)
+	for dataDBSize(t, app) < before+200*1000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("data.db still %d bytes (was %d): nothing checkpointed", dataDBSize(t, app), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func dataDBSize(t *testing.T, app core.App) int64 {
 	t.Helper()
 	st, err := os.Stat(filepath.Join(app.DataDir(), "data.db"))
@@ -80,15 +95,7 @@ func TestCheckpointLoop(t *testing.T) {
 	done := make(chan struct{})
 	go func() { checkpointLoop(app, 20*time.Millisecond, stop); close(done) }()
 
-	before := dataDBSize(t, app)
-	writeRows(t, app, 300)
-	deadline := time.Now().Add(5 * time.Second)
-	for dataDBSize(t, app) < before+200*1000 {
-		if time.Now().After(deadline) {
-			t.Fatalf("data.db still %d bytes (was %d): the loop did not checkpoint", dataDBSize(t, app), before)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	writeAndAwaitCheckpoint(t, app)
 	var n int
 	if err := app.DB().NewQuery("SELECT COUNT(*) FROM ck").Row(&n); err != nil || n != 300 {
 		t.Fatalf("rows after the checkpoint: %d (%v)", n, err)
@@ -122,13 +129,5 @@ func TestCheckpointInBackgroundWhileServing(t *testing.T) {
 	CheckpointInBackground(app)
 	testkit.Serve(t, app)
 
-	before := dataDBSize(t, app)
-	writeRows(t, app, 300)
-	deadline := time.Now().Add(5 * time.Second)
-	for dataDBSize(t, app) < before+200*1000 {
-		if time.Now().After(deadline) {
-			t.Fatalf("data.db still %d bytes (was %d) while serving", dataDBSize(t, app), before)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	writeAndAwaitCheckpoint(t, app)
 }
