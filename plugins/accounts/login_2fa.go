@@ -90,6 +90,14 @@ func (p *plugin) checkOTP(app core.App, user *core.Record, method, purpose, code
 	return secondfactor.VerifyEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, purpose, code)
 }
 
+// wrongOTP answers a wrong code: the failure is recorded (otpFailed), then 400 otp_invalid.
+func (p *plugin) wrongOTP(e *core.RequestEvent, user *core.Record, method string) error {
+	if err := p.otpFailed(e, user, method); err != nil {
+		return err
+	}
+	return otpInvalid()
+}
+
 // otpFailed records an OTP failure (§6.1); when it starts a second-factor lock the owner gets the
 // mfa_locked email and the audit log mfa.locked.
 func (p *plugin) otpFailed(e *core.RequestEvent, user *core.Record, method string) error {
@@ -201,10 +209,7 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 		if _, err := secondfactor.RecordWrongCode(e.App, p.cfg, challenge); err != nil {
 			return err
 		}
-		if err := p.otpFailed(e, user, method); err != nil {
-			return err
-		}
-		return otpInvalid()
+		return p.wrongOTP(e, user, method)
 	}
 	if consumed, err := secondfactor.ConsumeChallenge(e.App, p.cfg, challenge); err != nil || !consumed {
 		return apikit.TokenNotValid()

@@ -128,10 +128,7 @@ func (p *plugin) changePassword(e *core.RequestEvent) error {
 		if err := p.queuePasswordChanged(e, tx, rec, now); err != nil {
 			return err
 		}
-		entry := audit.FromRequest(e, "password.change", true)
-		entry.ActorType, entry.ActorID = audit.ActorStaff, rec.Id
-		entry.TargetType, entry.TargetID = "user", rec.Id
-		entry.Details = map[string]any{"sessions_revoked": revoked}
+		entry := ownAccountEntry(e, "password.change", true, rec.Id, map[string]any{"sessions_revoked": revoked})
 		return audit.Log(tx, entry)
 	})
 	if err != nil {
@@ -143,10 +140,7 @@ func (p *plugin) changePassword(e *core.RequestEvent) error {
 // auditPasswordChangeFailure writes password.change with success false (a wrong current
 // password, or any while locked); details never hold the password.
 func (p *plugin) auditPasswordChangeFailure(e *core.RequestEvent, user *core.Record, reason string) {
-	entry := audit.FromRequest(e, "password.change", false)
-	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
-	entry.TargetType, entry.TargetID = "user", user.Id
-	entry.Details = map[string]any{"reason": reason}
+	entry := ownAccountEntry(e, "password.change", false, user.Id, map[string]any{"reason": reason})
 	_ = audit.Log(e.App, entry)
 }
 

@@ -315,10 +315,7 @@ func (p *plugin) resetPassword(e *core.RequestEvent) error {
 		if err := p.queuePasswordChanged(e, tx, rec, now); err != nil {
 			return err
 		}
-		entry := audit.FromRequest(e, "password.reset", true)
-		entry.ActorType, entry.ActorID = audit.ActorStaff, rec.Id
-		entry.TargetType, entry.TargetID = "user", rec.Id
-		entry.Details = map[string]any{"sessions_revoked": revoked}
+		entry := ownAccountEntry(e, "password.reset", true, rec.Id, map[string]any{"sessions_revoked": revoked})
 		return audit.Log(tx, entry)
 	})
 	if errors.Is(err, errResetTokenGone) {

@@ -166,10 +166,7 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 					return err
 				}
 			}
-			entry := audit.FromRequest(e, "user.profile_updated", true)
-			entry.ActorType, entry.ActorID = audit.ActorStaff, rec.Id
-			entry.TargetType, entry.TargetID = "user", rec.Id
-			entry.Details = map[string]any{"fields": changed}
+			entry := ownAccountEntry(e, "user.profile_updated", true, rec.Id, map[string]any{"fields": changed})
 			return audit.Log(tx, entry)
 		})
 		if err != nil {

@@ -220,11 +220,7 @@ func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, 
 		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FAEnabled, map[string]any{"method": method}); err != nil {
 			return err
 		}
-		entry := audit.FromRequest(e, "2fa.enabled", true)
-		entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
-		entry.TargetType, entry.TargetID = "user", user.Id
-		entry.Details = map[string]any{"method": method}
-		return audit.Log(tx, entry)
+		return audit.Log(tx, p.twoFAAuditEntry(e, user, "2fa.enabled", method))
 	})
 	if errors.Is(err, errTwoFAConflict) {
 		return apikit.Conflict(detailTwoFAAlreadyEnabled)
@@ -233,10 +229,7 @@ func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, 
 		return err
 	}
 	if !right {
-		if err := p.otpFailed(e, user, method); err != nil {
-			return err
-		}
-		return otpInvalid()
+		return p.wrongOTP(e, user, method)
 	}
 	return apikit.WriteJSON(e, http.StatusOK, twoFAEnabled{
 		Status: "enabled", Method: method, Message: msgTwoFAEnabled, RecoveryCodes: codes,
@@ -360,10 +353,7 @@ func (p *plugin) disable2FA(e *core.RequestEvent) error {
 		return err
 	}
 	if !right {
-		if err := p.otpFailed(e, user, method); err != nil {
-			return err
-		}
-		return otpInvalid()
+		return p.wrongOTP(e, user, method)
 	}
 	return apikit.WriteJSON(e, http.StatusOK, map[string]string{"message": msgTwoFADisabled})
 }
@@ -382,10 +372,7 @@ func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
 		return err
 	}
 	if !right {
-		if err := p.otpFailed(e, user, method); err != nil {
-			return err
-		}
-		return otpInvalid()
+		return p.wrongOTP(e, user, method)
 	}
 	_ = audit.Log(e.App, p.twoFAAuditEntry(e, user, "2fa.verify", method))
 	return apikit.WriteJSON(e, http.StatusOK, struct {
@@ -394,19 +381,21 @@ func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
 	}{msgTwoFAVerified, true})
 }
 
-func (p *plugin) twoFAAuditEntry(e *core.RequestEvent, user *core.Record, event, method string) audit.Entry {
-	entry := audit.FromRequest(e, event, true)
-	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
-	entry.TargetType, entry.TargetID = "user", user.Id
-	entry.Details = map[string]any{"method": method}
+// ownAccountEntry is the audit entry of a staff user acting on their own account.
+func ownAccountEntry(e *core.RequestEvent, event string, success bool, userID string, details map[string]any) audit.Entry {
+	entry := audit.FromRequest(e, event, success)
+	entry.ActorType, entry.ActorID = audit.ActorStaff, userID
+	entry.TargetType, entry.TargetID = "user", userID
+	entry.Details = details
 	return entry
 }
 
+func (p *plugin) twoFAAuditEntry(e *core.RequestEvent, user *core.Record, event, method string) audit.Entry {
+	return ownAccountEntry(e, event, true, user.Id, map[string]any{"method": method})
+}
+
 func (p *plugin) auditOTPRequested(e *core.RequestEvent, user *core.Record, purpose string) {
-	entry := audit.FromRequest(e, "otp.requested", true)
-	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
-	entry.TargetType, entry.TargetID = "user", user.Id
-	entry.Details = map[string]any{"purpose": purpose}
+	entry := ownAccountEntry(e, "otp.requested", true, user.Id, map[string]any{"purpose": purpose})
 	_ = audit.Log(e.App, entry)
 }
 
