@@ -122,15 +122,7 @@ func mapsEqual(a, b map[string]string) bool {
 func TestPasswordChangeValidationStages(t *testing.T) {
 	t.Parallel()
 	f := newPwFlow(t, pwOpts{})
-	col, _ := f.app.FindCachedCollectionByNameOrId("users")
-	u := core.NewRecord(col)
-	u.SetEmail("agent.smith@example.com")
-	u.SetPassword(pwOldPassword)
-	u.Set("username", "kestrel")
-	u.Set("is_active", true)
-	if err := f.app.Save(u); err != nil {
-		t.Fatal(err)
-	}
+	u := f.pwKestrel()
 	login := f.login(u.Email(), pwOldPassword)
 	other := f.login(u.Email(), pwOldPassword)
 	auth := pwBearer(login.str("access"))

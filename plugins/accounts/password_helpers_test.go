@@ -84,6 +84,22 @@ func newPwFlow(t *testing.T, o pwOpts) *flow {
 
 func pwBearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
 
+// pwKestrel creates agent.smith@example.com, username "kestrel", password pwOldPassword: an
+// account whose username and email local part a new password must not contain (§1.13).
+func (f *flow) pwKestrel() *core.Record {
+	f.t.Helper()
+	col, _ := f.app.FindCachedCollectionByNameOrId("users")
+	u := core.NewRecord(col)
+	u.SetEmail("agent.smith@example.com")
+	u.SetPassword(pwOldPassword)
+	u.Set("username", "kestrel")
+	u.Set("is_active", true)
+	if err := f.app.Save(u); err != nil {
+		f.t.Fatal(err)
+	}
+	return u
+}
+
 func (f *flow) pwReload(r *core.Record) *core.Record {
 	f.t.Helper()
 	fresh, err := f.app.FindRecordById(r.Collection().Name, r.Id)

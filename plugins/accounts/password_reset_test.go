@@ -409,15 +409,7 @@ func TestResetTokenValidity(t *testing.T) {
 func TestResetPasswordValidationStages(t *testing.T) {
 	t.Parallel()
 	f := newPwFlow(t, pwOpts{})
-	col, _ := f.app.FindCachedCollectionByNameOrId("users")
-	u := core.NewRecord(col)
-	u.SetEmail("agent.smith@example.com")
-	u.SetPassword(pwOldPassword)
-	u.Set("username", "kestrel")
-	u.Set("is_active", true)
-	if err := f.app.Save(u); err != nil {
-		t.Fatal(err)
-	}
+	u := f.pwKestrel()
 	token := f.pwForgot(u.Email())
 	q := func(s string) string { return `"` + s + `"` }
 
