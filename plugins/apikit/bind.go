@@ -164,6 +164,10 @@ func (b *Body) parseJSON(data []byte) error {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return InvalidField("non_field_errors", MsgMalformedJSON)
 	}
+	if m, ok := parsePlainObject(data); ok {
+		b.kind, b.json = kindJSON, m
+		return nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		return InvalidField("non_field_errors", MsgMalformedJSON)
@@ -306,7 +310,9 @@ func (b *Body) String(name string, r Str) (string, bool) {
 		b.fail(name, requiredMsg)
 		return "", true
 	case l.isJSON:
-		if len(l.raw) == 0 || l.raw[0] != '"' || json.Unmarshal(l.raw, &val) != nil {
+		if v, ok := plainStringValue(l.raw); ok {
+			val = v
+		} else if len(l.raw) == 0 || l.raw[0] != '"' || json.Unmarshal(l.raw, &val) != nil {
 			b.fail(name, MsgNotString)
 			return "", true
 		}
