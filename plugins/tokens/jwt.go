@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pocketbase/dbx"
+
+	"gatehouse/plugins/apikit"
 )
 
 // Token types of §3.2.
@@ -79,27 +82,64 @@ type wireClaims struct {
 	rolesPresent bool
 }
 
-// MarshalJSON writes the claims with the presence rules of §3.2.
+// MarshalJSON writes the claims with the presence rules of §3.2, in the order of wireClaims,
+// byte for byte what json.Marshal writes for them (every token is signed over this, so it is
+// written by hand: no reflection, one allocation).
 func (c Claims) MarshalJSON() ([]byte, error) {
-	w := wireClaims{Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience, Exp: c.ExpiresAt, Iat: c.IssuedAt, Nbf: c.NotBefore,
-		Jti: c.ID, TokenType: c.TokenType, Sid: c.SessionID, UserID: c.Subject, UserType: c.UserType}
-	if c.UserType == UserTypeEmployee {
-		w.EmployeeID = c.Subject
+	return c.appendJSON(make([]byte, 0, 384)), nil
+}
+
+func (c Claims) appendJSON(b []byte) []byte {
+	b = appendStringField(append(b, '{'), "iss", c.Issuer)
+	b = appendStringField(append(b, ','), "sub", c.Subject)
+	b = append(b, `,"aud":`...)
+	if c.Audience == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range c.Audience {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = apikit.AppendJSONString(b, a, true)
+		}
+		b = append(b, ']')
 	}
-	if c.Profile == nil {
-		return json.Marshal(w)
+	b = strconv.AppendInt(append(b, `,"exp":`...), c.ExpiresAt, 10)
+	b = strconv.AppendInt(append(b, `,"iat":`...), c.IssuedAt, 10)
+	b = strconv.AppendInt(append(b, `,"nbf":`...), c.NotBefore, 10)
+	b = appendStringField(append(b, ','), "jti", c.ID)
+	b = appendStringField(append(b, ','), "token_type", c.TokenType)
+	if c.SessionID != "" {
+		b = appendStringField(append(b, ','), "sid", c.SessionID)
 	}
-	w.Email, w.Username, w.FullName = &c.Profile.Email, &c.Profile.Username, &c.Profile.FullName
-	roles := c.Profile.Roles
-	if roles == nil {
-		roles = []RoleClaim{}
+	b = appendStringField(append(b, ','), "user_id", c.Subject)
+	b = appendStringField(append(b, ','), "user_type", c.UserType)
+	if c.UserType == UserTypeEmployee && c.Subject != "" {
+		b = appendStringField(append(b, ','), "employee_id", c.Subject)
 	}
-	// omitempty would drop an empty roles list; an access token always carries the claim.
-	type withRoles struct {
-		wireClaims
-		Roles []RoleClaim `json:"roles"`
+	if p := c.Profile; p != nil {
+		b = appendStringField(append(b, ','), "email", p.Email)
+		b = appendStringField(append(b, ','), "username", p.Username)
+		b = appendStringField(append(b, ','), "full_name", p.FullName)
+		// an access token always carries roles, [] when there is none
+		b = append(b, `,"roles":[`...)
+		for i, r := range p.Roles {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendStringField(append(b, '{'), "system", r.System)
+			b = append(appendStringField(append(b, ','), "role", r.Role), '}')
+		}
+		b = append(b, ']')
 	}
-	return json.Marshal(withRoles{wireClaims: w, Roles: roles})
+	return append(b, '}')
+}
+
+// appendStringField appends "key":"value" (key needs no escaping).
+func appendStringField(b []byte, key, value string) []byte {
+	b = append(append(append(b, '"'), key...), `":`...)
+	return apikit.AppendJSONString(b, value, true)
 }
 
 // UnmarshalJSON reads the claims; user_id and employee_id must equal sub when present.
