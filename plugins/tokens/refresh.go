@@ -3,6 +3,7 @@ package tokens
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -227,23 +228,75 @@ const RefreshCookieName = "refresh_token"
 // SetCookies sets both auth cookies of §3.6 for an issued pair.
 func (s *Service) SetCookies(e *core.RequestEvent, issued *Issued) {
 	secure := s.cookieSecure()
-	e.SetCookie(&http.Cookie{Name: apikit.AccessCookieName, Value: issued.Access, Path: "/",
+	setCookie(e, &http.Cookie{Name: apikit.AccessCookieName, Value: issued.Access, Path: "/",
 		MaxAge: int(s.cfg.AccessTokenTTL.Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: secure, Domain: s.cfg.CookieDomain})
 	maxAge := int(time.Until(issued.RefreshExp).Seconds())
 	if maxAge < 1 {
 		maxAge = 1
 	}
-	e.SetCookie(&http.Cookie{Name: RefreshCookieName, Value: issued.Refresh, Path: "/api/v1/",
+	setCookie(e, &http.Cookie{Name: RefreshCookieName, Value: issued.Refresh, Path: "/api/v1/",
 		MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
+}
+
+// setCookie adds c's Set-Cookie header, the one http.SetCookie writes. Our token cookies (a
+// token's characters, a plain path, no domain or expiry) are written directly; any other
+// cookie goes through net/http's checks.
+func setCookie(e *core.RequestEvent, c *http.Cookie) {
+	if v := cookieString(c); v != "" {
+		e.Response.Header().Add("Set-Cookie", v)
+	}
+}
+
+// cookieString is c.String() for the attributes SetCookies uses.
+func cookieString(c *http.Cookie) string {
+	if c.Domain != "" || !c.Expires.IsZero() || c.Quoted || c.Partitioned || c.SameSite != http.SameSiteLaxMode ||
+		!plainCookie(c.Name, false) || !plainCookie(c.Value, false) || !plainCookie(c.Path, true) {
+		return c.String()
+	}
+	b := make([]byte, 0, len(c.Name)+len(c.Value)+len(c.Path)+64)
+	b = append(append(append(b, c.Name...), '='), c.Value...)
+	if c.Path != "" {
+		b = append(append(b, "; Path="...), c.Path...)
+	}
+	switch {
+	case c.MaxAge > 0:
+		b = strconv.AppendInt(append(b, "; Max-Age="...), int64(c.MaxAge), 10)
+	case c.MaxAge < 0:
+		b = append(b, "; Max-Age=0"...)
+	}
+	if c.HttpOnly {
+		b = append(b, "; HttpOnly"...)
+	}
+	if c.Secure {
+		b = append(b, "; Secure"...)
+	}
+	return string(append(b, "; SameSite=Lax"...))
+}
+
+// plainCookie reports whether s is written as it is: the characters of tokens and JWTs
+// (letters, digits, - _ .) and, in a path, /. A name must not be empty.
+func plainCookie(s string, path bool) bool {
+	if s == "" {
+		return path
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		case c == '/' && path:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // ClearCookies clears both auth cookies (same name, Path and Domain, empty, Max-Age=0).
 func (s *Service) ClearCookies(e *core.RequestEvent) {
 	secure := s.cookieSecure()
-	e.SetCookie(&http.Cookie{Name: apikit.AccessCookieName, Value: "", Path: "/", MaxAge: -1,
+	setCookie(e, &http.Cookie{Name: apikit.AccessCookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure, Domain: s.cfg.CookieDomain})
-	e.SetCookie(&http.Cookie{Name: RefreshCookieName, Value: "", Path: "/api/v1/", MaxAge: -1,
+	setCookie(e, &http.Cookie{Name: RefreshCookieName, Value: "", Path: "/api/v1/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
 }
 
