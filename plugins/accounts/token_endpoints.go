@@ -58,7 +58,7 @@ func (p *plugin) refresh(allowed ...string) func(e *core.RequestEvent) error {
 		return apikit.WriteRawJSON(e, http.StatusOK, refreshResponse{
 			Access: issued.Access, AccessHS256: issued.AccessHS256, Refresh: issued.Refresh, TokenType: "Bearer",
 			ExpiresIn: int(p.cfg.AccessTokenTTL.Seconds()), UserType: issued.UserType, Message: "Token refreshed successfully",
-		}.appendJSON(make([]byte, 0, 1024)))
+		}.appendJSON(make([]byte, 0, len(issued.Access)+len(issued.AccessHS256)+len(issued.Refresh)+192)))
 	}
 }
 

@@ -86,7 +86,11 @@ type wireClaims struct {
 // byte for byte what json.Marshal writes for them (every token is signed over this, so it is
 // written by hand: no reflection, one allocation).
 func (c Claims) MarshalJSON() ([]byte, error) {
-	return c.appendJSON(make([]byte, 0, 384)), nil
+	size := 320
+	if c.Profile != nil {
+		size += 96 + len(c.Profile.Email) + len(c.Profile.Username) + len(c.Profile.FullName) + 64*len(c.Profile.Roles)
+	}
+	return c.appendJSON(make([]byte, 0, size)), nil
 }
 
 func (c Claims) appendJSON(b []byte) []byte {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -254,24 +255,31 @@ func cookieString(c *http.Cookie) string {
 		!plainCookie(c.Name, false) || !plainCookie(c.Value, false) || !plainCookie(c.Path, true) {
 		return c.String()
 	}
-	b := make([]byte, 0, len(c.Name)+len(c.Value)+len(c.Path)+64)
-	b = append(append(append(b, c.Name...), '='), c.Value...)
+	var b strings.Builder // one allocation: the line itself
+	b.Grow(len(c.Name) + len(c.Value) + len(c.Path) + 64)
+	b.WriteString(c.Name)
+	b.WriteByte('=')
+	b.WriteString(c.Value)
 	if c.Path != "" {
-		b = append(append(b, "; Path="...), c.Path...)
+		b.WriteString("; Path=")
+		b.WriteString(c.Path)
 	}
 	switch {
 	case c.MaxAge > 0:
-		b = strconv.AppendInt(append(b, "; Max-Age="...), int64(c.MaxAge), 10)
+		var n [20]byte
+		b.WriteString("; Max-Age=")
+		b.Write(strconv.AppendInt(n[:0], int64(c.MaxAge), 10))
 	case c.MaxAge < 0:
-		b = append(b, "; Max-Age=0"...)
+		b.WriteString("; Max-Age=0")
 	}
 	if c.HttpOnly {
-		b = append(b, "; HttpOnly"...)
+		b.WriteString("; HttpOnly")
 	}
 	if c.Secure {
-		b = append(b, "; Secure"...)
+		b.WriteString("; Secure")
 	}
-	return string(append(b, "; SameSite=Lax"...))
+	b.WriteString("; SameSite=Lax")
+	return b.String()
 }
 
 // plainCookie reports whether s is written as it is: the characters of tokens and JWTs
@@ -280,16 +288,34 @@ func plainCookie(s string, path bool) bool {
 	if s == "" {
 		return path
 	}
+	allowed := uint8(cookieTokenChar)
+	if path {
+		allowed |= cookiePathChar
+	}
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
-		case c == '/' && path:
-		default:
+		if cookieChars[s[i]]&allowed == 0 {
 			return false
 		}
 	}
 	return true
 }
+
+const (
+	cookieTokenChar = 1 << iota
+	cookiePathChar
+)
+
+var cookieChars = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+			t[c] = cookieTokenChar
+		case c == '/':
+			t[c] = cookiePathChar
+		}
+	}
+	return t
+}()
 
 // ClearCookies clears both auth cookies (same name, Path and Domain, empty, Max-Age=0).
 func (s *Service) ClearCookies(e *core.RequestEvent) {
