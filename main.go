@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/cmd"
@@ -131,6 +132,7 @@ func tuneRuntime(app core.App) {
 					// relaxed collector let the heap grow ~4× (idle RSS ~40 MB instead of ~30)
 					debug.SetGCPercent(100)
 					debug.FreeOSMemory()
+					config.KeepHeapFloor(config.HeapFloor, 100, 200*time.Millisecond)
 				}
 				if moreProcs {
 					runtime.GOMAXPROCS(2 * config.Processors())
