@@ -75,6 +75,7 @@ type Body struct {
 
 	kind  bodyKind
 	json  map[string]json.RawMessage
+	plain bool // json came from parsePlainObject: every value is a plain string
 	form  url.Values
 	files map[string][]*multipart.FileHeader
 }
@@ -165,7 +166,7 @@ func (b *Body) parseJSON(data []byte) error {
 		return InvalidField("non_field_errors", MsgMalformedJSON)
 	}
 	if m, ok := parsePlainObject(data); ok {
-		b.kind, b.json = kindJSON, m
+		b.kind, b.json, b.plain = kindJSON, m, true
 		return nil
 	}
 	var m map[string]json.RawMessage
@@ -247,6 +248,7 @@ func (b *Body) fail(field, msg string) {
 type lookupResult struct {
 	present    bool
 	isJSON     bool
+	isPlain    bool // raw is a plain string (plainjson.go): its contents need no decoding
 	raw        json.RawMessage
 	text       string
 	isNull     bool
@@ -260,7 +262,7 @@ func (b *Body) lookup(name string) lookupResult {
 		if !ok {
 			return lookupResult{}
 		}
-		return lookupResult{present: true, isJSON: true, raw: raw, isNull: string(raw) == "null"}
+		return lookupResult{present: true, isJSON: true, isPlain: b.plain, raw: raw, isNull: string(raw) == "null"}
 	case kindForm, kindMultipart:
 		if vs, ok := b.form[name]; ok && len(vs) > 0 {
 			return lookupResult{present: true, text: vs[0]}
@@ -310,8 +312,8 @@ func (b *Body) String(name string, r Str) (string, bool) {
 		b.fail(name, requiredMsg)
 		return "", true
 	case l.isJSON:
-		if v, ok := plainStringValue(l.raw); ok {
-			val = v
+		if l.isPlain {
+			val = string(l.raw[1 : len(l.raw)-1])
 		} else if len(l.raw) == 0 || l.raw[0] != '"' || json.Unmarshal(l.raw, &val) != nil {
 			b.fail(name, MsgNotString)
 			return "", true

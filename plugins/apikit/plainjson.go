@@ -118,12 +118,3 @@ func parsePlainObject(data []byte) (m map[string]json.RawMessage, ok bool) {
 		}
 	}
 }
-
-// plainStringValue is the contents of raw, a JSON string value, when it is plain (what
-// json.Unmarshal would give, without its passes).
-func plainStringValue(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || !isPlain(raw[1:len(raw)-1]) {
-		return "", false
-	}
-	return string(raw[1 : len(raw)-1]), true
-}

@@ -83,8 +83,11 @@ func checkPlainObject(t *testing.T, data []byte) bool {
 		t.Fatalf("%q: fast path %q, encoding/json %q", data, m, want)
 	}
 	for k, raw := range m {
-		got, ok := plainStringValue(raw)
-		var s string
+		ok := len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"'
+		var got, s string
+		if ok {
+			got = string(raw[1 : len(raw)-1]) // what Body.String takes from a plain body
+		}
 		if err := json.Unmarshal(raw, &s); !ok || err != nil || got != s {
 			t.Fatalf("%q: value of %q: fast %q (%v), encoding/json %q (%v)", data, k, got, ok, s, err)
 		}
