@@ -13,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/config"
+	"gatehouse/testkit"
 )
 
 const testAnswer = "ACDEFG"
@@ -221,7 +222,7 @@ func TestVerifyOneGuess(t *testing.T) {
 		t.Fatalf("empty id: ok=%v err=%v", ok, err)
 	}
 	id = newChallenge(t, app, cfg)
-	setField(t, app, challenge(t, app, id), "expires_at", time.Now().Add(-time.Second))
+	testkit.SetField(t, app, challenge(t, app, id), "expires_at", time.Now().Add(-time.Second))
 	if ok, _ := Verify(app, cfg, id, testAnswer); ok {
 		t.Fatal("expired challenge solved")
 	}
@@ -234,7 +235,7 @@ func TestVerifyConcurrentGuesses(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	id := newChallenge(t, app, cfg)
-	wins := concurrently(t, 12, func() (bool, error) { return Verify(app, cfg, id, testAnswer) })
+	wins := testkit.Concurrently(t, 12, func() (bool, error) { return Verify(app, cfg, id, testAnswer) })
 	if wins != 1 {
 		t.Fatalf("%d concurrent right guesses passed, want 1", wins)
 	}
@@ -263,13 +264,13 @@ func TestRedeem(t *testing.T) {
 	// Within 120 s of solving: fine; 121 s: refused.
 	late := newChallenge(t, app, cfg)
 	_, _ = Verify(app, cfg, late, testAnswer)
-	setField(t, app, challenge(t, app, late), "solved_at", time.Now().Add(-121*time.Second))
+	testkit.SetField(t, app, challenge(t, app, late), "solved_at", time.Now().Add(-121*time.Second))
 	if ok, _ := Redeem(app, cfg, late); ok {
 		t.Fatal("challenge redeemed 121 s after solving")
 	}
 	inTime := newChallenge(t, app, cfg)
 	_, _ = Verify(app, cfg, inTime, testAnswer)
-	setField(t, app, challenge(t, app, inTime), "solved_at", time.Now().Add(-115*time.Second))
+	testkit.SetField(t, app, challenge(t, app, inTime), "solved_at", time.Now().Add(-115*time.Second))
 	if ok, _ := Redeem(app, cfg, inTime); !ok {
 		t.Fatal("challenge refused 115 s after solving")
 	}
@@ -277,7 +278,7 @@ func TestRedeem(t *testing.T) {
 	// Concurrent redemptions: one wins.
 	conc := newChallenge(t, app, cfg)
 	_, _ = Verify(app, cfg, conc, testAnswer)
-	if wins := concurrently(t, 12, func() (bool, error) { return Redeem(app, cfg, conc) }); wins != 1 {
+	if wins := testkit.Concurrently(t, 12, func() (bool, error) { return Redeem(app, cfg, conc) }); wins != 1 {
 		t.Fatalf("%d concurrent redemptions, want 1", wins)
 	}
 	if ok, err := Redeem(app, cfg, "nosuchchallenge"); err != nil || ok {

@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/config"
+	"gatehouse/testkit"
 )
 
 func record(t *testing.T, app core.App, cfg *config.Config, email, ip, userType, principalID string) bool {
@@ -52,7 +53,7 @@ func TestRequiredByEmail(t *testing.T) {
 	}
 
 	// The window is sliding on occurred_at: 16 minutes back, the state ends (§8.4 st. 81).
-	shiftDates(t, app, colAuthFailures, "occurred_at", -16*time.Minute, dbx.HashExp{"email": email})
+	testkit.ShiftDates(t, app, colAuthFailures, "occurred_at", -16*time.Minute, dbx.HashExp{"email": email})
 	if required(t, app, cfg, email, "10.0.0.9") {
 		t.Fatal("still required with all failures 16 minutes old")
 	}
@@ -83,7 +84,7 @@ func TestRequiredByIP(t *testing.T) {
 	if required(t, app, cfg, "new@example.com", "198.51.100.21") {
 		t.Fatal("IP state leaked to another IP")
 	}
-	shiftDates(t, app, colAuthFailures, "occurred_at", -16*time.Minute, dbx.HashExp{"ip": ip})
+	testkit.ShiftDates(t, app, colAuthFailures, "occurred_at", -16*time.Minute, dbx.HashExp{"ip": ip})
 	if required(t, app, cfg, "", ip) {
 		t.Fatal("IP state survived 16 minutes")
 	}
@@ -136,7 +137,7 @@ func TestPasswordVerifiedResetsEmailCounter(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("%d IP rows, want 3", n)
 	}
-	if reload(t, app, u).GetDateTime("lock_counter_reset_at").IsZero() {
+	if testkit.Reload(t, app, u).GetDateTime("lock_counter_reset_at").IsZero() {
 		t.Fatal("lock_counter_reset_at not set")
 	}
 }
@@ -151,13 +152,13 @@ func TestLockoutAtTenthFailure(t *testing.T) {
 			t.Fatalf("lock started at failure %d", i)
 		}
 	}
-	if IsLocked(reload(t, app, u)) {
+	if IsLocked(testkit.Reload(t, app, u)) {
 		t.Fatal("locked after 9 failures")
 	}
 	if !record(t, app, cfg, email, "10.2.0.10", "staff", u.Id) {
 		t.Fatal("10th failure did not start a lock")
 	}
-	fresh := reload(t, app, u)
+	fresh := testkit.Reload(t, app, u)
 	if !IsLocked(fresh) {
 		t.Fatal("not locked")
 	}
@@ -173,7 +174,7 @@ func TestLockoutAtTenthFailure(t *testing.T) {
 			t.Fatal("lock started while locked")
 		}
 	}
-	if !reload(t, app, u).GetDateTime("locked_until").Time().Equal(until) {
+	if !testkit.Reload(t, app, u).GetDateTime("locked_until").Time().Equal(until) {
 		t.Fatal("lock extended")
 	}
 	if r, _ := RequiredForIP(app, cfg, "10.2.1.1"); !r {
@@ -184,9 +185,9 @@ func TestLockoutAtTenthFailure(t *testing.T) {
 	// the next one, so 9 new failures do not lock and the 10th does.
 	// Simulate time passing: every failure so far moves 2 minutes back (still inside the
 	// 15-minute window) and the lock ended 1 minute ago, after all of them.
-	shiftDates(t, app, colAuthFailures, "occurred_at", -2*time.Minute, dbx.HashExp{"principal_id": u.Id})
-	setField(t, app, u, "locked_until", time.Now().Add(-time.Minute))
-	if IsLocked(reload(t, app, u)) {
+	testkit.ShiftDates(t, app, colAuthFailures, "occurred_at", -2*time.Minute, dbx.HashExp{"principal_id": u.Id})
+	testkit.SetField(t, app, u, "locked_until", time.Now().Add(-time.Minute))
+	if IsLocked(testkit.Reload(t, app, u)) {
 		t.Fatal("still locked")
 	}
 	for i := 0; i < 9; i++ {
@@ -208,7 +209,7 @@ func TestLockoutWindowAndResetAt(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		record(t, app, cfg, u.GetString("email"), "10.3.0.1", "staff", u.Id)
 	}
-	shiftDates(t, app, colAuthFailures, "occurred_at", -16*time.Minute, dbx.HashExp{"principal_id": u.Id})
+	testkit.ShiftDates(t, app, colAuthFailures, "occurred_at", -16*time.Minute, dbx.HashExp{"principal_id": u.Id})
 	for i := 0; i < 9; i++ {
 		if record(t, app, cfg, u.GetString("email"), "10.3.0.1", "staff", u.Id) {
 			t.Fatal("failures older than the window counted")
@@ -241,7 +242,7 @@ func TestLockoutWindowAndResetAt(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		record(t, app, cfg, v.GetString("email"), "10.3.0.3", "staff", v.Id)
 	}
-	setField(t, app, v, "lock_counter_reset_at", time.Now())
+	testkit.SetField(t, app, v, "lock_counter_reset_at", time.Now())
 	time.Sleep(5 * time.Millisecond)
 	if record(t, app, cfg, v.GetString("email"), "10.3.0.3", "staff", v.Id) {
 		t.Fatal("lock_counter_reset_at ignored")
@@ -255,14 +256,14 @@ func TestUnlock(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		record(t, app, cfg, u.GetString("email"), "10.4.0.1", "staff", u.Id)
 	}
-	fresh := reload(t, app, u)
+	fresh := testkit.Reload(t, app, u)
 	if !IsLocked(fresh) {
 		t.Fatal("not locked")
 	}
 	if err := Unlock(app, fresh); err != nil {
 		t.Fatal(err)
 	}
-	if IsLocked(fresh) || IsLocked(reload(t, app, u)) {
+	if IsLocked(fresh) || IsLocked(testkit.Reload(t, app, u)) {
 		t.Fatal("still locked after Unlock")
 	}
 	time.Sleep(5 * time.Millisecond)
@@ -297,7 +298,7 @@ func TestConcurrentFailuresStartOneLock(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		record(t, app, cfg, u.GetString("email"), "10.6.0.1", "staff", u.Id)
 	}
-	starts := concurrently(t, 8, func() (bool, error) {
+	starts := testkit.Concurrently(t, 8, func() (bool, error) {
 		return RecordPasswordFailure(app, cfg, u.GetString("email"), "10.6.0.1", "staff", u.Id)
 	})
 	if starts != 1 {

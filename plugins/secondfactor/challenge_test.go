@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"gatehouse/testkit"
 )
 
 const testJTI = "0123456789abcdef0123456789abcdef"
@@ -17,7 +19,7 @@ func TestCreateAndLoadChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := reload(t, app, ch)
+	stored := testkit.Reload(t, app, ch)
 	if stored.GetString("jti_hash") != sha256Hex(testJTI) || stored.GetString("jti_hash") == testJTI {
 		t.Fatalf("jti_hash %q", stored.GetString("jti_hash"))
 	}
@@ -110,7 +112,7 @@ func TestChallengeSingleUse(t *testing.T) {
 	if _, err := RecordWrongCode(app, cfg, ch); err != nil {
 		t.Fatal(err)
 	}
-	if reload(t, app, ch).GetInt("failed_attempts") != 0 {
+	if testkit.Reload(t, app, ch).GetInt("failed_attempts") != 0 {
 		t.Fatal("wrong code counted on a consumed challenge")
 	}
 }
@@ -120,7 +122,7 @@ func TestChallengeConcurrentConsume(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "")
-	wins := concurrently(t, 16, func() (bool, error) {
+	wins := testkit.Concurrently(t, 16, func() (bool, error) {
 		own, err := app.FindRecordById(colMFAChallenges, ch.Id)
 		if err != nil {
 			return false, err
@@ -137,7 +139,7 @@ func TestChallengeExpiry(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"email"}, testJTI, "")
-	setField(t, app, ch, "expires_at", time.Now().Add(-time.Second))
+	testkit.SetField(t, app, ch, "expires_at", time.Now().Add(-time.Second))
 	if _, err := LoadChallenge(app, cfg, testJTI); !errors.Is(err, ErrChallengeInvalid) {
 		t.Fatalf("expired challenge loaded: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/testkit"
 )
 
 func codeRows(t *testing.T, app core.App, principalType, principalID string) []*core.Record {
@@ -112,7 +114,7 @@ func TestVerifyEmailCodeConcurrentSingleUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wins := concurrently(t, 16, func() (bool, error) {
+	wins := testkit.Concurrently(t, 16, func() (bool, error) {
 		return VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, code)
 	})
 	if wins != 1 {
@@ -224,7 +226,7 @@ func TestIssueEmailCodeCooldown(t *testing.T) {
 	// 61 s later (issue instant = expires_at − TTL, moved through expires_at) a new code is
 	// issued and the old one stops working.
 	exp, _ := principalExp(TypeStaff, u.Id)
-	shiftDates(t, app, colOTPCodes, "expires_at", -61*time.Second, dbx.And(exp, dbx.HashExp{"purpose": "login"}))
+	testkit.ShiftDates(t, app, colOTPCodes, "expires_at", -61*time.Second, dbx.And(exp, dbx.HashExp{"purpose": "login"}))
 	second, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
 	if err != nil || throttled || second == "" {
 		t.Fatalf("issue after the cooldown: throttled=%v err=%v", throttled, err)
@@ -252,7 +254,7 @@ func TestIssueEmailCodeConcurrentOneLive(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	issued := concurrently(t, 8, func() (bool, error) {
+	issued := testkit.Concurrently(t, 8, func() (bool, error) {
 		code, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
 		return code != "" && !throttled, err
 	})

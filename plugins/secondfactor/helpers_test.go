@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pquerna/otp/totp"
@@ -63,20 +62,4 @@ func enableTOTP(t *testing.T, app core.App, cfg *config.Config, p *core.Record) 
 func newPrincipal(t *testing.T, app core.App, collection string) *core.Record {
 	t.Helper()
 	return testkit.NewPrincipal(t, app, collection, "person")
-}
-func reload(t *testing.T, app core.App, r *core.Record) *core.Record {
-	t.Helper()
-	return testkit.Reload(t, app, r)
-}
-func setField(t *testing.T, app core.App, r *core.Record, field string, value any) {
-	t.Helper()
-	testkit.SetField(t, app, r, field, value)
-}
-func shiftDates(t *testing.T, app core.App, collection, field string, d time.Duration, where dbx.Expression) {
-	t.Helper()
-	testkit.ShiftDates(t, app, collection, field, d, where)
-}
-func concurrently(t *testing.T, n int, fn func() (bool, error)) int {
-	t.Helper()
-	return testkit.Concurrently(t, n, fn)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/config"
+	"gatehouse/testkit"
 )
 
 func otpFailureExp(p *core.Record) dbx.Expression {
@@ -18,7 +19,7 @@ func otpFailureExp(p *core.Record) dbx.Expression {
 // moveFailures moves every OTP failure of p by d (negative = into the past), through app.Save.
 func moveFailures(t *testing.T, app core.App, p *core.Record, d time.Duration) {
 	t.Helper()
-	shiftDates(t, app, colAuthFailures, "occurred_at", d, otpFailureExp(p))
+	testkit.ShiftDates(t, app, colAuthFailures, "occurred_at", d, otpFailureExp(p))
 }
 
 func fail(t *testing.T, app core.App, cfg *config.Config, p *core.Record, times int) (started bool, window int) {
@@ -60,7 +61,7 @@ func TestMFALockAfterTenFailures(t *testing.T) {
 	if !locked(t, app, cfg, u) {
 		t.Fatal("not locked after 10 failures")
 	}
-	fresh := reload(t, app, u)
+	fresh := testkit.Reload(t, app, u)
 	if fresh.GetDateTime("mfa_lock_started_at").IsZero() || fresh.GetInt("mfa_lock_window") != 15 {
 		t.Fatalf("lock fields: started=%v window=%d", fresh.GetDateTime("mfa_lock_started_at"), fresh.GetInt("mfa_lock_window"))
 	}
@@ -68,7 +69,7 @@ func TestMFALockAfterTenFailures(t *testing.T) {
 	if started, _ := fail(t, app, cfg, u, 1); started {
 		t.Fatal("second lock started while locked")
 	}
-	if reload(t, app, u).GetInt("mfa_lock_window") != 15 {
+	if testkit.Reload(t, app, u).GetInt("mfa_lock_window") != 15 {
 		t.Fatal("window changed while locked")
 	}
 
@@ -106,7 +107,7 @@ func TestMFALockWindowDoubles(t *testing.T) {
 	if started, w := fail(t, app, cfg, u, 10); !started || w != 30 {
 		t.Fatalf("second lock: started=%v window=%d, want true/30", started, w)
 	}
-	if got := reload(t, app, u).GetInt("mfa_lock_window"); got != 30 {
+	if got := testkit.Reload(t, app, u).GetInt("mfa_lock_window"); got != 30 {
 		t.Fatalf("mfa_lock_window %d", got)
 	}
 	moveFailures(t, app, u, -16*time.Minute)
@@ -138,8 +139,8 @@ func TestMFALockWindowCapAndReset(t *testing.T) {
 	u := newStaff(t, app)
 
 	// A previous lock 1 hour ago with a 1000-minute window: the next one is capped at 1440.
-	setField(t, app, u, "mfa_lock_started_at", time.Now().Add(-time.Hour))
-	setField(t, app, u, "mfa_lock_window", 1000)
+	testkit.SetField(t, app, u, "mfa_lock_started_at", time.Now().Add(-time.Hour))
+	testkit.SetField(t, app, u, "mfa_lock_window", 1000)
 	if started, w := fail(t, app, cfg, u, 10); !started || w != 1440 {
 		t.Fatalf("capped lock: started=%v window=%d, want true/1440", started, w)
 	}
@@ -151,10 +152,10 @@ func TestMFALockWindowCapAndReset(t *testing.T) {
 	// The previous lock started more than 24 h ago: W is 15 minutes again, and a new lock
 	// starts with 15 minutes.
 	v := newStaff(t, app)
-	setField(t, app, v, "mfa_lock_started_at", time.Now().Add(-25*time.Hour))
-	setField(t, app, v, "mfa_lock_window", 240)
+	testkit.SetField(t, app, v, "mfa_lock_started_at", time.Now().Add(-25*time.Hour))
+	testkit.SetField(t, app, v, "mfa_lock_window", 240)
 	fail(t, app, cfg, v, 10)
-	if got := reload(t, app, v).GetInt("mfa_lock_window"); got != 15 {
+	if got := testkit.Reload(t, app, v).GetInt("mfa_lock_window"); got != 15 {
 		t.Fatalf("window after an old lock %d, want 15", got)
 	}
 	moveFailures(t, app, v, -16*time.Minute)
@@ -165,8 +166,8 @@ func TestMFALockWindowCapAndReset(t *testing.T) {
 	// While the latest lock is recent, its window is the counting window: 10 failures 20
 	// minutes old still lock an account whose last lock (30 min window) started an hour ago.
 	w := newEmployee(t, app)
-	setField(t, app, w, "mfa_lock_started_at", time.Now().Add(-time.Hour))
-	setField(t, app, w, "mfa_lock_window", 30)
+	testkit.SetField(t, app, w, "mfa_lock_started_at", time.Now().Add(-time.Hour))
+	testkit.SetField(t, app, w, "mfa_lock_window", 30)
 	fail(t, app, cfg, w, 9)
 	moveFailures(t, app, w, -20*time.Minute)
 	if locked(t, app, cfg, w) {
@@ -238,7 +239,7 @@ func TestRecordOTPFailureConcurrentStartsOneLock(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 	fail(t, app, cfg, u, 8)
-	starts := concurrently(t, 6, func() (bool, error) {
+	starts := testkit.Concurrently(t, 6, func() (bool, error) {
 		own, err := app.FindRecordById("users", u.Id)
 		if err != nil {
 			return false, err

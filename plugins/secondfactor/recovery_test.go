@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"gatehouse/testkit"
 )
 
 var recoveryFormat = regexp.MustCompile(`^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{5}-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{5}$`)
@@ -176,7 +178,7 @@ func TestUseRecoveryCodeConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wins := concurrently(t, 12, func() (bool, error) {
+	wins := testkit.Concurrently(t, 12, func() (bool, error) {
 		ok, _, err := UseRecoveryCode(app, TypeStaff, u.Id, codes[5])
 		return ok, err
 	})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/testkit"
 )
 
 func TestBeginTOTPSetupStoresSealedPendingSecret(t *testing.T) {
@@ -53,7 +55,7 @@ func TestBeginTOTPSetupStoresSealedPendingSecret(t *testing.T) {
 		t.Fatalf("QR PNG: %v", err)
 	}
 
-	fresh := reload(t, app, u)
+	fresh := testkit.Reload(t, app, u)
 	sealed := fresh.GetString("totp_pending_secret")
 	if sealed == "" || strings.Contains(sealed, secret) || strings.Contains(strings.ToLower(sealed), strings.ToLower(secret)) {
 		t.Fatalf("pending secret stored in clear or missing: %q", sealed)
@@ -100,7 +102,7 @@ func TestConfirmTOTPSetup(t *testing.T) {
 		t.Fatalf("right confirmation code refused: ok=%v err=%v", ok, err)
 	}
 
-	fresh := reload(t, app, u)
+	fresh := testkit.Reload(t, app, u)
 	if !fresh.GetBool("otp_enabled") || fresh.GetString("otp_method") != "totp" {
 		t.Fatalf("otp_enabled=%v otp_method=%q", fresh.GetBool("otp_enabled"), fresh.GetString("otp_method"))
 	}
@@ -139,7 +141,7 @@ func TestConfirmTOTPSetupPendingExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := reload(t, app, u)
+	fresh := testkit.Reload(t, app, u)
 	fresh.Set("totp_pending_expires", time.Now().Add(-time.Second))
 	if err := app.Save(fresh); err != nil {
 		t.Fatal(err)
@@ -148,7 +150,7 @@ func TestConfirmTOTPSetupPendingExpiry(t *testing.T) {
 	if ok, err := ConfirmTOTPSetup(app, cfg, u, codeAt(t, secret, now)); err != nil || ok {
 		t.Fatalf("expired pending setup confirmed: ok=%v err=%v", ok, err)
 	}
-	if reload(t, app, u).GetBool("otp_enabled") {
+	if testkit.Reload(t, app, u).GetBool("otp_enabled") {
 		t.Fatal("TOTP enabled from an expired setup")
 	}
 
@@ -183,7 +185,7 @@ func TestVerifyTOTPRealClockReuse(t *testing.T) {
 	if ok, err := VerifyTOTP(app, cfg, u, next); err != nil || ok {
 		t.Fatalf("code reused in the same window: ok=%v err=%v", ok, err)
 	}
-	if got, want := int64(reload(t, app, u).GetInt("totp_last_step")), now.Unix()/30+1; got != want {
+	if got, want := int64(testkit.Reload(t, app, u).GetInt("totp_last_step")), now.Unix()/30+1; got != want {
 		t.Fatalf("totp_last_step = %d, want %d", got, want)
 	}
 	// After a newer code, the current (older) one is refused too.
@@ -235,7 +237,7 @@ func TestVerifyTOTPSkewWindow(t *testing.T) {
 	if !verify(at(-1)) {
 		t.Fatal("-1 step refused")
 	}
-	if got := int64(reload(t, app, u).GetInt("totp_last_step")); got != step0-1 {
+	if got := int64(testkit.Reload(t, app, u).GetInt("totp_last_step")); got != step0-1 {
 		t.Fatalf("last step %d, want %d", got, step0-1)
 	}
 	if verify(at(-1)) {
@@ -263,7 +265,7 @@ func TestVerifyTOTPConcurrentDoubleUse(t *testing.T) {
 
 	now := waitForFreshStep()
 	code := codeAt(t, secret, now.Add(30*time.Second))
-	wins := concurrently(t, 16, func() (bool, error) {
+	wins := testkit.Concurrently(t, 16, func() (bool, error) {
 		own, err := app.FindRecordById("users", u.Id)
 		if err != nil {
 			return false, err
@@ -307,7 +309,7 @@ func TestEnableEmailMethodAndDisable(t *testing.T) {
 	if err := EnableEmailMethod(app, u); err != nil {
 		t.Fatal(err)
 	}
-	fresh := reload(t, app, u)
+	fresh := testkit.Reload(t, app, u)
 	if !fresh.GetBool("otp_enabled") || fresh.GetString("otp_method") != "email" || fresh.GetString("totp_secret") != "" {
 		t.Fatalf("email method: enabled=%v method=%q secret=%q", fresh.GetBool("otp_enabled"), fresh.GetString("otp_method"), fresh.GetString("totp_secret"))
 	}
@@ -315,7 +317,7 @@ func TestEnableEmailMethodAndDisable(t *testing.T) {
 	if err := Disable(app, u); err != nil {
 		t.Fatal(err)
 	}
-	fresh = reload(t, app, u)
+	fresh = testkit.Reload(t, app, u)
 	if fresh.GetBool("otp_enabled") || fresh.GetString("otp_method") != "" || fresh.GetString("totp_secret") != "" {
 		t.Fatal("2FA not disabled")
 	}
