@@ -11,11 +11,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 )
-
-// accountPrefixes are the company_id prefixes of §2.2 per auth collection.
-var accountPrefixes = map[string]string{"users": "MA", "employees": "EM"}
 
 // normaliseEmail trims and lower-cases email-like fields before any write (§1.9), whoever writes.
 func normaliseEmail(field string) func(e *core.RecordEvent) error {
@@ -34,7 +32,11 @@ func normaliseEmail(field string) func(e *core.RecordEvent) error {
 // status Pending, emailVisibility off. The reads and the INSERT run in one transaction on
 // PocketBase's single write connection, so concurrent creates never pick the same values.
 func createAccount(e *core.RecordEvent) error {
-	prefix := accountPrefixes[e.Record.Collection().Name]
+	r, err := realm.Of(e.Record)
+	if err != nil {
+		return err
+	}
+	prefix := r.CompanyPrefix
 	return e.App.RunInTransaction(func(tx core.App) error {
 		e.App = tx // the INSERT below e.Next() now runs in this transaction
 
@@ -79,13 +81,13 @@ func updateAccount(e *core.RecordEvent) error {
 
 	userType, reason := "", ""
 	switch e.Record.Collection().Name {
-	case "users":
+	case realm.CollectionStaff:
 		if orig.GetBool("is_active") && !e.Record.GetBool("is_active") {
-			userType, reason = tokens.UserTypeStaff, tokens.ReasonUserDeactivated
+			userType, reason = realm.TypeStaff, tokens.ReasonUserDeactivated
 		}
-	case "employees":
+	case realm.CollectionEmployee:
 		if orig.GetString("status") != "Rejected" && e.Record.GetString("status") == "Rejected" {
-			userType, reason = tokens.UserTypeEmployee, tokens.ReasonEmployeeRejected
+			userType, reason = realm.TypeEmployee, tokens.ReasonEmployeeRejected
 		}
 	}
 	if reason == "" {

@@ -10,7 +10,7 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/profiles"
-	"gatehouse/plugins/tokens"
+	"gatehouse/plugins/realm"
 )
 
 // The bot-defence steps of §6.1 as the staff endpoints use them: the CAPTCHA gate, the
@@ -99,11 +99,11 @@ func (p *plugin) recordPasswordFailure(e *core.RequestEvent, email string, user 
 	if user != nil {
 		principalID = user.Id
 	}
-	started, err := captcha.RecordPasswordFailure(e.App, p.cfg, email, e.RealIP(), tokens.UserTypeStaff, principalID)
+	started, err := captcha.RecordPasswordFailure(e.App, p.cfg, email, e.RealIP(), realm.TypeStaff, principalID)
 	if err != nil || !started {
 		return err
 	}
-	fresh, err := e.App.FindRecordById(staffUsers, user.Id)
+	fresh, err := e.App.FindRecordById(realm.CollectionStaff, user.Id)
 	if err != nil {
 		return err
 	}

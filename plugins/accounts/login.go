@@ -12,6 +12,7 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 )
 
@@ -45,7 +46,6 @@ const (
 	failureBadPass   = "bad_password"
 	failureLocked    = "locked"
 	failureInactive  = "inactive"
-	staffUsers       = "users"
 )
 
 var sixDigits = regexp.MustCompile(`^\d{6}$`)
@@ -112,7 +112,7 @@ func (p *plugin) login(e *core.RequestEvent) error {
 // recorded failure (failed = true, same answer for all four); otherwise the counters restart.
 // rehash reports a stored hash of another cost than configured.
 func (p *plugin) checkLoginPassword(e *core.RequestEvent, email, password string) (user *core.Record, rehash, failed bool, err error) {
-	col, err := e.App.FindCachedCollectionByNameOrId(staffUsers)
+	col, err := e.App.FindCachedCollectionByNameOrId(realm.CollectionStaff)
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -148,19 +148,19 @@ func (p *plugin) completeLogin(e *core.RequestEvent, user *core.Record, method s
 	var issued *tokens.Issued
 	err := e.App.RunInTransaction(func(tx core.App) error {
 		var err error
-		issued, err = p.tokens.StartSession(tx, tokens.UserTypeStaff, user, method, e.RealIP(), e.Request.UserAgent())
+		issued, err = p.tokens.StartSession(tx, realm.TypeStaff, user, method, e.RealIP(), e.Request.UserAgent())
 		if err != nil {
 			return err
 		}
 		now := time.Now().UTC().Format("2006-01-02 15:04:05.000Z")
-		if _, err := tx.DB().Update(staffUsers, dbx.Params{"last_login": now}, dbx.HashExp{"id": user.Id}).Execute(); err != nil {
+		if _, err := tx.DB().Update(realm.CollectionStaff, dbx.Params{"last_login": now}, dbx.HashExp{"id": user.Id}).Execute(); err != nil {
 			return err
 		}
 		if _, err := tx.DB().Update("user_system_roles", dbx.Params{"last_logged_on": now}, dbx.HashExp{"user": user.Id}).Execute(); err != nil {
 			return err
 		}
 		entry := audit.FromRequest(e, "login.success", true)
-		entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+		entry.ActorType, entry.ActorID = realm.TypeStaff, user.Id
 		entry.TargetType, entry.TargetID = "session", issued.SessionID
 		entry.Details = map[string]any{"method": method}
 		return audit.Log(tx, entry)

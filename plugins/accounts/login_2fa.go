@@ -9,6 +9,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
@@ -50,16 +51,16 @@ func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, re
 		otpError = detailOTPInvalid
 	}
 
-	token, jti, err := p.tokens.MintMFAPending(tokens.UserTypeStaff, user.Id)
+	token, jti, err := p.tokens.MintMFAPending(realm.TypeStaff, user.Id)
 	if err != nil {
 		return err
 	}
-	if _, err := secondfactor.CreateChallenge(e.App, p.cfg, tokens.UserTypeStaff, user.Id, []string{method}, jti, e.RealIP()); err != nil {
+	if _, err := secondfactor.CreateChallenge(e.App, p.cfg, realm.TypeStaff, user.Id, []string{method}, jti, e.RealIP()); err != nil {
 		return err
 	}
 	if method == secondfactor.MethodEmail {
 		// a live login code keeps working; resending is 2fa/request-otp's job (§5.1.2 step 7.3)
-		live, err := secondfactor.HasLiveEmailCode(e.App, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeLogin)
+		live, err := secondfactor.HasLiveEmailCode(e.App, p.cfg, realm.TypeStaff, user.Id, secondfactor.PurposeLogin)
 		if err != nil {
 			return err
 		}
@@ -70,7 +71,7 @@ func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, re
 		}
 	}
 	entry := audit.FromRequest(e, "login.mfa_required", true)
-	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+	entry.ActorType, entry.ActorID = realm.TypeStaff, user.Id
 	entry.Details = map[string]any{"method": method}
 	_ = audit.Log(e.App, entry)
 
@@ -87,7 +88,7 @@ func (p *plugin) checkOTP(app core.App, user *core.Record, method, purpose, code
 	if method == secondfactor.MethodTOTP {
 		return secondfactor.VerifyTOTP(app, p.cfg, user, code)
 	}
-	return secondfactor.VerifyEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, purpose, code)
+	return secondfactor.VerifyEmailCode(app, p.cfg, realm.TypeStaff, user.Id, purpose, code)
 }
 
 // wrongOTP answers a wrong code: the failure is recorded (otpFailed), then 400 otp_invalid.
@@ -121,7 +122,7 @@ func (p *plugin) otpFailed(e *core.RequestEvent, user *core.Record, method strin
 }
 
 func (p *plugin) sendEmailCode(app core.App, user *core.Record, purpose string) error {
-	code, throttled, err := secondfactor.IssueEmailCode(app, p.cfg, tokens.UserTypeStaff, user.Id, purpose)
+	code, throttled, err := secondfactor.IssueEmailCode(app, p.cfg, realm.TypeStaff, user.Id, purpose)
 	if err != nil || throttled {
 		return err
 	}
@@ -133,7 +134,7 @@ func (p *plugin) sendEmailCode(app core.App, user *core.Record, purpose string) 
 
 func (p *plugin) auditMFA(e *core.RequestEvent, user *core.Record, event string, success bool, method string) {
 	entry := audit.FromRequest(e, event, success)
-	entry.ActorType, entry.ActorID = audit.ActorStaff, user.Id
+	entry.ActorType, entry.ActorID = realm.TypeStaff, user.Id
 	entry.Details = map[string]any{"method": method}
 	_ = audit.Log(e.App, entry)
 }
@@ -171,17 +172,17 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 	}
 
 	c, err := p.tokens.Parse(raw)
-	if err != nil || c.TokenType != tokens.TypeMFAPending || c.UserType != tokens.UserTypeStaff {
+	if err != nil || c.TokenType != tokens.TypeMFAPending || c.UserType != realm.TypeStaff {
 		return apikit.TokenNotValid()
 	}
 	challenge, err := secondfactor.LoadChallenge(e.App, p.cfg, c.ID)
 	if err != nil || challenge == nil {
 		return apikit.TokenNotValid()
 	}
-	if pt, pid := secondfactor.ChallengePrincipal(challenge); pt != tokens.UserTypeStaff || pid != c.Subject {
+	if pt, pid := secondfactor.ChallengePrincipal(challenge); pt != realm.TypeStaff || pid != c.Subject {
 		return apikit.TokenNotValid()
 	}
-	user, err := e.App.FindRecordById(staffUsers, c.Subject)
+	user, err := e.App.FindRecordById(realm.CollectionStaff, c.Subject)
 	if err != nil || !user.GetBool("is_active") {
 		return apikit.TokenNotValid()
 	}
@@ -198,7 +199,7 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 	remaining := -1
 	if recovery != "" {
 		method = "recovery_code"
-		right, remaining, err = secondfactor.UseRecoveryCode(e.App, tokens.UserTypeStaff, user.Id, recovery)
+		right, remaining, err = secondfactor.UseRecoveryCode(e.App, realm.TypeStaff, user.Id, recovery)
 	} else {
 		right, err = p.checkOTP(e.App, user, method, secondfactor.PurposeLogin, otpCode)
 	}

@@ -11,6 +11,7 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
@@ -111,15 +112,15 @@ func (p *plugin) changePassword(e *core.RequestEvent) error {
 		if err := tx.Save(rec); err != nil {
 			return err
 		}
-		revoked, err := tokens.RevokeSessions(tx, tokens.UserTypeStaff, rec.Id, tokens.ReasonPasswordChange, caller.SessionID)
+		revoked, err := tokens.RevokeSessions(tx, realm.TypeStaff, rec.Id, tokens.ReasonPasswordChange, caller.SessionID)
 		if err != nil {
 			return err
 		}
 		// pending second-factor logins started with the old password die with it
-		if err := secondfactor.CancelChallenges(tx, secondfactor.TypeStaff, rec.Id); err != nil {
+		if err := secondfactor.CancelChallenges(tx, realm.TypeStaff, rec.Id); err != nil {
 			return err
 		}
-		if err := secondfactor.InvalidateEmailCodes(tx, secondfactor.TypeStaff, rec.Id); err != nil {
+		if err := secondfactor.InvalidateEmailCodes(tx, realm.TypeStaff, rec.Id); err != nil {
 			return err
 		}
 		if _, err := invalidateResetTokens(tx, rec.Id, now); err != nil {

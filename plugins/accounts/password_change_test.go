@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/captcha"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/testkit"
 )
@@ -31,7 +32,7 @@ func TestPasswordChangeKeepsOnlyTheCurrentSession(t *testing.T) {
 			other := f.user("bystander@example.com", pwOldPassword, true)
 			current, second, third := f.login(u.Email(), pwOldPassword), f.login(u.Email(), pwOldPassword), f.login(u.Email(), pwOldPassword)
 			bystander := f.login(other.Email(), pwOldPassword)
-			if _, _, err := secondfactor.IssueEmailCode(f.app, testkit.Config(), secondfactor.TypeStaff, u.Id, secondfactor.PurposeLogin); err != nil {
+			if _, _, err := secondfactor.IssueEmailCode(f.app, testkit.Config(), realm.TypeStaff, u.Id, secondfactor.PurposeLogin); err != nil {
 				t.Fatal(err)
 			}
 			resetToken := f.pwForgot(u.Email())

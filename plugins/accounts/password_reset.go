@@ -18,6 +18,7 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
@@ -75,7 +76,7 @@ func findValidResetToken(app core.App, token string, now time.Time) (*core.Recor
 		return nil, nil, err
 	}
 	expires := row.GetDateTime("expires_at")
-	if row.GetString("user_type") != tokens.UserTypeStaff || !row.GetDateTime("used_at").IsZero() ||
+	if row.GetString("user_type") != realm.TypeStaff || !row.GetDateTime("used_at").IsZero() ||
 		expires.IsZero() || !expires.Time().After(now) || row.GetString("user") == "" {
 		return nil, nil, nil
 	}
@@ -98,7 +99,7 @@ func invalidateResetTokens(app core.App, userID string, now time.Time) (int64, e
 	at := resetDBTime(now)
 	res, err := app.DB().Update(resetTokensCollection,
 		dbx.Params{"used_at": at, "updated": at},
-		dbx.HashExp{"user_type": tokens.UserTypeStaff, "user": userID, "used_at": ""},
+		dbx.HashExp{"user_type": realm.TypeStaff, "user": userID, "used_at": ""},
 	).Execute()
 	if err != nil {
 		return 0, err
@@ -113,7 +114,7 @@ func (p *plugin) resetEmailsInWindow(app core.App, userID string, now time.Time)
 	since := now.Add(-resetEmailWindow).Add(p.cfg.ResetTokenTTL)
 	var n int
 	err := app.DB().Select("COUNT(*)").From(resetTokensCollection).Where(dbx.And(
-		dbx.HashExp{"user_type": tokens.UserTypeStaff, "user": userID},
+		dbx.HashExp{"user_type": realm.TypeStaff, "user": userID},
 		dbx.NewExp("[[expires_at]] > {:since}", dbx.Params{"since": resetDBTime(since)}),
 	)).Row(&n)
 	return n, err
@@ -193,7 +194,7 @@ func (p *plugin) sendResetLink(e *core.RequestEvent, email string) error {
 			return err
 		}
 		row := core.NewRecord(rows)
-		row.Set("user_type", tokens.UserTypeStaff)
+		row.Set("user_type", realm.TypeStaff)
 		row.Set("user", user.Id)
 		row.Set("token_hash", hashResetToken(token))
 		row.Set("expires_at", resetDBTime(now.Add(p.cfg.ResetTokenTTL)))
@@ -302,13 +303,13 @@ func (p *plugin) resetPassword(e *core.RequestEvent) error {
 			return err
 		}
 		// pending second-factor logins started with the old password die with it
-		if err := secondfactor.CancelChallenges(tx, secondfactor.TypeStaff, rec.Id); err != nil {
+		if err := secondfactor.CancelChallenges(tx, realm.TypeStaff, rec.Id); err != nil {
 			return err
 		}
-		if err := secondfactor.InvalidateEmailCodes(tx, secondfactor.TypeStaff, rec.Id); err != nil {
+		if err := secondfactor.InvalidateEmailCodes(tx, realm.TypeStaff, rec.Id); err != nil {
 			return err
 		}
-		revoked, err := tokens.RevokeSessions(tx, tokens.UserTypeStaff, rec.Id, tokens.ReasonPasswordReset, "")
+		revoked, err := tokens.RevokeSessions(tx, realm.TypeStaff, rec.Id, tokens.ReasonPasswordReset, "")
 		if err != nil {
 			return err
 		}

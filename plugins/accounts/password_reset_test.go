@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/captcha"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/testkit"
 )
@@ -282,7 +283,7 @@ func TestResetPasswordCompleteFlow(t *testing.T) {
 	if !captcha.IsLocked(f.pwReload(u)) {
 		t.Fatal("setup: not locked")
 	}
-	if _, _, err := secondfactor.IssueEmailCode(f.app, cfg, secondfactor.TypeStaff, u.Id, secondfactor.PurposeLogin); err != nil {
+	if _, _, err := secondfactor.IssueEmailCode(f.app, cfg, realm.TypeStaff, u.Id, secondfactor.PurposeLogin); err != nil {
 		t.Fatal(err)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 )
 
@@ -155,7 +156,7 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 				return err
 			}
 			if upd.emailChanged {
-				if _, err := tokens.RevokeSessions(tx, tokens.UserTypeStaff, rec.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
+				if _, err := tokens.RevokeSessions(tx, realm.TypeStaff, rec.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 					return err
 				}
 				m := mailer.For(tx)

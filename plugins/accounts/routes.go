@@ -4,12 +4,12 @@ import (
 	"net/http"
 
 	"gatehouse/plugins/apikit"
-	"gatehouse/plugins/tokens"
+	"gatehouse/plugins/realm"
 )
 
 // tokenRoutes: login, token endpoints, logout, sessions.
 func (p *plugin) tokenRoutes() []apikit.Route {
-	staff, employee := tokens.UserTypeStaff, tokens.UserTypeEmployee
+	staff, employee := realm.TypeStaff, realm.TypeEmployee
 	return []apikit.Route{
 		{Method: http.MethodPost, Path: "/api/v1/users/login/", Handler: p.login},
 		{Method: http.MethodPost, Path: "/api/v1/token/obtain/", Handler: p.login},

@@ -8,6 +8,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 )
 
@@ -27,9 +28,9 @@ type sessionJSON struct {
 
 func callerType(c *apikit.Caller) string {
 	if c.Kind == apikit.KindEmployee {
-		return tokens.UserTypeEmployee
+		return realm.TypeEmployee
 	}
-	return tokens.UserTypeStaff
+	return realm.TypeStaff
 }
 
 // listSessions is GET /api/v1/users/sessions/ (§5.15.6): the caller's live sessions.

@@ -12,6 +12,7 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
@@ -192,7 +193,7 @@ func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, 
 	var codes []string
 	err := e.App.RunInTransaction(func(tx core.App) error {
 		right, codes = false, nil
-		fresh, err := tx.FindRecordById(staffUsers, user.Id)
+		fresh, err := tx.FindRecordById(realm.CollectionStaff, user.Id)
 		if err != nil {
 			return err
 		}
@@ -203,7 +204,7 @@ func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, 
 		case secondfactor.MethodTOTP:
 			right, err = secondfactor.ConfirmTOTPSetup(tx, p.cfg, fresh, code)
 		case secondfactor.MethodEmail:
-			right, err = secondfactor.VerifyEmailCode(tx, p.cfg, tokens.UserTypeStaff, user.Id, secondfactor.PurposeSetup, code)
+			right, err = secondfactor.VerifyEmailCode(tx, p.cfg, realm.TypeStaff, user.Id, secondfactor.PurposeSetup, code)
 			if err == nil && right {
 				err = secondfactor.EnableEmailMethod(tx, fresh)
 			}
@@ -211,10 +212,10 @@ func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, 
 		if err != nil || !right {
 			return err // a wrong code commits its attempt count (email setup codes die after 5)
 		}
-		if codes, err = secondfactor.GenerateRecoveryCodes(tx, p.cfg, tokens.UserTypeStaff, user.Id); err != nil {
+		if codes, err = secondfactor.GenerateRecoveryCodes(tx, p.cfg, realm.TypeStaff, user.Id); err != nil {
 			return err
 		}
-		if _, err := tokens.RevokeSessions(tx, tokens.UserTypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
+		if _, err := tokens.RevokeSessions(tx, realm.TypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 			return err
 		}
 		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FAEnabled, map[string]any{"method": method}); err != nil {
@@ -318,21 +319,21 @@ func (p *plugin) disable2FA(e *core.RequestEvent) error {
 		right = false
 		var err error
 		if req.recoveryCode != "" {
-			right, _, err = secondfactor.UseRecoveryCode(tx, tokens.UserTypeStaff, user.Id, req.recoveryCode)
+			right, _, err = secondfactor.UseRecoveryCode(tx, realm.TypeStaff, user.Id, req.recoveryCode)
 		} else {
 			right, err = p.checkOTP(tx, user, method, secondfactor.PurposeManage, req.otpCode)
 		}
 		if err != nil || !right {
 			return err // a wrong email code commits its attempt count
 		}
-		fresh, err := tx.FindRecordById(staffUsers, user.Id)
+		fresh, err := tx.FindRecordById(realm.CollectionStaff, user.Id)
 		if err != nil {
 			return err
 		}
 		if err := secondfactor.Disable(tx, fresh); err != nil {
 			return err
 		}
-		if _, err := tokens.RevokeSessions(tx, tokens.UserTypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
+		if _, err := tokens.RevokeSessions(tx, realm.TypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 			return err
 		}
 		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FADisabled, map[string]any{"time_utc": time.Now().UTC()}); err != nil {
@@ -384,7 +385,7 @@ func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
 // ownAccountEntry is the audit entry of a staff user acting on their own account.
 func ownAccountEntry(e *core.RequestEvent, event string, success bool, userID string, details map[string]any) audit.Entry {
 	entry := audit.FromRequest(e, event, success)
-	entry.ActorType, entry.ActorID = audit.ActorStaff, userID
+	entry.ActorType, entry.ActorID = realm.TypeStaff, userID
 	entry.TargetType, entry.TargetID = "user", userID
 	entry.Details = details
 	return entry

@@ -1,6 +1,7 @@
 package apikit
 
 import (
+	"gatehouse/plugins/realm"
 	"net"
 	"net/http"
 	"net/netip"
@@ -116,7 +117,10 @@ func closePocketBaseAccountRoutes(e *core.RequestEvent) error {
 		return e.Next()
 	}
 	col, err := e.App.FindCachedCollectionByNameOrId(name)
-	if err != nil || (col.Name != "users" && col.Name != "employees") {
+	if err != nil {
+		return e.Next()
+	}
+	if _, err := realm.ByCollection(col.Name); err != nil {
 		return e.Next()
 	}
 	return router.NewNotFoundError("", nil)

@@ -8,10 +8,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// Actor types of §2.18.
+// Actor types of §2.18 besides the principal types of plugins/realm (staff, employee).
 const (
-	ActorStaff     = "staff"
-	ActorEmployee  = "employee"
 	ActorService   = "service"
 	ActorAnonymous = "anonymous"
 	ActorSystem    = "system"

@@ -11,12 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/config"
-)
-
-// Principal types (the user_type select of auth_failures).
-const (
-	TypeStaff    = "staff"
-	TypeEmployee = "employee"
+	"gatehouse/plugins/realm"
 )
 
 const (
@@ -26,30 +21,7 @@ const (
 
 // ErrInvalidPrincipal is returned for an unknown principal type or a record that is not a
 // users/employees record.
-var ErrInvalidPrincipal = errors.New("captcha: not a staff user or employee")
-
-func collectionFor(userType string) (string, error) {
-	switch userType {
-	case TypeStaff:
-		return "users", nil
-	case TypeEmployee:
-		return "employees", nil
-	}
-	return "", ErrInvalidPrincipal
-}
-
-func principalType(r *core.Record) (string, error) {
-	if r == nil || r.Collection() == nil {
-		return "", ErrInvalidPrincipal
-	}
-	switch r.Collection().Name {
-	case "users":
-		return TypeStaff, nil
-	case "employees":
-		return TypeEmployee, nil
-	}
-	return "", ErrInvalidPrincipal
-}
+var ErrInvalidPrincipal = realm.ErrUnknown
 
 // NormalizeEmail is the form in which emails are stored in and matched against auth_failures.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
@@ -77,7 +49,7 @@ func countRows(app core.App, sql string, params dbx.Params) (int, error) {
 // lockStarted is true. Failures recorded while the account is locked are stored (they feed the
 // CAPTCHA counters) but neither extend the lock nor count toward the next one.
 func RecordPasswordFailure(app core.App, cfg *config.Config, email, ip, userType, principalID string) (lockStarted bool, err error) {
-	if userType != "" && userType != TypeStaff && userType != TypeEmployee {
+	if userType != "" && userType != realm.TypeStaff && userType != realm.TypeEmployee {
 		return false, ErrInvalidPrincipal
 	}
 	now := time.Now()
@@ -99,10 +71,11 @@ func RecordPasswordFailure(app core.App, cfg *config.Config, email, ip, userType
 		return false, nil
 	}
 
-	table, err := collectionFor(userType)
+	r, err := realm.ByType(userType)
 	if err != nil {
 		return false, err
 	}
+	table := r.Collection
 	account, err := app.FindRecordById(table, principalID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil // no such account: the row still counts for email and IP
@@ -110,20 +83,10 @@ func RecordPasswordFailure(app core.App, cfg *config.Config, email, ip, userType
 	if err != nil {
 		return false, err
 	}
-	lockedUntil := account.GetDateTime("locked_until")
-	if !lockedUntil.IsZero() && lockedUntil.Time().After(now) {
+	if IsLocked(account) {
 		return false, nil
 	}
-	since := now.Add(-cfg.LockoutWindow)
-	if r := account.GetDateTime("lock_counter_reset_at"); !r.IsZero() && r.Time().After(since) {
-		since = r.Time()
-	}
-	if !lockedUntil.IsZero() && lockedUntil.Time().After(since) {
-		since = lockedUntil.Time()
-	}
-	n, err := countRows(app,
-		"SELECT COUNT(*) FROM {{"+colAuthFailures+"}} WHERE [[user_type]] = {:type} AND [[principal_id]] = {:id} AND [[kind]] = 'password' AND [[occurred_at]] > {:since}",
-		dbx.Params{"type": userType, "id": principalID, "since": dbTime(since)})
+	n, err := lockoutFailures(app, cfg, account, now)
 	if err != nil {
 		return false, err
 	}
@@ -137,6 +100,26 @@ func RecordPasswordFailure(app core.App, cfg *config.Config, email, ip, userType
 		return false, err
 	}
 	return affected == 1, nil
+}
+
+// lockoutFailures counts the account's password failures toward its next lock (§6.1 item 1):
+// within cfg.LockoutWindow, after the latest of lock_counter_reset_at (last successful
+// password verification / last superuser unlock) and locked_until (the end of its last lock).
+func lockoutFailures(app core.App, cfg *config.Config, account *core.Record, now time.Time) (int, error) {
+	r, err := realm.Of(account)
+	if err != nil {
+		return 0, err
+	}
+	since := now.Add(-cfg.LockoutWindow)
+	if reset := account.GetDateTime("lock_counter_reset_at"); !reset.IsZero() && reset.Time().After(since) {
+		since = reset.Time()
+	}
+	if until := account.GetDateTime("locked_until"); !until.IsZero() && until.Time().After(since) {
+		since = until.Time()
+	}
+	return countRows(app,
+		"SELECT COUNT(*) FROM {{"+colAuthFailures+"}} WHERE [[user_type]] = {:type} AND [[principal_id]] = {:id} AND [[kind]] = 'password' AND [[occurred_at]] > {:since}",
+		dbx.Params{"type": r.Type, "id": account.Id, "since": dbTime(since)})
 }
 
 // IsLocked reports whether the account's password step is locked: locked_until > now.
@@ -160,12 +143,7 @@ func Required(app core.App, cfg *config.Config, email, ip string) (bool, error) 
 // failures from ip with occurred_at in the last cfg.CaptchaWindow (any email, including
 // rejected registrations). Registration and forgot-password use this state only.
 func RequiredForIP(app core.App, cfg *config.Config, ip string) (bool, error) {
-	if ip == "" {
-		return false, nil
-	}
-	n, err := countRows(app,
-		"SELECT COUNT(*) FROM {{"+colAuthFailures+"}} WHERE [[ip]] = {:ip} AND [[kind]] = 'password' AND [[occurred_at]] > {:since}",
-		dbx.Params{"ip": ip, "since": dbTime(time.Now().Add(-cfg.CaptchaWindow))})
+	n, err := ipFailures(app, cfg, ip)
 	return n >= cfg.CaptchaIPThreshold, err
 }
 
@@ -178,9 +156,7 @@ func RequiredForEmail(app core.App, cfg *config.Config, email string) (bool, err
 	if email == "" {
 		return false, nil
 	}
-	n, err := countRows(app,
-		"SELECT COUNT(*) FROM {{"+colAuthFailures+"}} WHERE [[email]] = {:email} AND [[kind]] = 'password' AND [[occurred_at]] > {:since}",
-		dbx.Params{"email": email, "since": dbTime(time.Now().Add(-cfg.CaptchaWindow))})
+	n, err := emailFailures(app, cfg, email)
 	return n >= cfg.CaptchaEmailThreshold, err
 }
 
@@ -192,7 +168,7 @@ func RequiredForEmail(app core.App, cfg *config.Config, email string) (bool, err
 // user_type, principal_id and occurred_at, so the IP state and the audit value of the rows are
 // unchanged (like the rows of rejected registrations, they now count for the IP only).
 func PasswordVerified(app core.App, principal *core.Record) error {
-	if _, err := principalType(principal); err != nil {
+	if _, err := realm.Of(principal); err != nil {
 		return err
 	}
 	now := dbTime(time.Now())
@@ -216,7 +192,7 @@ func PasswordVerified(app core.App, principal *core.Record) error {
 // (locked_until cleared, lock_counter_reset_at = now): a superuser's is_locked=false
 // (§5.3.6) and a completed password reset (§6.1 item 4).
 func Unlock(app core.App, principal *core.Record) error {
-	if _, err := principalType(principal); err != nil {
+	if _, err := realm.Of(principal); err != nil {
 		return err
 	}
 	params := dbx.Params{"locked_until": "", "lock_counter_reset_at": dbTime(time.Now())}

@@ -74,10 +74,11 @@ func challengeUsable(cfg *config.Config, r *core.Record, now time.Time) bool {
 // ChallengePrincipal returns the principal type and id a challenge belongs to.
 func ChallengePrincipal(challenge *core.Record) (principalType, principalID string) {
 	principalType = challenge.GetString("user_type")
-	if principalType == TypeEmployee {
-		return principalType, challenge.GetString("employee")
+	field, err := relationField(principalType)
+	if err != nil {
+		return principalType, ""
 	}
-	return principalType, challenge.GetString("user")
+	return principalType, challenge.GetString(field)
 }
 
 // ChallengeMethods returns the methods stored on a challenge.

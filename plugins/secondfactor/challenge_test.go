@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/plugins/realm"
 	"gatehouse/testkit"
 )
 
@@ -15,7 +16,7 @@ func TestCreateAndLoadChallenge(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	ch, err := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "203.0.113.9")
+	ch, err := CreateChallenge(app, cfg, realm.TypeStaff, u.Id, []string{"totp"}, testJTI, "203.0.113.9")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestCreateAndLoadChallenge(t *testing.T) {
 	if err != nil || got.Id != ch.Id {
 		t.Fatalf("load: %v", err)
 	}
-	if typ, id := ChallengePrincipal(got); typ != TypeStaff || id != u.Id {
+	if typ, id := ChallengePrincipal(got); typ != realm.TypeStaff || id != u.Id {
 		t.Fatalf("principal %s/%s", typ, id)
 	}
 	if m := ChallengeMethods(got); !slices.Equal(m, []string{"totp"}) {
@@ -53,11 +54,11 @@ func TestCreateAndLoadChallenge(t *testing.T) {
 	}
 
 	e := newEmployee(t, app)
-	ech, err := CreateChallenge(app, cfg, TypeEmployee, e.Id, []string{"email"}, "e-"+testJTI, "")
+	ech, err := CreateChallenge(app, cfg, realm.TypeEmployee, e.Id, []string{"email"}, "e-"+testJTI, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if typ, id := ChallengePrincipal(ech); typ != TypeEmployee || id != e.Id {
+	if typ, id := ChallengePrincipal(ech); typ != realm.TypeEmployee || id != e.Id {
 		t.Fatalf("employee principal %s/%s", typ, id)
 	}
 }
@@ -66,7 +67,7 @@ func TestChallengeWrongCodeLimit(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	ch, err := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	ch, err := CreateChallenge(app, cfg, realm.TypeStaff, u.Id, []string{"totp"}, testJTI, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestChallengeSingleUse(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	ch, _ := CreateChallenge(app, cfg, realm.TypeStaff, u.Id, []string{"totp"}, testJTI, "")
 	if ok, err := ConsumeChallenge(app, cfg, ch); err != nil || !ok {
 		t.Fatalf("first consume: ok=%v err=%v", ok, err)
 	}
@@ -121,7 +122,7 @@ func TestChallengeConcurrentConsume(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	ch, _ := CreateChallenge(app, cfg, realm.TypeStaff, u.Id, []string{"totp"}, testJTI, "")
 	wins := testkit.Concurrently(t, 16, func() (bool, error) {
 		own, err := app.FindRecordById(colMFAChallenges, ch.Id)
 		if err != nil {
@@ -138,7 +139,7 @@ func TestChallengeExpiry(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	ch, _ := CreateChallenge(app, cfg, TypeStaff, u.Id, []string{"email"}, testJTI, "")
+	ch, _ := CreateChallenge(app, cfg, realm.TypeStaff, u.Id, []string{"email"}, testJTI, "")
 	testkit.SetField(t, app, ch, "expires_at", time.Now().Add(-time.Second))
 	if _, err := LoadChallenge(app, cfg, testJTI); !errors.Is(err, ErrChallengeInvalid) {
 		t.Fatalf("expired challenge loaded: %v", err)

@@ -7,6 +7,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/realm"
 	"gatehouse/testkit"
 )
 
@@ -28,14 +29,14 @@ func TestIssueEmailCodeStoresOnlyMAC(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 
-	code, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+	code, throttled, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 	if err != nil || throttled {
 		t.Fatalf("issue: throttled=%v err=%v", throttled, err)
 	}
 	if !isDigits(code, 6) {
 		t.Fatalf("code %q is not 6 digits", code)
 	}
-	rows := codeRows(t, app, TypeStaff, u.Id)
+	rows := codeRows(t, app, realm.TypeStaff, u.Id)
 	if len(rows) != 1 {
 		t.Fatalf("%d rows", len(rows))
 	}
@@ -56,7 +57,7 @@ func TestIssueEmailCodeStoresOnlyMAC(t *testing.T) {
 			t.Fatalf("field %s holds the plaintext code", k)
 		}
 	}
-	if hash != cfg.Secret.MAC("otp", emailCodeMACInput(TypeStaff, u.Id, PurposeLogin, code)) {
+	if hash != cfg.Secret.MAC("otp", emailCodeMACInput(realm.TypeStaff, u.Id, PurposeLogin, code)) {
 		t.Fatal("code_hash is not the principal-bound MAC of the code")
 	}
 }
@@ -86,21 +87,21 @@ func TestVerifyEmailCodeSingleUse(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	e := newEmployee(t, app)
-	code, _, err := IssueEmailCode(app, cfg, TypeEmployee, e.Id, PurposeSetup)
+	code, _, err := IssueEmailCode(app, cfg, realm.TypeEmployee, e.Id, PurposeSetup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := VerifyEmailCode(app, cfg, TypeEmployee, e.Id, PurposeSetup, code); err != nil || !ok {
+	if ok, err := VerifyEmailCode(app, cfg, realm.TypeEmployee, e.Id, PurposeSetup, code); err != nil || !ok {
 		t.Fatalf("right code refused: ok=%v err=%v", ok, err)
 	}
-	if ok, err := VerifyEmailCode(app, cfg, TypeEmployee, e.Id, PurposeSetup, code); err != nil || ok {
+	if ok, err := VerifyEmailCode(app, cfg, realm.TypeEmployee, e.Id, PurposeSetup, code); err != nil || ok {
 		t.Fatalf("code used twice: ok=%v err=%v", ok, err)
 	}
-	if codeRows(t, app, TypeEmployee, e.Id)[0].GetDateTime("used_at").IsZero() {
+	if codeRows(t, app, realm.TypeEmployee, e.Id)[0].GetDateTime("used_at").IsZero() {
 		t.Fatal("used_at not set")
 	}
 	// Once the code is used it is no longer live: a new one is issued at once (no cooldown).
-	code2, throttled, err := IssueEmailCode(app, cfg, TypeEmployee, e.Id, PurposeSetup)
+	code2, throttled, err := IssueEmailCode(app, cfg, realm.TypeEmployee, e.Id, PurposeSetup)
 	if err != nil || throttled || code2 == "" {
 		t.Fatalf("reissue after use: throttled=%v err=%v", throttled, err)
 	}
@@ -110,12 +111,12 @@ func TestVerifyEmailCodeConcurrentSingleUse(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	code, _, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+	code, _, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wins := testkit.Concurrently(t, 16, func() (bool, error) {
-		return VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, code)
+		return VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, code)
 	})
 	if wins != 1 {
 		t.Fatalf("%d concurrent uses passed, want 1", wins)
@@ -133,40 +134,40 @@ func TestVerifyEmailCodeDiesAfterMaxAttempts(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	code, _, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+	code, _, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 4; i++ {
-		if ok, err := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, wrongCode(code)); err != nil || ok {
+		if ok, err := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, wrongCode(code)); err != nil || ok {
 			t.Fatalf("wrong code %d: ok=%v err=%v", i, ok, err)
 		}
 	}
-	if got := codeRows(t, app, TypeStaff, u.Id)[0].GetInt("attempts"); got != 4 {
+	if got := codeRows(t, app, realm.TypeStaff, u.Id)[0].GetInt("attempts"); got != 4 {
 		t.Fatalf("attempts = %d, want 4", got)
 	}
-	if live, _ := HasLiveEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin); !live {
+	if live, _ := HasLiveEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin); !live {
 		t.Fatal("code dead after 4 wrong attempts")
 	}
-	if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, wrongCode(code)); ok {
+	if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, wrongCode(code)); ok {
 		t.Fatal("5th wrong code accepted")
 	}
-	if got := codeRows(t, app, TypeStaff, u.Id)[0].GetInt("attempts"); got != 5 {
+	if got := codeRows(t, app, realm.TypeStaff, u.Id)[0].GetInt("attempts"); got != 5 {
 		t.Fatalf("attempts = %d, want 5", got)
 	}
-	if ok, err := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, code); err != nil || ok {
+	if ok, err := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, code); err != nil || ok {
 		t.Fatalf("right code accepted after 5 wrong attempts: ok=%v err=%v", ok, err)
 	}
-	if live, _ := HasLiveEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin); live {
+	if live, _ := HasLiveEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin); live {
 		t.Fatal("dead code still live")
 	}
 	// Further wrong tries do not touch the dead code.
-	_, _ = VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, wrongCode(code))
-	if got := codeRows(t, app, TypeStaff, u.Id)[0].GetInt("attempts"); got != 5 {
+	_, _ = VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, wrongCode(code))
+	if got := codeRows(t, app, realm.TypeStaff, u.Id)[0].GetInt("attempts"); got != 5 {
 		t.Fatalf("attempts = %d after death, want 5", got)
 	}
 	// A dead code does not hold the cooldown.
-	if _, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin); err != nil || throttled {
+	if _, throttled, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin); err != nil || throttled {
 		t.Fatalf("reissue after death: throttled=%v err=%v", throttled, err)
 	}
 }
@@ -175,11 +176,11 @@ func TestVerifyEmailCodeRightAfterSomeWrong(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	code, _, _ := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage)
+	code, _, _ := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage)
 	for i := 0; i < 4; i++ {
-		_, _ = VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage, wrongCode(code))
+		_, _ = VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage, wrongCode(code))
 	}
-	if ok, err := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage, code); err != nil || !ok {
+	if ok, err := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage, code); err != nil || !ok {
 		t.Fatalf("right code after 4 wrong refused: ok=%v err=%v", ok, err)
 	}
 }
@@ -188,17 +189,17 @@ func TestVerifyEmailCodeExpiry(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	code, _, _ := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
-	row := codeRows(t, app, TypeStaff, u.Id)[0]
+	code, _, _ := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
+	row := codeRows(t, app, realm.TypeStaff, u.Id)[0]
 	row.Set("expires_at", time.Now().Add(-time.Second))
 	if err := app.Save(row); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, code); err != nil || ok {
+	if ok, err := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, code); err != nil || ok {
 		t.Fatalf("expired code accepted: ok=%v err=%v", ok, err)
 	}
 	// An expired code is not live: a new one is issued at once.
-	if _, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin); err != nil || throttled {
+	if _, throttled, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin); err != nil || throttled {
 		t.Fatalf("reissue after expiry: throttled=%v err=%v", throttled, err)
 	}
 }
@@ -207,40 +208,40 @@ func TestIssueEmailCodeCooldown(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	first, _, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+	first, _, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+	code, throttled, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 	if err != nil || !throttled || code != "" {
 		t.Fatalf("second issue within the cooldown: code=%q throttled=%v err=%v", code, throttled, err)
 	}
-	if n := len(codeRows(t, app, TypeStaff, u.Id)); n != 1 {
+	if n := len(codeRows(t, app, realm.TypeStaff, u.Id)); n != 1 {
 		t.Fatalf("%d rows after a throttled issue", n)
 	}
 	// The cooldown is per purpose.
-	if _, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage); err != nil || throttled {
+	if _, throttled, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage); err != nil || throttled {
 		t.Fatalf("other purpose throttled: %v %v", throttled, err)
 	}
 
 	// 61 s later (issue instant = expires_at − TTL, moved through expires_at) a new code is
 	// issued and the old one stops working.
-	exp, _ := principalExp(TypeStaff, u.Id)
+	exp, _ := principalExp(realm.TypeStaff, u.Id)
 	testkit.ShiftDates(t, app, colOTPCodes, "expires_at", -61*time.Second, dbx.And(exp, dbx.HashExp{"purpose": "login"}))
-	second, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+	second, throttled, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 	if err != nil || throttled || second == "" {
 		t.Fatalf("issue after the cooldown: throttled=%v err=%v", throttled, err)
 	}
 	if first != second {
-		if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, first); ok {
+		if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, first); ok {
 			t.Fatal("superseded code accepted")
 		}
 	}
-	if ok, err := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, second); err != nil || !ok {
+	if ok, err := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, second); err != nil || !ok {
 		t.Fatalf("new code refused: ok=%v err=%v", ok, err)
 	}
 	live := 0
-	for _, r := range codeRows(t, app, TypeStaff, u.Id) {
+	for _, r := range codeRows(t, app, realm.TypeStaff, u.Id) {
 		if r.GetString("purpose") == "login" && r.GetDateTime("used_at").IsZero() {
 			live++
 		}
@@ -255,7 +256,7 @@ func TestIssueEmailCodeConcurrentOneLive(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 	issued := testkit.Concurrently(t, 8, func() (bool, error) {
-		code, throttled, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+		code, throttled, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 		return code != "" && !throttled, err
 	})
 	if issued != 1 {
@@ -270,48 +271,48 @@ func TestEmailCodeBoundToPrincipalAndPurpose(t *testing.T) {
 	b := newStaff(t, app)
 	emp := newEmployee(t, app)
 
-	codeA, _, _ := IssueEmailCode(app, cfg, TypeStaff, a.Id, PurposeLogin)
-	codeB, _, _ := IssueEmailCode(app, cfg, TypeStaff, b.Id, PurposeLogin)
-	codeAManage, _, _ := IssueEmailCode(app, cfg, TypeStaff, a.Id, PurposeManage)
-	codeE, _, _ := IssueEmailCode(app, cfg, TypeEmployee, emp.Id, PurposeLogin)
+	codeA, _, _ := IssueEmailCode(app, cfg, realm.TypeStaff, a.Id, PurposeLogin)
+	codeB, _, _ := IssueEmailCode(app, cfg, realm.TypeStaff, b.Id, PurposeLogin)
+	codeAManage, _, _ := IssueEmailCode(app, cfg, realm.TypeStaff, a.Id, PurposeManage)
+	codeE, _, _ := IssueEmailCode(app, cfg, realm.TypeEmployee, emp.Id, PurposeLogin)
 
 	// A's login code against B's live code; against A's manage code; against an employee.
 	if codeA != codeB {
-		if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, b.Id, PurposeLogin, codeA); ok {
+		if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, b.Id, PurposeLogin, codeA); ok {
 			t.Fatal("A's code accepted for B")
 		}
 	}
 	if codeA != codeAManage {
-		if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, a.Id, PurposeManage, codeA); ok {
+		if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, a.Id, PurposeManage, codeA); ok {
 			t.Fatal("login code accepted for manage")
 		}
 	}
 	// Independently of the random draw, the MAC binding makes equal codes differ per principal
 	// and purpose.
-	macA := cfg.Secret.MAC("otp", emailCodeMACInput(TypeStaff, a.Id, PurposeLogin, "123456"))
+	macA := cfg.Secret.MAC("otp", emailCodeMACInput(realm.TypeStaff, a.Id, PurposeLogin, "123456"))
 	for _, other := range []string{
-		emailCodeMACInput(TypeStaff, b.Id, PurposeLogin, "123456"),
-		emailCodeMACInput(TypeStaff, a.Id, PurposeManage, "123456"),
-		emailCodeMACInput(TypeEmployee, a.Id, PurposeLogin, "123456"),
+		emailCodeMACInput(realm.TypeStaff, b.Id, PurposeLogin, "123456"),
+		emailCodeMACInput(realm.TypeStaff, a.Id, PurposeManage, "123456"),
+		emailCodeMACInput(realm.TypeEmployee, a.Id, PurposeLogin, "123456"),
 	} {
 		if cfg.Secret.MAC("otp", other) == macA {
 			t.Fatal("MAC not bound to principal and purpose")
 		}
 	}
 	// A's own codes still work (B's attempt counted on B's row, not A's).
-	if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, a.Id, PurposeLogin, codeA); !ok {
+	if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, a.Id, PurposeLogin, codeA); !ok {
 		t.Fatal("A's login code refused")
 	}
-	if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, a.Id, PurposeManage, codeAManage); !ok {
+	if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, a.Id, PurposeManage, codeAManage); !ok {
 		t.Fatal("A's manage code refused")
 	}
 	// A staff code does not verify for an employee with the same purpose.
 	if codeB != codeE {
-		if ok, _ := VerifyEmailCode(app, cfg, TypeEmployee, emp.Id, PurposeLogin, codeB); ok {
+		if ok, _ := VerifyEmailCode(app, cfg, realm.TypeEmployee, emp.Id, PurposeLogin, codeB); ok {
 			t.Fatal("staff code accepted for an employee")
 		}
 	}
-	if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, b.Id, PurposeLogin, codeB); !ok {
+	if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, b.Id, PurposeLogin, codeB); !ok {
 		t.Fatal("B's own code refused")
 	}
 }
@@ -320,18 +321,18 @@ func TestInvalidateEmailCodes(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	login, _, _ := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
-	manage, _, _ := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage)
-	if err := InvalidateEmailCodes(app, TypeStaff, u.Id, PurposeLogin); err != nil {
+	login, _, _ := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
+	manage, _, _ := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage)
+	if err := InvalidateEmailCodes(app, realm.TypeStaff, u.Id, PurposeLogin); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, login); ok {
+	if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, login); ok {
 		t.Fatal("invalidated login code accepted")
 	}
-	if err := InvalidateEmailCodes(app, TypeStaff, u.Id); err != nil {
+	if err := InvalidateEmailCodes(app, realm.TypeStaff, u.Id); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage, manage); ok {
+	if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage, manage); ok {
 		t.Fatal("invalidated manage code accepted")
 	}
 }
@@ -340,13 +341,13 @@ func TestEmailCodeArgumentValidation(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	if _, _, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, "reset"); err == nil {
+	if _, _, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, "reset"); err == nil {
 		t.Fatal("unknown purpose accepted")
 	}
 	if _, _, err := IssueEmailCode(app, cfg, "admin", u.Id, PurposeLogin); err == nil {
 		t.Fatal("unknown principal type accepted")
 	}
-	if _, _, err := IssueEmailCode(app, cfg, TypeStaff, "", PurposeLogin); err == nil {
+	if _, _, err := IssueEmailCode(app, cfg, realm.TypeStaff, "", PurposeLogin); err == nil {
 		t.Fatal("empty principal accepted")
 	}
 }

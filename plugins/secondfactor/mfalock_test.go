@@ -8,6 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/realm"
 	"gatehouse/testkit"
 )
 
@@ -183,11 +184,11 @@ func TestSuccessfulVerificationClearsOTPFailures(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 	fail(t, app, cfg, u, 9)
-	code, _, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin)
+	code, _, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := VerifyEmailCode(app, cfg, TypeStaff, u.Id, PurposeLogin, code); !ok {
+	if ok, _ := VerifyEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeLogin, code); !ok {
 		t.Fatal("code refused")
 	}
 	if n, _ := app.CountRecords(colAuthFailures, otpFailureExp(u)); n != 0 {
@@ -198,8 +199,8 @@ func TestSuccessfulVerificationClearsOTPFailures(t *testing.T) {
 	}
 
 	// Recovery codes and TOTP clear failures too.
-	codes, _ := GenerateRecoveryCodes(app, cfg, TypeStaff, u.Id)
-	if ok, _, _ := UseRecoveryCode(app, TypeStaff, u.Id, codes[0]); !ok {
+	codes, _ := GenerateRecoveryCodes(app, cfg, realm.TypeStaff, u.Id)
+	if ok, _, _ := UseRecoveryCode(app, realm.TypeStaff, u.Id, codes[0]); !ok {
 		t.Fatal("recovery code refused")
 	}
 	if n, _ := app.CountRecords(colAuthFailures, otpFailureExp(u)); n != 0 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse/plugins/realm"
 	"gatehouse/testkit"
 )
 
@@ -14,7 +15,7 @@ func TestGenerateRecoveryCodes(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	codes, err := GenerateRecoveryCodes(app, cfg, TypeStaff, u.Id)
+	codes, err := GenerateRecoveryCodes(app, cfg, realm.TypeStaff, u.Id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestGenerateRecoveryCodes(t *testing.T) {
 		seen[c] = true
 	}
 
-	exp, _ := principalExp(TypeStaff, u.Id)
+	exp, _ := principalExp(realm.TypeStaff, u.Id)
 	rows, err := app.FindAllRecords(colRecoveryCodes, exp)
 	if err != nil || len(rows) != 10 {
 		t.Fatalf("%d rows (%v)", len(rows), err)
@@ -88,43 +89,43 @@ func TestUseRecoveryCode(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	codes, err := GenerateRecoveryCodes(app, cfg, TypeStaff, u.Id)
+	codes, err := GenerateRecoveryCodes(app, cfg, realm.TypeStaff, u.Id)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	lowerNoHyphen := strings.ToLower(strings.ReplaceAll(codes[0], "-", ""))
-	ok, remaining, err := UseRecoveryCode(app, TypeStaff, u.Id, lowerNoHyphen)
+	ok, remaining, err := UseRecoveryCode(app, realm.TypeStaff, u.Id, lowerNoHyphen)
 	if err != nil || !ok || remaining != 9 {
 		t.Fatalf("lower-case code without hyphen: ok=%v remaining=%d err=%v", ok, remaining, err)
 	}
-	ok, remaining, err = UseRecoveryCode(app, TypeStaff, u.Id, codes[0])
+	ok, remaining, err = UseRecoveryCode(app, realm.TypeStaff, u.Id, codes[0])
 	if err != nil || ok || remaining != 9 {
 		t.Fatalf("reused code: ok=%v remaining=%d err=%v", ok, remaining, err)
 	}
-	ok, remaining, _ = UseRecoveryCode(app, TypeStaff, u.Id, strings.ToLower(codes[1]))
+	ok, remaining, _ = UseRecoveryCode(app, realm.TypeStaff, u.Id, strings.ToLower(codes[1]))
 	if !ok || remaining != 8 {
 		t.Fatalf("lower-case code with hyphen: ok=%v remaining=%d", ok, remaining)
 	}
-	ok, remaining, _ = UseRecoveryCode(app, TypeStaff, u.Id, strings.ReplaceAll(codes[2], "-", ""))
+	ok, remaining, _ = UseRecoveryCode(app, realm.TypeStaff, u.Id, strings.ReplaceAll(codes[2], "-", ""))
 	if !ok || remaining != 7 {
 		t.Fatalf("upper-case code without hyphen: ok=%v remaining=%d", ok, remaining)
 	}
 	for _, bad := range []string{"", "AAAAA-AAAAA", "ABCDE", codes[3] + "X", "IIIII-OOOOO"} {
-		if ok, remaining, _ := UseRecoveryCode(app, TypeStaff, u.Id, bad); ok || remaining != 7 {
+		if ok, remaining, _ := UseRecoveryCode(app, realm.TypeStaff, u.Id, bad); ok || remaining != 7 {
 			t.Fatalf("bad input %q: ok=%v remaining=%d", bad, ok, remaining)
 		}
 	}
-	if n, _ := CountRecoveryCodes(app, TypeStaff, u.Id); n != 7 {
+	if n, _ := CountRecoveryCodes(app, realm.TypeStaff, u.Id); n != 7 {
 		t.Fatalf("count %d", n)
 	}
 
 	// Another principal cannot use them.
 	other := newStaff(t, app)
-	if _, err := GenerateRecoveryCodes(app, cfg, TypeStaff, other.Id); err != nil {
+	if _, err := GenerateRecoveryCodes(app, cfg, realm.TypeStaff, other.Id); err != nil {
 		t.Fatal(err)
 	}
-	if ok, remaining, _ := UseRecoveryCode(app, TypeStaff, other.Id, codes[4]); ok || remaining != 10 {
+	if ok, remaining, _ := UseRecoveryCode(app, realm.TypeStaff, other.Id, codes[4]); ok || remaining != 10 {
 		t.Fatalf("A's code used by B: ok=%v remaining=%d", ok, remaining)
 	}
 }
@@ -133,39 +134,39 @@ func TestRegenerateAndDeleteRecoveryCodes(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	e := newEmployee(t, app)
-	old, err := GenerateRecoveryCodes(app, cfg, TypeEmployee, e.Id)
+	old, err := GenerateRecoveryCodes(app, cfg, realm.TypeEmployee, e.Id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _, _ := UseRecoveryCode(app, TypeEmployee, e.Id, old[0]); !ok {
+	if ok, _, _ := UseRecoveryCode(app, realm.TypeEmployee, e.Id, old[0]); !ok {
 		t.Fatal("fresh code refused")
 	}
-	fresh, err := GenerateRecoveryCodes(app, cfg, TypeEmployee, e.Id)
+	fresh, err := GenerateRecoveryCodes(app, cfg, realm.TypeEmployee, e.Id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := CountRecoveryCodes(app, TypeEmployee, e.Id); n != 10 {
+	if n, _ := CountRecoveryCodes(app, realm.TypeEmployee, e.Id); n != 10 {
 		t.Fatalf("%d codes after regeneration", n)
 	}
-	exp, _ := principalExp(TypeEmployee, e.Id)
+	exp, _ := principalExp(realm.TypeEmployee, e.Id)
 	if rows, _ := app.FindAllRecords(colRecoveryCodes, exp); len(rows) != 10 {
 		t.Fatalf("%d rows after regeneration (old ones not deleted)", len(rows))
 	}
 	for _, c := range old[1:] {
-		if ok, _, _ := UseRecoveryCode(app, TypeEmployee, e.Id, c); ok {
+		if ok, _, _ := UseRecoveryCode(app, realm.TypeEmployee, e.Id, c); ok {
 			t.Fatal("old code works after regeneration")
 		}
 	}
-	if ok, remaining, _ := UseRecoveryCode(app, TypeEmployee, e.Id, fresh[9]); !ok || remaining != 9 {
+	if ok, remaining, _ := UseRecoveryCode(app, realm.TypeEmployee, e.Id, fresh[9]); !ok || remaining != 9 {
 		t.Fatalf("new code: ok=%v remaining=%d", ok, remaining)
 	}
-	if err := DeleteRecoveryCodes(app, TypeEmployee, e.Id); err != nil {
+	if err := DeleteRecoveryCodes(app, realm.TypeEmployee, e.Id); err != nil {
 		t.Fatal(err)
 	}
 	if rows, _ := app.FindAllRecords(colRecoveryCodes, exp); len(rows) != 0 {
 		t.Fatalf("%d rows after delete", len(rows))
 	}
-	if ok, remaining, _ := UseRecoveryCode(app, TypeEmployee, e.Id, fresh[0]); ok || remaining != 0 {
+	if ok, remaining, _ := UseRecoveryCode(app, realm.TypeEmployee, e.Id, fresh[0]); ok || remaining != 0 {
 		t.Fatalf("deleted code: ok=%v remaining=%d", ok, remaining)
 	}
 }
@@ -174,12 +175,12 @@ func TestUseRecoveryCodeConcurrent(t *testing.T) {
 	t.Parallel()
 	app, cfg := setup(t)
 	u := newStaff(t, app)
-	codes, err := GenerateRecoveryCodes(app, cfg, TypeStaff, u.Id)
+	codes, err := GenerateRecoveryCodes(app, cfg, realm.TypeStaff, u.Id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wins := testkit.Concurrently(t, 12, func() (bool, error) {
-		ok, _, err := UseRecoveryCode(app, TypeStaff, u.Id, codes[5])
+		ok, _, err := UseRecoveryCode(app, realm.TypeStaff, u.Id, codes[5])
 		return ok, err
 	})
 	if wins != 1 {

@@ -23,17 +23,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"gatehouse/plugins/realm"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
-)
-
-// Principal types (the `user_type` select of §2.7–§2.10, §2.15).
-const (
-	TypeStaff    = "staff"
-	TypeEmployee = "employee"
 )
 
 // Email-code purposes (§2.9).
@@ -51,8 +46,6 @@ const (
 
 // Collection names.
 const (
-	colUsers         = "users"
-	colEmployees     = "employees"
 	colMFAChallenges = "mfa_challenges"
 	colOTPCodes      = "otp_codes"
 	colRecoveryCodes = "recovery_codes"
@@ -68,62 +61,44 @@ var ErrInvalidPurpose = errors.New("secondfactor: invalid email code purpose")
 
 // PrincipalType returns "staff" for a users record and "employee" for an employees record.
 func PrincipalType(principal *core.Record) (string, error) {
-	if principal == nil || principal.Collection() == nil {
+	r, err := realm.Of(principal)
+	if err != nil {
 		return "", ErrInvalidPrincipal
 	}
-	switch principal.Collection().Name {
-	case colUsers:
-		return TypeStaff, nil
-	case colEmployees:
-		return TypeEmployee, nil
-	}
-	return "", ErrInvalidPrincipal
-}
-
-// CollectionFor returns the auth collection name of a principal type.
-func CollectionFor(principalType string) (string, error) {
-	switch principalType {
-	case TypeStaff:
-		return colUsers, nil
-	case TypeEmployee:
-		return colEmployees, nil
-	}
-	return "", ErrInvalidPrincipal
+	return r.Type, nil
 }
 
 // FindPrincipal loads the users/employees record of a principal.
 func FindPrincipal(app core.App, principalType, principalID string) (*core.Record, error) {
-	col, err := CollectionFor(principalType)
+	r, err := realm.ByType(principalType)
 	if err != nil {
-		return nil, err
+		return nil, ErrInvalidPrincipal
 	}
-	return app.FindRecordById(col, principalID)
+	return r.Find(app, principalID)
 }
 
 // relationField is the relation column of the principal in the per-principal collections.
 func relationField(principalType string) (string, error) {
-	switch principalType {
-	case TypeStaff:
-		return "user", nil
-	case TypeEmployee:
-		return "employee", nil
+	r, err := realm.ByType(principalType)
+	if err != nil {
+		return "", ErrInvalidPrincipal
 	}
-	return "", ErrInvalidPrincipal
+	return r.Relation, nil
 }
 
 // principalExp matches the rows of one principal in otp_codes, recovery_codes, mfa_challenges:
 // user_type plus both relation columns (the unused one empty), the prefix of the otp_codes index.
 func principalExp(principalType, principalID string) (dbx.HashExp, error) {
-	if principalID == "" {
+	r, err := realm.ByType(principalType)
+	if err != nil || principalID == "" {
 		return nil, ErrInvalidPrincipal
 	}
-	switch principalType {
-	case TypeStaff:
-		return dbx.HashExp{"user_type": TypeStaff, "user": principalID, "employee": ""}, nil
-	case TypeEmployee:
-		return dbx.HashExp{"user_type": TypeEmployee, "user": "", "employee": principalID}, nil
+	exp := dbx.HashExp{"user_type": r.Type}
+	for _, other := range realm.All {
+		exp[other.Relation] = ""
 	}
-	return nil, ErrInvalidPrincipal
+	exp[r.Relation] = principalID
+	return exp, nil
 }
 
 // setPrincipal fills user_type and the relation column of a new per-principal row.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/plugins/realm"
 	"gatehouse/testkit"
 )
 
@@ -299,10 +300,10 @@ func TestEnableEmailMethodAndDisable(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 	enableTOTP(t, app, cfg, u)
-	if _, err := GenerateRecoveryCodes(app, cfg, TypeStaff, u.Id); err != nil {
+	if _, err := GenerateRecoveryCodes(app, cfg, realm.TypeStaff, u.Id); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := IssueEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage); err != nil {
+	if _, _, err := IssueEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage); err != nil {
 		t.Fatal(err)
 	}
 
@@ -321,10 +322,10 @@ func TestEnableEmailMethodAndDisable(t *testing.T) {
 	if fresh.GetBool("otp_enabled") || fresh.GetString("otp_method") != "" || fresh.GetString("totp_secret") != "" {
 		t.Fatal("2FA not disabled")
 	}
-	if n, _ := CountRecoveryCodes(app, TypeStaff, u.Id); n != 0 {
+	if n, _ := CountRecoveryCodes(app, realm.TypeStaff, u.Id); n != 0 {
 		t.Fatalf("%d recovery codes left after disable", n)
 	}
-	if live, _ := HasLiveEmailCode(app, cfg, TypeStaff, u.Id, PurposeManage); live {
+	if live, _ := HasLiveEmailCode(app, cfg, realm.TypeStaff, u.Id, PurposeManage); live {
 		t.Fatal("email code still live after disable")
 	}
 }

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"encoding/json"
+	"gatehouse/plugins/realm"
 	"math/rand/v2"
 	"testing"
 )
@@ -11,7 +12,7 @@ import (
 func marshalClaimsReflect(c Claims) ([]byte, error) {
 	w := wireClaims{Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience, Exp: c.ExpiresAt, Iat: c.IssuedAt, Nbf: c.NotBefore,
 		Jti: c.ID, TokenType: c.TokenType, Sid: c.SessionID, UserID: c.Subject, UserType: c.UserType}
-	if c.UserType == UserTypeEmployee {
+	if c.UserType == realm.TypeEmployee {
 		w.EmployeeID = c.Subject
 	}
 	if c.Profile == nil {
@@ -45,7 +46,7 @@ func TestClaimsJSONMatchesEncodingJSON(t *testing.T) {
 			c.Audience = []string{w(), w()}
 		}
 		if i%4 == 0 {
-			c.UserType = UserTypeEmployee
+			c.UserType = realm.TypeEmployee
 		}
 		if i%2 == 0 {
 			c.Profile = &ProfileClaims{Email: w(), Username: w(), FullName: w()}

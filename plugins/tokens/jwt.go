@@ -14,6 +14,7 @@ import (
 	"github.com/pocketbase/dbx"
 
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/realm"
 )
 
 // Token types of §3.2.
@@ -119,7 +120,7 @@ func (c Claims) appendJSON(b []byte) []byte {
 	}
 	b = appendStringField(append(b, ','), "user_id", c.Subject)
 	b = appendStringField(append(b, ','), "user_type", c.UserType)
-	if c.UserType == UserTypeEmployee && c.Subject != "" {
+	if c.UserType == realm.TypeEmployee && c.Subject != "" {
 		b = appendStringField(append(b, ','), "employee_id", c.Subject)
 	}
 	if p := c.Profile; p != nil {

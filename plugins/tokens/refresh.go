@@ -12,6 +12,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/realm"
 )
 
 // DetailRefreshInProgress is the 409 of the grace window (§3.4).
@@ -104,7 +105,7 @@ func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, abso
 	if err != nil {
 		// deactivated (or rejected) since the session began: the session ends here (§1.5)
 		reason := ReasonUserDeactivated
-		if c.UserType == UserTypeEmployee {
+		if c.UserType == realm.TypeEmployee {
 			reason = ReasonEmployeeRejected
 		}
 		_, _ = RevokeSession(app, c.SessionID, reason)
@@ -122,12 +123,12 @@ func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, abso
 // the token's principal, be unrevoked and within its absolute lifetime, and hold the presented
 // hash as its current one.
 var rotateSQL = map[string]string{
-	UserTypeStaff: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
+	realm.TypeStaff: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
 		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
 		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
 		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'staff' " +
 		"AND user = {:sub} AND absolute_expires_at > {:now} RETURNING absolute_expires_at",
-	UserTypeEmployee: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
+	realm.TypeEmployee: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
 		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
 		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
 		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'employee' " +

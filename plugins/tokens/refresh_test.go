@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/realm"
 )
 
 func (e *env) refresh(t *testing.T, raw string) (*Issued, error) {
@@ -20,7 +21,7 @@ func (e *env) refresh(t *testing.T, raw string) (*Issued, error) {
 	ev.App = e.app
 	ev.Request = httptest.NewRequest(http.MethodPost, "/api/v1/token/refresh/", nil)
 	ev.Response = httptest.NewRecorder()
-	return e.svc.Refresh(ev, raw, UserTypeStaff)
+	return e.svc.Refresh(ev, raw, realm.TypeStaff)
 }
 
 func statusOf(err error) int {

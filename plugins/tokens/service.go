@@ -19,6 +19,7 @@ import (
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/jobs"
 	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/realm"
 )
 
 // Service is the per-app token service. It implements apikit.Authenticator.
@@ -104,7 +105,7 @@ func (s *Service) accessClaims(app core.App, userType string, principal *core.Re
 	c := s.baseClaims(userType, principal.Id, TypeAccess, now, now.Add(s.cfg.AccessTokenTTL))
 	c.SessionID = sid
 	p := &ProfileClaims{Email: principal.Email(), Username: principal.GetString("username")}
-	if userType == UserTypeEmployee {
+	if userType == realm.TypeEmployee {
 		p.FullName = joinNonEmpty(principal.GetString("first_name"), principal.GetString("middle_name"), principal.GetString("last_name"))
 		p.Roles = []RoleClaim{{System: "hdts", Role: "Employee"}}
 		c.Audience = []string{Audience, "hdts"}
@@ -258,7 +259,7 @@ func (s *Service) accessToken(e *core.RequestEvent, raw string, shared bool) (*a
 		return nil, err
 	}
 	kind := apikit.KindStaff
-	if c.UserType == UserTypeEmployee {
+	if c.UserType == realm.TypeEmployee {
 		kind = apikit.KindEmployee
 	}
 	return &apikit.Caller{Kind: kind, Record: principal, SessionID: c.SessionID, Claims: c}, nil
@@ -302,7 +303,11 @@ func (s *Service) principalWithLiveSession(app core.App, userType, id, sid strin
 		}
 		return hit.record.Clone(), nil
 	}
-	col, err := app.FindCachedCollectionByNameOrId(collectionOf(userType))
+	r, err := realm.ByType(userType)
+	if err != nil {
+		return nil, errBadToken
+	}
+	col, err := app.FindCachedCollectionByNameOrId(r.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -335,19 +340,12 @@ type liveSession struct {
 }
 
 var liveSessionQueries = map[string]string{
-	UserTypeStaff: "SELECT p.*, s.absolute_expires_at AS gh_absolute_expires_at FROM users p JOIN sessions s ON s.user = p.id " +
+	realm.TypeStaff: "SELECT p.*, s.absolute_expires_at AS gh_absolute_expires_at FROM users p JOIN sessions s ON s.user = p.id " +
 		"WHERE p.id = {:id} AND p.is_active = 1 AND s.id = {:sid} AND s.user_type = 'staff' " +
 		"AND s.revoked_at = '' AND s.absolute_expires_at > {:now} LIMIT 1",
-	UserTypeEmployee: "SELECT p.*, s.absolute_expires_at AS gh_absolute_expires_at FROM employees p JOIN sessions s ON s.employee = p.id " +
+	realm.TypeEmployee: "SELECT p.*, s.absolute_expires_at AS gh_absolute_expires_at FROM employees p JOIN sessions s ON s.employee = p.id " +
 		"WHERE p.id = {:id} AND p.status = 'Approved' AND s.id = {:sid} AND s.user_type = 'employee' " +
 		"AND s.revoked_at = '' AND s.absolute_expires_at > {:now} LIMIT 1",
-}
-
-func collectionOf(userType string) string {
-	if userType == UserTypeEmployee {
-		return "employees"
-	}
-	return "users"
 }
 
 // principalShared is principalFor from a cache kept under the write epoch (main tables only:
@@ -368,8 +366,12 @@ func (s *Service) principalShared(app core.App, userType, id string) (*core.Reco
 
 // principalFor loads the principal of a token and checks that it may still act (§1.5).
 func (s *Service) principalFor(app core.App, userType, id string) (*core.Record, error) {
-	col, err := app.FindCachedCollectionByNameOrId(collectionOf(userType))
-	if err != nil || (userType != UserTypeStaff && userType != UserTypeEmployee) {
+	r, err := realm.ByType(userType)
+	if err != nil {
+		return nil, errBadToken
+	}
+	col, err := app.FindCachedCollectionByNameOrId(r.Collection)
+	if err != nil {
 		return nil, errBadToken
 	}
 	recs, err := prepared.Records(app, col, principalQueries[userType], dbx.Params{"id": id})
@@ -380,8 +382,8 @@ func (s *Service) principalFor(app core.App, userType, id string) (*core.Record,
 }
 
 var principalQueries = map[string]string{
-	UserTypeStaff:    "SELECT * FROM users WHERE id = {:id} AND is_active = 1 LIMIT 1",
-	UserTypeEmployee: "SELECT * FROM employees WHERE id = {:id} AND status = 'Approved' LIMIT 1",
+	realm.TypeStaff:    "SELECT * FROM users WHERE id = {:id} AND is_active = 1 LIMIT 1",
+	realm.TypeEmployee: "SELECT * FROM employees WHERE id = {:id} AND status = 'Approved' LIMIT 1",
 }
 
 func sessionBelongs(sess *core.Record, userType, subject string) bool {

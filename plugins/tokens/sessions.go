@@ -4,17 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"gatehouse/plugins/realm"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
-)
-
-// Principal types (the user_type claim and the sessions.user_type field).
-const (
-	UserTypeStaff    = "staff"
-	UserTypeEmployee = "employee"
 )
 
 // Revocation reasons of §2.7 / §3.5.
@@ -42,10 +37,10 @@ const sessionsTable = "sessions"
 
 // principalColumn is the sessions relation column of a principal type.
 func principalColumn(userType string) string {
-	if userType == UserTypeEmployee {
-		return "employee"
+	if r, err := realm.ByType(userType); err == nil {
+		return r.Relation
 	}
-	return "user"
+	return realm.Staff.Relation
 }
 
 // hashJTI is how a refresh token id is stored (§2.7: SHA-256 hex, never the jti itself).
@@ -58,7 +53,7 @@ func hashJTI(jti string) string {
 // session exceptSID when it is not empty, and returns how many were revoked. Use the
 // transaction app when the revocation belongs to a larger change.
 func RevokeSessions(app core.App, userType, principalID, reason, exceptSID string) (int, error) {
-	if userType != UserTypeStaff && userType != UserTypeEmployee {
+	if _, err := realm.ByType(userType); err != nil {
 		return 0, errors.New("tokens: unknown user type " + userType)
 	}
 	where := dbx.And(

@@ -18,6 +18,7 @@ import (
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/realm"
 	"gatehouse/testkit"
 )
 
@@ -75,7 +76,7 @@ func newUser(t *testing.T, app core.App, email string) *core.Record {
 
 func (e *env) login(t *testing.T) *Issued {
 	t.Helper()
-	issued, err := e.svc.StartSession(e.app, UserTypeStaff, e.user, MethodPassword, "127.0.0.1", "test-agent")
+	issued, err := e.svc.StartSession(e.app, realm.TypeStaff, e.user, MethodPassword, "127.0.0.1", "test-agent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestRefusedTokens(t *testing.T) {
 		"a refresh token as access":                  issued.Refresh,
 		"garbage":                                    "not.a.jwt",
 	}
-	mfa, _, err := e.svc.MintMFAPending(UserTypeStaff, e.user.Id)
+	mfa, _, err := e.svc.MintMFAPending(realm.TypeStaff, e.user.Id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +420,7 @@ func TestLiveSessionCacheFollowsEveryWrite(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	cached := func(issued *Issued) bool {
-		_, ok := e.svc.live.Get(e.app, UserTypeStaff+"/"+e.user.Id+"/"+issued.SessionID)
+		_, ok := e.svc.live.Get(e.app, realm.TypeStaff+"/"+e.user.Id+"/"+issued.SessionID)
 		return ok
 	}
 	warm := func(issued *Issued) {
