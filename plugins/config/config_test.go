@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -127,5 +128,41 @@ func TestSealOpenAndMAC(t *testing.T) {
 	}
 	if !a.EqualMAC("otp", "123456", a.MAC("otp", "123456")) || a.EqualMAC("otp", "123457", a.MAC("otp", "123456")) {
 		t.Fatal("EqualMAC")
+	}
+}
+
+// Two first starts at once (issue 12): every loader gets the same secret, none an error, and
+// no temporary file is left behind.
+func TestSecretConcurrentFirstStarts(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		dir := t.TempDir()
+		const n = 8
+		macs := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				s, _, err := LoadSecret(env(nil), dir)
+				errs[i] = err
+				if err == nil {
+					macs[i] = s.MAC("otp", "123456")
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil || macs[i] != macs[0] {
+				t.Fatalf("round %d loader %d: err=%v, same secret=%v", round, i, errs[i], macs[i] == macs[0])
+			}
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 1 || entries[0].Name() != SecretFileName {
+			t.Fatalf("round %d: data dir holds %v", round, entries)
+		}
 	}
 }

@@ -61,29 +61,11 @@ func LoadSecret(lookup func(string) (string, bool), dataDir string) (secret *Sec
 	path := filepath.Join(dataDir, SecretFileName)
 	content, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, true, err
+		var created *Secret
+		created, content, err = createSecretFile(dataDir, path)
+		if created != nil || err != nil {
+			return created, true, err
 		}
-		if err := os.MkdirAll(dataDir, 0o755); err != nil {
-			return nil, true, err
-		}
-		encoded := base64.RawURLEncoding.EncodeToString(raw)
-		// O_EXCL: two processes starting at once must not write two different secrets.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			_, werr := f.WriteString(encoded + "\n")
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				return nil, true, errors.Join(werr, cerr)
-			}
-			s, err := NewSecret(raw)
-			return s, true, err
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return nil, true, err
-		}
-		content, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return nil, true, err
@@ -94,6 +76,40 @@ func LoadSecret(lookup func(string) (string, bool), dataDir string) (secret *Sec
 	}
 	s, err := NewSecret(raw)
 	return s, true, err
+}
+
+// createSecretFile writes a new random secret to path, or, when another process got there
+// first, returns that file's content (created == nil). The secret is written to a temporary
+// file and then hard-linked to path: the link fails if path exists, so of two processes
+// starting at once exactly one secret wins, and nobody ever reads a half-written file.
+func createSecretFile(dataDir, path string) (created *Secret, existing []byte, err error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	tmp, err := os.CreateTemp(dataDir, SecretFileName+".tmp-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(base64.RawURLEncoding.EncodeToString(raw) + "\n")
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp.Name(), 0o600)); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if !errors.Is(err, os.ErrExist) {
+			return nil, nil, err
+		}
+		existing, err := os.ReadFile(path)
+		return nil, existing, err
+	}
+	s, err := NewSecret(raw)
+	return s, nil, err
 }
 
 // MAC returns the hex HMAC-SHA256 of value under the server secret, scoped by purpose
