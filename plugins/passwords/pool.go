@@ -21,6 +21,11 @@ import (
 // (§7.1, §7.2).
 const RetryAfterSeconds = 5
 
+// BcryptMaxBytes is the longest password a bcrypt hash can stand for (§1.13 rule 3, §5.1.2):
+// bcrypt keys are at most 72 bytes including the NUL it appends, so a longer password would be
+// cut and P + "\x00…" would verify as P. Verify never matches a longer password.
+const BcryptMaxBytes = 71
+
 // storeKey is the app.Store() key of the app's pool (see PoolFor).
 const storeKey = "gatehouse.passwords.pool"
 
@@ -213,8 +218,9 @@ func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (o
 	}
 	hash := []byte(record.GetString(core.FieldNamePassword + ":hash"))
 	hashCost, costErr := bcrypt.Cost(hash)
-	if costErr != nil {
-		// No (valid) hash: spend the same time and fail.
+	if costErr != nil || len(plain) > BcryptMaxBytes {
+		// No (valid) hash, or a password no hash can be of (bcrypt reads at most 72 key bytes
+		// including the terminating NUL, so P+"\x00…" would match P): spend the same time, fail.
 		return false, false, p.verifyDummyCost(ctx, cost, plain)
 	}
 

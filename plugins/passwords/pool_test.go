@@ -110,6 +110,12 @@ func TestSeventyOneBytesAreAllSignificant(t *testing.T) {
 	if ok, _, _ := pool.Verify(ctx, rec, pw[:70]); ok {
 		t.Error("first 70 bytes of a 71-byte password accepted")
 	}
+	// bcrypt cuts keys at 72 bytes with its NUL: without the length check these would match.
+	for _, longer := range []string{pw + "\x00", pw + "\x00anything", pw + "x"} {
+		if ok, rehash, err := pool.Verify(ctx, rec, longer); ok || rehash || err != nil {
+			t.Errorf("Verify(%q...) = %v, %v, %v; want a wrong password", longer[60:], ok, rehash, err)
+		}
+	}
 }
 
 func TestSetPasswordTooLongForBcrypt(t *testing.T) {
