@@ -194,6 +194,14 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 		return mfaLocked()
 	}
 
+	// The code counts against the token before it is compared, so parallel codes cannot get
+	// more than 5 compared (§6.2); a right code gives its count back when it consumes the token.
+	if reserved, err := secondfactor.ReserveCode(e.App, p.cfg, challenge); err != nil || !reserved {
+		if err != nil {
+			return err
+		}
+		return apikit.TokenNotValid()
+	}
 	method := user.GetString("otp_method")
 	var right bool
 	remaining := -1
@@ -207,9 +215,6 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 		return err
 	}
 	if !right {
-		if _, err := secondfactor.RecordWrongCode(e.App, p.cfg, challenge); err != nil {
-			return err
-		}
 		return p.wrongOTP(e, user, method)
 	}
 	if consumed, err := secondfactor.ConsumeChallenge(e.App, p.cfg, challenge); err != nil || !consumed {

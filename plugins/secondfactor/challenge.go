@@ -88,34 +88,34 @@ func ChallengeMethods(challenge *core.Record) []string {
 	return methods
 }
 
-// RecordWrongCode adds one wrong code to the challenge atomically (failed_attempts + 1, only
-// while it is not consumed) and reports whether the challenge is now dead
-// (cfg.MFAMaxWrongCodes reached). The in-memory record gets the new count.
-func RecordWrongCode(app core.App, cfg *config.Config, challenge *core.Record) (dead bool, err error) {
-	if _, err := exec(app,
-		"UPDATE {{"+colMFAChallenges+"}} SET [[failed_attempts]] = [[failed_attempts]] + 1 WHERE [[id]] = {:id} AND [[consumed_at]] = ''",
-		dbx.Params{"id": challenge.Id}); err != nil {
+// ReserveCode counts one code against the challenge BEFORE it is compared (failed_attempts + 1,
+// only while the challenge is unconsumed, unexpired and has fewer than cfg.MFAMaxWrongCodes
+// codes counted), so however many codes arrive at once, at most cfg.MFAMaxWrongCodes are ever
+// compared (§6.2). false: the challenge is not usable (the token answers 401). A wrong code
+// keeps its count; a right one gives it back in ConsumeChallenge. The in-memory record gets the
+// new count.
+func ReserveCode(app core.App, cfg *config.Config, challenge *core.Record) (bool, error) {
+	now := time.Now()
+	n, err := exec(app,
+		"UPDATE {{"+colMFAChallenges+"}} SET [[failed_attempts]] = [[failed_attempts]] + 1 "+
+			"WHERE [[id]] = {:id} AND [[consumed_at]] = '' AND [[expires_at]] > {:now} AND [[failed_attempts]] < {:max}",
+		dbx.Params{"id": challenge.Id, "now": dbTime(now), "max": cfg.MFAMaxWrongCodes})
+	if err != nil || n != 1 {
 		return false, err
 	}
-	var n int
-	if err := app.DB().Select("failed_attempts").From(colMFAChallenges).
-		Where(dbx.HashExp{"id": challenge.Id}).Row(&n); err != nil {
-		return false, err
-	}
-	challenge.Set("failed_attempts", n)
-	return n >= cfg.MFAMaxWrongCodes, nil
+	challenge.Set("failed_attempts", challenge.GetInt("failed_attempts")+1)
+	return true, nil
 }
 
-// ConsumeChallenge spends the challenge: consumed_at is set with a conditional UPDATE that
-// requires it to be unconsumed, unexpired and alive, so of two concurrent uses exactly one
-// gets true.
+// ConsumeChallenge spends the challenge after a right code reserved with ReserveCode: consumed_at
+// is set and the reserved count given back, with a conditional UPDATE that requires it to be
+// unconsumed and unexpired, so of two concurrent uses exactly one gets true.
 func ConsumeChallenge(app core.App, cfg *config.Config, challenge *core.Record) (bool, error) {
 	now := time.Now()
-	n, err := updateRow(app, colMFAChallenges, dbx.Params{"consumed_at": dbTime(now)}, dbx.And(
-		dbx.HashExp{"id": challenge.Id, "consumed_at": ""},
-		dbx.NewExp("[[expires_at]] > {:now} AND [[failed_attempts]] < {:max}",
-			dbx.Params{"now": dbTime(now), "max": cfg.MFAMaxWrongCodes}),
-	))
+	n, err := exec(app,
+		"UPDATE {{"+colMFAChallenges+"}} SET [[consumed_at]] = {:now}, [[failed_attempts]] = MAX([[failed_attempts]] - 1, 0) "+
+			"WHERE [[id]] = {:id} AND [[consumed_at]] = '' AND [[expires_at]] > {:now}",
+		dbx.Params{"id": challenge.Id, "now": dbTime(now)})
 	if err != nil || n != 1 {
 		return false, err
 	}

@@ -71,27 +71,40 @@ func TestChallengeWrongCodeLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i <= 4; i++ {
-		dead, err := RecordWrongCode(app, cfg, ch)
-		if err != nil || dead {
-			t.Fatalf("wrong code %d: dead=%v err=%v", i, dead, err)
-		}
+	for i := 1; i <= 5; i++ {
 		if _, err := LoadChallenge(app, cfg, testJTI); err != nil {
-			t.Fatalf("challenge unusable after %d wrong codes: %v", i, err)
+			t.Fatalf("challenge unusable after %d wrong codes: %v", i-1, err)
+		}
+		if ok, err := ReserveCode(app, cfg, ch); err != nil || !ok {
+			t.Fatalf("code %d: reserved=%v err=%v", i, ok, err)
 		}
 	}
-	dead, err := RecordWrongCode(app, cfg, ch)
-	if err != nil || !dead {
-		t.Fatalf("5th wrong code: dead=%v err=%v", dead, err)
+	if ch.GetInt("failed_attempts") != 5 || testkit.Reload(t, app, ch).GetInt("failed_attempts") != 5 {
+		t.Fatalf("failed_attempts %d", ch.GetInt("failed_attempts"))
 	}
-	if ch.GetInt("failed_attempts") != 5 {
-		t.Fatalf("in-memory failed_attempts %d", ch.GetInt("failed_attempts"))
+	if ok, err := ReserveCode(app, cfg, ch); err != nil || ok {
+		t.Fatalf("6th code reserved: ok=%v err=%v", ok, err)
 	}
 	if _, err := LoadChallenge(app, cfg, testJTI); !errors.Is(err, ErrChallengeInvalid) {
 		t.Fatalf("dead challenge loaded: %v", err)
 	}
-	if ok, err := ConsumeChallenge(app, cfg, ch); err != nil || ok {
-		t.Fatalf("dead challenge consumed: ok=%v err=%v", ok, err)
+}
+
+// 25 codes at once on one token: exactly 5 are reserved (compared), whatever the interleaving.
+func TestChallengeReserveUnderBurst(t *testing.T) {
+	t.Parallel()
+	app, cfg := setup(t)
+	u := newStaff(t, app)
+	ch, _ := CreateChallenge(app, cfg, realm.TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	wins := testkit.Concurrently(t, 25, func() (bool, error) {
+		own, err := app.FindRecordById(colMFAChallenges, ch.Id)
+		if err != nil {
+			return false, err
+		}
+		return ReserveCode(app, cfg, own)
+	})
+	if wins != cfg.MFAMaxWrongCodes {
+		t.Fatalf("%d of 25 concurrent codes reserved, want %d", wins, cfg.MFAMaxWrongCodes)
 	}
 }
 
@@ -100,8 +113,15 @@ func TestChallengeSingleUse(t *testing.T) {
 	app, cfg := setup(t)
 	u := newStaff(t, app)
 	ch, _ := CreateChallenge(app, cfg, realm.TypeStaff, u.Id, []string{"totp"}, testJTI, "")
+	if ok, err := ReserveCode(app, cfg, ch); err != nil || !ok {
+		t.Fatalf("reserve: ok=%v err=%v", ok, err)
+	}
 	if ok, err := ConsumeChallenge(app, cfg, ch); err != nil || !ok {
 		t.Fatalf("first consume: ok=%v err=%v", ok, err)
+	}
+	// the right code's reservation is given back
+	if n := testkit.Reload(t, app, ch).GetInt("failed_attempts"); n != 0 {
+		t.Fatalf("failed_attempts after a right code: %d", n)
 	}
 	if ok, err := ConsumeChallenge(app, cfg, ch); err != nil || ok {
 		t.Fatalf("second consume: ok=%v err=%v", ok, err)
@@ -109,12 +129,9 @@ func TestChallengeSingleUse(t *testing.T) {
 	if _, err := LoadChallenge(app, cfg, testJTI); !errors.Is(err, ErrChallengeInvalid) {
 		t.Fatalf("consumed challenge loaded: %v", err)
 	}
-	// Wrong codes no longer count on a consumed challenge.
-	if _, err := RecordWrongCode(app, cfg, ch); err != nil {
-		t.Fatal(err)
-	}
-	if testkit.Reload(t, app, ch).GetInt("failed_attempts") != 0 {
-		t.Fatal("wrong code counted on a consumed challenge")
+	// No code is reserved (compared) on a consumed challenge.
+	if ok, err := ReserveCode(app, cfg, ch); err != nil || ok {
+		t.Fatalf("reserve on a consumed challenge: ok=%v err=%v", ok, err)
 	}
 }
 
@@ -126,6 +143,9 @@ func TestChallengeConcurrentConsume(t *testing.T) {
 	wins := testkit.Concurrently(t, 16, func() (bool, error) {
 		own, err := app.FindRecordById(colMFAChallenges, ch.Id)
 		if err != nil {
+			return false, err
+		}
+		if ok, err := ReserveCode(app, cfg, own); err != nil || !ok {
 			return false, err
 		}
 		return ConsumeChallenge(app, cfg, own)

@@ -146,15 +146,22 @@ func VerifyEmailCode(app core.App, cfg *config.Config, principalType, principalI
 	if err != nil || live == nil {
 		return false, err
 	}
-	input := emailCodeMACInput(principalType, principalID, purpose, code)
-	if !cfg.Secret.EqualMAC(macPurposeOTP, input, live.GetString("code_hash")) {
-		_, err := exec(app,
-			"UPDATE {{"+colOTPCodes+"}} SET [[attempts]] = [[attempts]] + 1 WHERE [[id]] = {:id} AND [[used_at]] = '' AND [[attempts]] < {:max}",
-			dbx.Params{"id": live.Id, "max": cfg.EmailOTPMaxAttempts})
+	// The attempt counts before the comparison (so parallel guesses cannot get more than
+	// cfg.EmailOTPMaxAttempts compared); a right code gives it back when it marks the code used.
+	reserved, err := exec(app,
+		"UPDATE {{"+colOTPCodes+"}} SET [[attempts]] = [[attempts]] + 1 WHERE [[id]] = {:id} AND [[used_at]] = '' AND [[attempts]] < {:max}",
+		dbx.Params{"id": live.Id, "max": cfg.EmailOTPMaxAttempts})
+	if err != nil || reserved != 1 {
 		return false, err
 	}
-	n, err := updateRow(app, colOTPCodes, dbx.Params{"used_at": dbTime(now)},
-		dbx.And(dbx.HashExp{"id": live.Id}, liveCodeExp(cfg, now)))
+	input := emailCodeMACInput(principalType, principalID, purpose, code)
+	if !cfg.Secret.EqualMAC(macPurposeOTP, input, live.GetString("code_hash")) {
+		return false, nil
+	}
+	n, err := exec(app,
+		"UPDATE {{"+colOTPCodes+"}} SET [[used_at]] = {:now}, [[attempts]] = [[attempts]] - 1 "+
+			"WHERE [[id]] = {:id} AND [[used_at]] = '' AND [[expires_at]] > {:now}",
+		dbx.Params{"id": live.Id, "now": dbTime(now)})
 	if err != nil || n != 1 {
 		return false, err
 	}
