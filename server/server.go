@@ -18,6 +18,7 @@ import (
 	"gatehouse/plugins/accounts"
 	"gatehouse/plugins/apidocs"
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
@@ -72,6 +73,7 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 	hooks.Register(app)
 	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)
 	tokenService := tokens.New(app, kit)
+	attempts := captcha.NewAttempts()
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",
@@ -85,7 +87,7 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 			if err := kit.Mount(se.Router, tokenService.Routes()); err != nil {
 				return err
 			}
-			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService}); err != nil {
+			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Attempts: attempts}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {

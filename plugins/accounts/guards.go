@@ -1,6 +1,8 @@
 package accounts
 
 import (
+	"database/sql"
+	"errors"
 	"net/http"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -9,6 +11,7 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
 )
@@ -53,13 +56,23 @@ func (p *plugin) auditCaptchaFailure(e *core.RequestEvent, reason string) {
 	_ = audit.Log(e.App, entry)
 }
 
-// loginCaptchaGate: the email state or the IP state requires the CAPTCHA (§6.1).
-func (p *plugin) loginCaptchaGate(e *core.RequestEvent, req loginRequest) error {
-	required, err := captcha.Required(e.App, p.cfg, req.email, e.RealIP())
-	if err != nil {
-		return err
+// findAccountByEmail returns the account of col with that email, nil when there is none. A
+// database error is an error (a 500 with nothing recorded), never an unknown account.
+func findAccountByEmail(app core.App, col *core.Collection, email string) (*core.Record, error) {
+	rec, err := app.FindAuthRecordByEmail(col, email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
-	return p.captchaGate(e, required, req.captchaID, req.captchaAnswer)
+	return rec, err
+}
+
+// attemptError maps what captcha.Attempts.Admit refuses with: the CAPTCHA gate's answers pass
+// through; a wait past its bound for concurrent attempts on the same email or IP is a 429.
+func attemptError(err error) error {
+	if errors.Is(err, captcha.ErrAttemptWaitTimeout) {
+		return apikit.TooManyRequests(passwords.RetryAfterSeconds)
+	}
+	return err
 }
 
 // registrationCaptchaGate: only the client IP's state counts for registration (§6.1). It runs
@@ -85,6 +98,43 @@ func (p *plugin) recordRegistrationProbe(e *core.RequestEvent) error {
 func (p *plugin) passwordFailed(e *core.RequestEvent, email string, user *core.Record, reason string) error {
 	auditFailure(e, email, user, reason)
 	return p.recordPasswordFailure(e, email, user)
+}
+
+// checkCurrentPassword is the current-password check of the authenticated endpoints (password
+// change, 2fa enable/disable, verify-disable-otp, the profile email change). It is admitted by
+// the lockout counter like a login (captcha.Attempts, no CAPTCHA gate), so parallel wrong
+// passwords cannot pass the lock threshold. While the account is locked the password is not
+// compared (§6.1 item 3; a dummy comparison keeps the time). A wrong or refused password is
+// recorded as a password failure (it may start a lock); a right one restarts the counters.
+// locked reports the lock, for the caller's audit entry.
+func (p *plugin) checkCurrentPassword(e *core.RequestEvent, user *core.Record, password string) (ok, locked bool, err error) {
+	attempt, err := p.attempts.Admit(e.Request.Context(), e.App, p.cfg, captcha.AttemptRequest{
+		Email: user.Email(), IP: e.RealIP(), CaptchaExempt: true,
+		Lookup: func() (*core.Record, error) { return e.App.FindRecordById(user.Collection(), user.Id) },
+	})
+	if err != nil {
+		return false, false, attemptError(err)
+	}
+	defer attempt.Done()
+	pool := p.passwordPool()
+	if attempt.Locked {
+		if err := pool.VerifyDummy(e.Request.Context(), user.Collection(), password); err != nil {
+			return false, true, err
+		}
+	} else if ok, _, err = pool.Verify(e.Request.Context(), attempt.Account, password); err != nil {
+		return false, false, err // 429 from the bcrypt pool: no failure recorded (§7.2)
+	}
+	if !ok {
+		return false, attempt.Locked, p.recordProfilePasswordFailure(e, attempt.Account)
+	}
+	if err := p.passwordVerified(e, attempt.Account); err != nil {
+		return false, false, err
+	}
+	// The caller may save its copy of the account: it must carry the stored lock fields.
+	for _, f := range []string{"locked_until", "lock_counter_reset_at"} {
+		user.Set(f, attempt.Account.Get(f))
+	}
+	return true, false, nil
 }
 
 // recordProfilePasswordFailure: a wrong (or, while locked, refused) current password.

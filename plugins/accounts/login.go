@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
+	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
@@ -78,11 +79,7 @@ func (p *plugin) login(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	if err := p.loginCaptchaGate(e, req); err != nil {
-		return err
-	}
-
-	user, rehash, failed, err := p.checkLoginPassword(e, req.email, req.password)
+	user, rehash, failed, err := p.checkLoginPassword(e, req)
 	if err != nil {
 		return err
 	}
@@ -106,20 +103,36 @@ func (p *plugin) login(e *core.RequestEvent) error {
 	return p.completeLogin(e, user, tokens.MethodPassword)
 }
 
-// checkLoginPassword is steps 3–5 of §5.1.2, shared by login and 2fa/request-otp: exactly one
-// bcrypt comparison (against a dummy hash when the email is unknown, so timing does not reveal
-// the account); an unknown account, a wrong password, a locked or an inactive account is a
-// recorded failure (failed = true, same answer for all four); otherwise the counters restart.
-// rehash reports a stored hash of another cost than configured.
-func (p *plugin) checkLoginPassword(e *core.RequestEvent, email, password string) (user *core.Record, rehash, failed bool, err error) {
+// checkLoginPassword is steps 2–5 of §5.1.2, shared by login and 2fa/request-otp. The attempt
+// is first admitted by the CAPTCHA and lockout counters, counting the attempts still being
+// compared (captcha.Attempts: the thresholds hold under parallel requests). Then exactly one
+// bcrypt comparison (against a dummy hash when the email is unknown or the account locked, so
+// timing reveals neither and a locked account is no oracle); an unknown account, a wrong
+// password, a locked or an inactive account is a recorded failure (failed = true, same answer
+// for all four); otherwise the counters restart. rehash reports a stored hash of another cost
+// than configured.
+func (p *plugin) checkLoginPassword(e *core.RequestEvent, req loginRequest) (user *core.Record, rehash, failed bool, err error) {
+	email, password := req.email, req.password
 	col, err := e.App.FindCachedCollectionByNameOrId(realm.CollectionStaff)
 	if err != nil {
 		return nil, false, false, err
 	}
+	attempt, err := p.attempts.Admit(e.Request.Context(), e.App, p.cfg, captcha.AttemptRequest{
+		Email: email, IP: e.RealIP(),
+		Lookup: func() (*core.Record, error) { return findAccountByEmail(e.App, col, email) },
+		SolveCaptcha: func() error {
+			return p.captchaGate(e, true, req.captchaID, req.captchaAnswer)
+		},
+	})
+	if err != nil {
+		return nil, false, false, attemptError(err)
+	}
+	defer attempt.Done()
+	user = attempt.Account
+
 	pool := passwords.PoolFor(e.App, p.cfg)
-	user, _ = e.App.FindAuthRecordByEmail(col, email)
 	ok := false
-	if user == nil {
+	if user == nil || attempt.Locked {
 		if err := pool.VerifyDummy(e.Request.Context(), col, password); err != nil {
 			return nil, false, false, err
 		}
@@ -130,10 +143,10 @@ func (p *plugin) checkLoginPassword(e *core.RequestEvent, email, password string
 	switch {
 	case user == nil:
 		reason = failureUnknown
+	case attempt.Locked:
+		reason = failureLocked
 	case !ok:
 		reason = failureBadPass
-	case profiles.IsLocked(user):
-		reason = failureLocked
 	case !user.GetBool("is_active"):
 		reason = failureInactive
 	}

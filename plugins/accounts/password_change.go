@@ -10,7 +10,6 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
-	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
@@ -60,25 +59,16 @@ func (p *plugin) changePassword(e *core.RequestEvent) error {
 
 	// (2) While locked the answer is "incorrect" without comparing (§6.1 item 3).
 	ctx := e.Request.Context()
-	locked := profiles.IsLocked(user)
-	ok := false
-	if !locked {
-		if ok, _, err = p.passwordPool().Verify(ctx, user, current); err != nil {
-			return err // 429 from the bcrypt pool: no failure recorded (§7.2)
-		}
-	}
-	if !ok {
+	ok, locked, err := p.checkCurrentPassword(e, user, current)
+	if !ok && err == nil {
 		reason := passwordFailureBadPassword
 		if locked {
 			reason = passwordFailureLocked
 		}
 		p.auditPasswordChangeFailure(e, user, reason)
-		if err := p.recordProfilePasswordFailure(e, user); err != nil {
-			return err
-		}
 		return apikit.InvalidField("current_password", msgCurrentPasswordIncorrect)
 	}
-	if err := p.passwordVerified(e, user); err != nil {
+	if err != nil {
 		return err
 	}
 

@@ -143,7 +143,12 @@ func (p *plugin) forgotPassword(e *core.RequestEvent) error {
 		return err
 	}
 
-	if err := p.sendResetLink(e, email); err != nil {
+	// Everything that depends on the account happens after the answer (afterAnswer), so known
+	// and unknown emails are answered in the same time.
+	app, entry := e.App, audit.FromRequest(e, "password.reset_requested", true)
+	if err := p.afterAnswer.Enqueue(e.Request.Context(), func() error {
+		return p.sendResetLink(app, entry, email)
+	}); err != nil {
 		return err
 	}
 	return apikit.WriteJSON(e, http.StatusOK, map[string]string{"message": msgForgotSent})
@@ -151,13 +156,14 @@ func (p *plugin) forgotPassword(e *core.RequestEvent) error {
 
 // sendResetLink issues a reset token and queues the password_reset email when email belongs to
 // an active staff user who got fewer than ResetEmailsPerHour reset emails in the last hour. It
-// never tells the caller which case applied.
-func (p *plugin) sendResetLink(e *core.RequestEvent, email string) error {
-	col, err := e.App.FindCachedCollectionByNameOrId(usersCollection)
+// runs after the answer (forgotPassword), which never tells the caller which case applied;
+// entry is the request's audit entry.
+func (p *plugin) sendResetLink(app core.App, entry audit.Entry, email string) error {
+	col, err := app.FindCachedCollectionByNameOrId(usersCollection)
 	if err != nil {
 		return err
 	}
-	user, err := e.App.FindAuthRecordByEmail(col, email)
+	user, err := app.FindAuthRecordByEmail(col, email)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // unknown email: no mail
 	}
@@ -167,12 +173,12 @@ func (p *plugin) sendResetLink(e *core.RequestEvent, email string) error {
 	if !user.GetBool("is_active") {
 		return nil // inactive accounts get no mail
 	}
-	m := mailer.For(e.App)
+	m := mailer.For(app)
 	if m == nil {
 		return errNoMailer
 	}
 	now := time.Now().UTC()
-	return e.App.RunInTransaction(func(tx core.App) error {
+	return app.RunInTransaction(func(tx core.App) error {
 		// Counted inside the (serialised) write transaction, so concurrent requests cannot
 		// exceed the limit together.
 		sent, err := p.resetEmailsInWindow(tx, user.Id, now)
@@ -207,7 +213,6 @@ func (p *plugin) sendResetLink(e *core.RequestEvent, email string) error {
 		if _, err := m.Queue(tx, user.Email(), mailer.TemplatePasswordReset, map[string]any{"link": link}); err != nil {
 			return err
 		}
-		entry := audit.FromRequest(e, "password.reset_requested", true)
 		entry.TargetType, entry.TargetID = "user", user.Id
 		return audit.Log(tx, entry)
 	})

@@ -123,6 +123,7 @@ func TestForgotPasswordLinkIgnoresTheHostHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
+	f.settle()
 	if res.StatusCode != 200 {
 		t.Fatalf("forgot: %d", res.StatusCode)
 	}

@@ -245,24 +245,14 @@ func (p *plugin) validateProfile(e *core.RequestEvent, body *apikit.Body, user *
 		upd.email = email
 		current, _ := body.String("current_password", apikit.Str{Required: true, Raw: true, RequiredMsg: msgCurrentPasswordRequired})
 		if !body.Errors.Has("current_password") {
-			ok := false
 			// While the account is locked the answer is "incorrect" without comparing (§6.1
 			// item 3); the attempt is recorded all the same.
-			if !profiles.IsLocked(user) {
-				var err error
-				ok, _, err = p.passwordPool().Verify(e.Request.Context(), user, current)
-				if err != nil {
-					return upd, err
-				}
+			ok, _, err := p.checkCurrentPassword(e, user, current)
+			if err != nil {
+				return upd, err
 			}
 			if !ok {
 				body.Errors.Add("current_password", msgCurrentPasswordIncorrect)
-				if err := p.recordProfilePasswordFailure(e, user); err != nil {
-					return upd, err
-				}
-			} else if err := p.passwordVerified(e, user); err != nil {
-				// a successful verification restarts the lockout and CAPTCHA counters (§6.1)
-				return upd, err
 			}
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"gatehouse/hooks"
 	"gatehouse/plugins/accounts"
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
 	"gatehouse/testkit"
@@ -104,7 +105,7 @@ func newFactory(opts appOpts) func(testing.TB) *tests.TestApp {
 			kit.SetAuthenticator(profileAuth{})
 			app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Func: func(se *core.ServeEvent) error {
 				kit.BindGuards(se.Router)
-				if err := accounts.Register(se, accounts.Deps{Kit: kit}); err != nil {
+				if err := accounts.Register(se, accounts.Deps{Kit: kit, Attempts: captcha.NewAttempts()}); err != nil {
 					return err
 				}
 				kit.MountAPIFallbacks(se.Router)

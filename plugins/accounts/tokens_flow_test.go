@@ -13,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"gatehouse/plugins/accounts"
 	"gatehouse/plugins/config"
 	"gatehouse/server"
 	"gatehouse/testkit"
@@ -95,8 +96,12 @@ func (f *flow) do(method, path string, body any, kv ...string) reply {
 	out := reply{status: res.StatusCode, header: res.Header}
 	out.body, _ = io.ReadAll(res.Body)
 	_ = json.Unmarshal(out.body, &out.json)
+	f.settle()
 	return out
 }
+
+// settle waits for the work the service does after answering (forgot-password).
+func (f *flow) settle() { accounts.SettleAfterAnswer(f.app) }
 
 func (f *flow) login(email, password string) reply {
 	f.t.Helper()

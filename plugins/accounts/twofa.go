@@ -10,8 +10,6 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
-	"gatehouse/plugins/passwords"
-	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
@@ -66,21 +64,14 @@ func twoFAQueue(tx core.App, to, template string, data map[string]any) error {
 // start a lock); a right one restarts the account's lockout counter and its email's CAPTCHA
 // counter, like every successful password verification (§6.1).
 func (p *plugin) twoFACheckPassword(e *core.RequestEvent, user *core.Record, password string) error {
-	ok := false
-	if !profiles.IsLocked(user) {
-		var err error
-		ok, _, err = passwords.PoolFor(e.App, p.cfg).Verify(e.Request.Context(), user, password)
-		if err != nil {
-			return err
-		}
+	ok, _, err := p.checkCurrentPassword(e, user, password)
+	if err != nil {
+		return err
 	}
 	if !ok {
-		if err := p.recordProfilePasswordFailure(e, user); err != nil {
-			return err
-		}
 		return apikit.InvalidField("password", msgTwoFAInvalidPassword)
 	}
-	return p.passwordVerified(e, user)
+	return nil
 }
 
 // readOTPField reads an optional 6-digit otp_code: "" and null are absent.
@@ -425,11 +416,7 @@ func (p *plugin) requestLoginOTP(e *core.RequestEvent) error {
 	if err := body.Err(); err != nil {
 		return err
 	}
-	if err := p.loginCaptchaGate(e, req); err != nil {
-		return err
-	}
-
-	user, _, failed, err := p.checkLoginPassword(e, req.email, req.password)
+	user, _, failed, err := p.checkLoginPassword(e, req)
 	if err != nil {
 		return err
 	}
