@@ -61,7 +61,13 @@ func Log(app core.App, entry Entry) error {
 	if entry.Details != nil {
 		r.Set("details", entry.Details)
 	}
-	return app.Save(r)
+	if err := app.Save(r); err != nil {
+		// Callers that cannot fail their request on a lost audit row ignore the error; it is
+		// never silent: logged here, once, for every caller.
+		app.Logger().Error("audit: entry not stored", "event", entry.Event, "error", err)
+		return err
+	}
+	return nil
 }
 
 // TruncateRunes cuts s to at most n characters without splitting a UTF-8 sequence.
