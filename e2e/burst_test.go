@@ -1,0 +1,290 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Burst tests of issue 12 on the built binary, rate limits off: every limit of §6.1/§6.2 must
+// hold when N requests are released together, and concurrent RIGHT requests must still pass.
+
+const (
+	bodyInvalidCredentials = `{"detail":"Invalid email or password.","code":"invalid_credentials"}`
+	bodyCaptchaRequired    = `{"detail":"CAPTCHA verification required.","code":"captcha_required"}`
+	bodyOTPInvalid         = `{"detail":"Invalid or expired OTP code.","code":"otp_invalid"}`
+	burstTestAnswer        = "ACDEFG"
+)
+
+type answer struct {
+	status int
+	body   string
+}
+
+// burst sends n requests built by body(i) to path, released together, and returns the answers.
+func burst(t *testing.T, s *Server, n int, path string, body func(i int) any) []answer {
+	t.Helper()
+	out := make([]answer, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			st, _, b := s.Do(t, http.MethodPost, path, body(i))
+			out[i] = answer{st, string(b)}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+func tally(answers []answer) map[string]int {
+	m := map[string]int{}
+	for _, a := range answers {
+		m[a.body]++
+	}
+	return m
+}
+
+// superuserRecords lists records of a collection matching a PocketBase filter.
+func superuserRecords(t *testing.T, s *Server, su, collection, filter string) []map[string]any {
+	t.Helper()
+	st, _, body := s.Do(t, http.MethodGet, "/api/collections/"+collection+"/records?perPage=500&filter="+url.QueryEscape(filter), nil, "Authorization", su)
+	if st != http.StatusOK {
+		t.Fatalf("list %s: %d %s", collection, st, body)
+	}
+	var page struct{ Items []map[string]any }
+	if err := json.Unmarshal(body, &page); err != nil {
+		t.Fatal(err)
+	}
+	return page.Items
+}
+
+// solvedCaptcha generates a challenge on a --dev server with CAPTCHA_TEST_ANSWER set.
+func solvedCaptcha(t *testing.T, s *Server) map[string]string {
+	t.Helper()
+	st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/captcha/generate/", nil)
+	if st != http.StatusOK {
+		t.Fatalf("captcha/generate: %d %s", st, body)
+	}
+	var gen struct {
+		ID string `json:"captcha_id"`
+	}
+	if err := json.Unmarshal(body, &gen); err != nil || gen.ID == "" {
+		t.Fatalf("captcha/generate: %s", body)
+	}
+	return map[string]string{"captcha_id": gen.ID, "captcha_answer": burstTestAnswer}
+}
+
+func devServer(t *testing.T) *Server {
+	return Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false", "CAPTCHA_TEST_ANSWER=" + burstTestAnswer}, Args: []string{"--dev"}})
+}
+
+// 30 wrong passwords for one email at once: exactly 3 are compared (invalid_credentials), the
+// rest need a CAPTCHA; exactly 3 failures are recorded.
+func TestBurstWrongPasswordsNeedCaptchaAfterThree(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	const email = "burst.captcha@example.com"
+	createStaffUser(t, s, su, email, "violet-harbor-42")
+
+	got := tally(burst(t, s, 30, "/api/v1/users/login/", func(i int) any {
+		return map[string]string{"email": email, "password": "wrong-password-" + string(rune('a'+i%26))}
+	}))
+	if got[bodyInvalidCredentials] != 3 || got[bodyCaptchaRequired] != 27 {
+		t.Fatalf("answers: %v", got)
+	}
+	if rows := superuserRecords(t, s, su, "auth_failures", "email='"+email+"'"); len(rows) != 3 {
+		t.Fatalf("%d failures recorded, want 3", len(rows))
+	}
+	// The right password now also needs the CAPTCHA.
+	st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", map[string]string{"email": email, "password": "violet-harbor-42"})
+	if st != 400 || string(body) != bodyCaptchaRequired {
+		t.Fatalf("right password after the burst: %d %s", st, body)
+	}
+}
+
+// 30 wrong passwords at once, each with a solved CAPTCHA: the lock starts once (10 failures),
+// and the right password afterwards is refused like a wrong one.
+func TestBurstWithCaptchaLocksAndRefusesTheRightPassword(t *testing.T) {
+	t.Parallel()
+	s := devServer(t)
+	su := s.SuperuserToken(t)
+	const email, password = "burst.lock@example.com", "violet-harbor-42"
+	id := createStaffUser(t, s, su, email, password)
+
+	captchas := make([]map[string]string, 31)
+	for i := range captchas {
+		captchas[i] = solvedCaptcha(t, s)
+	}
+	got := tally(burst(t, s, 30, "/api/v1/users/login/", func(i int) any {
+		b := map[string]string{"email": email, "password": "wrong-password-" + string(rune('a'+i%26))}
+		for k, v := range captchas[i] {
+			b[k] = v
+		}
+		return b
+	}))
+	if got[bodyInvalidCredentials] != 30 {
+		t.Fatalf("answers: %v", got)
+	}
+	users := superuserRecords(t, s, su, "users", "id='"+id+"'")
+	until, _ := time.Parse("2006-01-02 15:04:05.000Z", users[0]["locked_until"].(string))
+	if len(users) != 1 || time.Until(until) < 10*time.Minute {
+		t.Fatalf("account not locked: %v", users)
+	}
+	if locks := superuserRecords(t, s, su, "audit_log", "event='login.locked'"); len(locks) != 1 {
+		t.Fatalf("%d login.locked entries, want 1", len(locks))
+	}
+	right := map[string]string{"email": email, "password": password}
+	for k, v := range captchas[30] {
+		right[k] = v
+	}
+	st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", right)
+	if st != 400 || string(body) != bodyInvalidCredentials {
+		t.Fatalf("right password while locked: %d %s", st, body)
+	}
+}
+
+// The other side: 12 right passwords for one account at once all get tokens (they are
+// admitted a few at a time, never refused), and record no failure.
+func TestBurstRightPasswordsAllPass(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	const email, password = "burst.right@example.com", "violet-harbor-42"
+	createStaffUser(t, s, su, email, password)
+	answers := burst(t, s, 12, "/api/v1/users/login/", func(int) any {
+		return map[string]string{"email": email, "password": password}
+	})
+	for i, a := range answers {
+		if a.status != 200 || !strings.Contains(a.body, `"access":"`) {
+			t.Fatalf("login %d: %d %s", i, a.status, a.body)
+		}
+	}
+	if rows := superuserRecords(t, s, su, "auth_failures", "email='"+email+"'"); len(rows) != 0 {
+		t.Fatalf("%d failures recorded", len(rows))
+	}
+	if sessions := superuserRecords(t, s, su, "sessions", "revoked_at=''"); len(sessions) != 12 {
+		t.Fatalf("%d live sessions, want 12", len(sessions))
+	}
+}
+
+// 25 wrong codes at once on one mfa_pending token: at most 5 are compared (otp_invalid); the
+// token is dead for the rest (401).
+func TestBurstWrongCodesOnOneMFAToken(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	const email, password = "burst.mfa@example.com", "violet-harbor-42"
+	id := createStaffUser(t, s, su, email, password)
+	if st, _, body := s.Do(t, http.MethodPatch, "/api/collections/users/records/"+id,
+		map[string]any{"otp_enabled": true, "otp_method": "email"}, "Authorization", su); st != 200 {
+		t.Fatalf("enable email 2FA: %d %s", st, body)
+	}
+	st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", map[string]string{"email": email, "password": password})
+	var challenge struct {
+		Token string `json:"temporary_token"`
+	}
+	if st != 200 || json.Unmarshal(body, &challenge) != nil || challenge.Token == "" {
+		t.Fatalf("login: %d %s", st, body)
+	}
+	answers := burst(t, s, 25, "/api/v1/users/login/verify-otp/", func(i int) any {
+		// 6-digit codes that are almost surely wrong (1 in 10^6 each)
+		return map[string]string{"temporary_token": challenge.Token, "otp_code": "9" + strings.Repeat(string(rune('0'+i%10)), 5)}
+	})
+	got := tally(answers)
+	invalid := got[bodyOTPInvalid]
+	dead := 0
+	for _, a := range answers {
+		if a.status == 401 && strings.Contains(a.body, `"code":"token_not_valid"`) {
+			dead++
+		}
+	}
+	if invalid > 5 || invalid < 1 || invalid+dead != 25 {
+		t.Fatalf("answers: %v", got)
+	}
+}
+
+// §5.1.2: a 71-byte password P; P + "\x00" and P + "\x00anything" are wrong passwords.
+func TestPasswordOver71BytesNeverMatches(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	const email = "long.password@example.com"
+	p := "violet-harbor-" + strings.Repeat("x", 57)
+	if len(p) != 71 {
+		t.Fatalf("fixture is %d bytes", len(p))
+	}
+	createStaffUser(t, s, su, email, p)
+	for _, pw := range []string{p + "\x00", p + "\x00anything"} {
+		st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", map[string]string{"email": email, "password": pw})
+		if st != 400 || string(body) != bodyInvalidCredentials {
+			t.Fatalf("login with %q: %d %s", pw[60:], st, body)
+		}
+	}
+	staffLogin(t, s, email, p)
+}
+
+// §5.6.2: forgot-password answers a known and an unknown email in the same time. Medians of
+// 30 alternating requests each must differ by less than 0.5 ms.
+func TestForgotPasswordTimingDoesNotRevealAccounts(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	const known = "forgot.timing@example.com"
+	createStaffUser(t, s, su, known, "violet-harbor-42")
+	measure := func(email string) time.Duration {
+		start := time.Now()
+		st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/password/forgot/", map[string]string{"email": email})
+		d := time.Since(start)
+		if st != 200 {
+			t.Fatalf("forgot %s: %d %s", email, st, body)
+		}
+		return d
+	}
+	for range 5 { // warm-up: connections, statement caches
+		measure(known)
+		measure("nobody@example.com")
+	}
+	var k, u []time.Duration
+	for i := range 30 {
+		unknown := "nobody" + string(rune('a'+i%26)) + "@example.com"
+		// alternate which goes first; the pause lets the deferred work of the last one run
+		if i%2 == 0 {
+			k = append(k, measure(known))
+			time.Sleep(10 * time.Millisecond)
+			u = append(u, measure(unknown))
+		} else {
+			u = append(u, measure(unknown))
+			time.Sleep(10 * time.Millisecond)
+			k = append(k, measure(known))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	median := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	mk, mu := median(k), median(u)
+	diff := mk - mu
+	if diff < 0 {
+		diff = -diff
+	}
+	t.Logf("forgot-password medians: known %v, unknown %v, difference %v", mk, mu, diff)
+	if diff >= 500*time.Microsecond {
+		t.Fatalf("medians differ by %v (known %v, unknown %v)", diff, mk, mu)
+	}
+	// The known account still got its (throttled: 3 per hour) reset emails.
+	if rows := superuserRecords(t, s, su, "password_reset_tokens", "user_type='staff'"); len(rows) != 3 {
+		t.Fatalf("%d reset tokens, want 3", len(rows))
+	}
+}
