@@ -697,8 +697,10 @@ func TestProfileReadsFollowWritesAfterCaching(t *testing.T) {
 		return p["system_roles"].([]any)[0].(map[string]any)["is_active"]
 	}
 	time.Sleep(1100 * time.Millisecond) // let the writes settle: the next reads are cached
-	if activeOf(profile()) != true || activeOf(profile()) != true {
-		t.Fatal("warm-up")
+	for range 2 { // the second read is served from the cache
+		if activeOf(profile()) != true {
+			t.Fatal("warm-up")
+		}
 	}
 	a.Set("is_active", false) // a model save (dashboard path)
 	if err := f.app.Save(a); err != nil {

@@ -8,12 +8,12 @@ import (
 	"gatehouse/plugins/apikit"
 )
 
-// link is one entry of a discovery document: the key, the path it points to, and the route that
-// must be mounted for the entry to be listed (so a document never lists a URL that would 404).
+// link is one entry of a discovery document: the key, the path it points to (whose route must
+// be mounted for the entry to be listed, so a document never lists a URL that would 404), and
+// the route's method.
 type link struct {
 	key, path string
 	method    string
-	route     string // defaults to path
 }
 
 // The documents of §5.14.1, §5.14.3, §5.12.1 and §5.13.1, in the contract's key order.

@@ -79,8 +79,6 @@ type wireClaims struct {
 	Username   *string     `json:"username,omitempty"`
 	FullName   *string     `json:"full_name,omitempty"`
 	Roles      []RoleClaim `json:"roles,omitempty"`
-	// rolesPresent distinguishes an empty roles list (access token, no assignment) from none.
-	rolesPresent bool
 }
 
 // MarshalJSON writes the claims with the presence rules of §3.2, in the order of wireClaims,
