@@ -23,6 +23,7 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/signin"
 	"gatehouse/plugins/tokens"
 )
 
@@ -87,7 +88,11 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 			if err := kit.Mount(se.Router, tokenService.Routes()); err != nil {
 				return err
 			}
-			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Attempts: attempts}); err != nil {
+			staffFlows, err := signin.New(se.App, signin.Deps{Kit: kit, Tokens: tokenService, Attempts: attempts}, signin.Staff)
+			if err != nil {
+				return err
+			}
+			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Flows: staffFlows}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {

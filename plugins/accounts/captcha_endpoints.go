@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/captcha"
+	"gatehouse/plugins/signin"
 )
 
 // The CAPTCHA endpoints of §5.8. The gate that consumes challenges is captchaGate (guards.go).
@@ -71,7 +72,7 @@ func (p *plugin) captchaVerify(e *core.RequestEvent) error {
 		return err
 	}
 	if !valid {
-		p.auditCaptchaFailure(e, "invalid_guess")
+		signin.AuditCaptchaFailure(e, "invalid_guess")
 	}
 	return apikit.WriteJSON(e, http.StatusOK, map[string]bool{"valid": valid})
 }

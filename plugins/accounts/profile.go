@@ -167,7 +167,7 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 					return err
 				}
 			}
-			entry := ownAccountEntry(e, "user.profile_updated", true, rec.Id, map[string]any{"fields": changed})
+			entry := p.flows.OwnAccountEntry(e, "user.profile_updated", true, rec.Id, map[string]any{"fields": changed})
 			return audit.Log(tx, entry)
 		})
 		if err != nil {
@@ -247,7 +247,7 @@ func (p *plugin) validateProfile(e *core.RequestEvent, body *apikit.Body, user *
 		if !body.Errors.Has("current_password") {
 			// While the account is locked the answer is "incorrect" without comparing (§6.1
 			// item 3); the attempt is recorded all the same.
-			ok, _, err := p.checkCurrentPassword(e, user, current)
+			ok, _, err := p.flows.CheckCurrentPassword(e, user, current)
 			if err != nil {
 				return upd, err
 			}
@@ -258,3 +258,5 @@ func (p *plugin) validateProfile(e *core.RequestEvent, body *apikit.Body, user *
 	}
 	return upd, nil
 }
+
+var errDeps = errors.New("accounts: Deps.Kit and the staff Deps.Flows are required")

@@ -24,6 +24,7 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/signin"
 	"gatehouse/testkit"
 )
 
@@ -105,7 +106,11 @@ func newFactory(opts appOpts) func(testing.TB) *tests.TestApp {
 			kit.SetAuthenticator(profileAuth{})
 			app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Func: func(se *core.ServeEvent) error {
 				kit.BindGuards(se.Router)
-				if err := accounts.Register(se, accounts.Deps{Kit: kit, Attempts: captcha.NewAttempts()}); err != nil {
+				flows, err := signin.New(se.App, signin.Deps{Kit: kit, Attempts: captcha.NewAttempts()}, signin.Staff)
+				if err != nil {
+					return err
+				}
+				if err := accounts.Register(se, accounts.Deps{Kit: kit, Flows: flows}); err != nil {
 					return err
 				}
 				kit.MountAPIFallbacks(se.Router)

@@ -57,14 +57,14 @@ func (p *plugin) register(e *core.RequestEvent) error {
 	}
 	// The CAPTCHA gate runs before any validation: the uniqueness messages below reveal
 	// whether an email, username or phone number exists, and only the gate slows that probing.
-	if err := p.registrationCaptchaGate(e, body); err != nil {
+	if err := p.flows.RegistrationCaptchaGate(e, body); err != nil {
 		return err
 	}
 
 	in, probe := p.validateRegistration(e, body)
 	if err := body.Err(); err != nil {
 		if probe {
-			if perr := p.recordRegistrationProbe(e); perr != nil {
+			if perr := p.flows.RecordRegistrationProbe(e); perr != nil {
 				return perr
 			}
 		}
@@ -107,7 +107,7 @@ func (p *plugin) register(e *core.RequestEvent) error {
 	if err != nil {
 		// A concurrent registration may have taken a value between the checks and the insert.
 		if fe := p.uniquenessErrors(p.app, "", in.email, in.username, in.phone); len(fe) > 0 {
-			if perr := p.recordRegistrationProbe(e); perr != nil {
+			if perr := p.flows.RecordRegistrationProbe(e); perr != nil {
 				return perr
 			}
 			return apikit.Invalid(fe)

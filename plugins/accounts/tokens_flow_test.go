@@ -13,8 +13,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
-	"gatehouse/plugins/accounts"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/signin"
 	"gatehouse/server"
 	"gatehouse/testkit"
 )
@@ -101,7 +101,7 @@ func (f *flow) do(method, path string, body any, kv ...string) reply {
 }
 
 // settle waits for the work the service does after answering (forgot-password).
-func (f *flow) settle() { accounts.SettleAfterAnswer(f.app) }
+func (f *flow) settle() { signin.SettleAfterAnswer(f.app) }
 
 func (f *flow) login(email, password string) reply {
 	f.t.Helper()
@@ -697,7 +697,7 @@ func TestProfileReadsFollowWritesAfterCaching(t *testing.T) {
 		return p["system_roles"].([]any)[0].(map[string]any)["is_active"]
 	}
 	time.Sleep(1100 * time.Millisecond) // let the writes settle: the next reads are cached
-	for range 2 { // the second read is served from the cache
+	for range 2 {                       // the second read is served from the cache
 		if activeOf(profile()) != true {
 			t.Fatal("warm-up")
 		}

@@ -40,12 +40,14 @@ type Realm struct {
 	Relation string
 	// CompanyPrefix starts its company_id (hooks allocate it).
 	CompanyPrefix string
+	// Noun names one of its records as an audit target_type (§2.18).
+	Noun string
 }
 
 // The two realms.
 var (
-	Staff    = &Realm{Type: TypeStaff, Collection: CollectionStaff, Relation: "user", CompanyPrefix: "MA"}
-	Employee = &Realm{Type: TypeEmployee, Collection: CollectionEmployee, Relation: "employee", CompanyPrefix: "EM"}
+	Staff    = &Realm{Type: TypeStaff, Collection: CollectionStaff, Relation: "user", CompanyPrefix: "MA", Noun: "user"}
+	Employee = &Realm{Type: TypeEmployee, Collection: CollectionEmployee, Relation: "employee", CompanyPrefix: "EM", Noun: "employee"}
 )
 
 // All lists the realms.

@@ -1,4 +1,4 @@
-package accounts
+package signin
 
 import (
 	"crypto/rand"
@@ -18,30 +18,20 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/mailer"
-	"gatehouse/plugins/realm"
-	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
-)
-
-// Answers and messages of §5.6.2–§5.6.4.
-const (
-	msgForgotSent        = "If an account with that email exists, a password reset link has been sent."
-	msgResetTokenInvalid = "Invalid or expired reset token."
-	msgPasswordResetDone = "Password has been reset successfully. You can now log in with your new password."
 )
 
 // Reset tokens (§2.11, §7.1).
 const (
 	resetTokensCollection = "password_reset_tokens"
-	resetTokenBytes       = 32  // 43 characters of unpadded URL-safe base64
-	resetTokenMaxLen      = 256 // longer values are not looked up
-	resetPath             = "/api/v1/users/password/reset/"
+	resetTokenBytes       = 32        // 43 characters of unpadded URL-safe base64
+	resetTokenMaxLen      = 256       // longer values are not looked up
 	resetEmailWindow      = time.Hour // ResetEmailsPerHour counts in this window
 )
 
 // errResetTokenGone: the token was spent or its user deactivated between the checks and the
 // transaction (a concurrent reset); answered like any invalid token.
-var errResetTokenGone = errors.New("accounts: reset token no longer valid")
+var errResetTokenGone = errors.New("signin: reset token no longer valid")
 
 // newResetToken returns a fresh token: 32 random bytes as 43 characters of unpadded URL-safe
 // base64.
@@ -61,10 +51,10 @@ func hashResetToken(token string) string {
 
 func resetDBTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
 
-// findValidResetToken returns the token row and its user when token is a currently valid staff
-// reset token (§2.11: unused, unexpired, the user exists and is active); (nil, nil, nil)
-// otherwise.
-func findValidResetToken(app core.App, token string, now time.Time) (*core.Record, *core.Record, error) {
+// findValidResetToken returns the token row and its account when token is a currently valid
+// reset token of this realm (§2.11: unused, unexpired, the account exists and may reset its
+// password); (nil, nil, nil) otherwise.
+func (p *Flows) findValidResetToken(app core.App, token string, now time.Time) (*core.Record, *core.Record, error) {
 	if token == "" || len(token) > resetTokenMaxLen {
 		return nil, nil, nil
 	}
@@ -76,18 +66,18 @@ func findValidResetToken(app core.App, token string, now time.Time) (*core.Recor
 		return nil, nil, err
 	}
 	expires := row.GetDateTime("expires_at")
-	if row.GetString("user_type") != realm.TypeStaff || !row.GetDateTime("used_at").IsZero() ||
-		expires.IsZero() || !expires.Time().After(now) || row.GetString("user") == "" {
+	if row.GetString("user_type") != p.realm.Type || !row.GetDateTime("used_at").IsZero() ||
+		expires.IsZero() || !expires.Time().After(now) || row.GetString(p.realm.Relation) == "" {
 		return nil, nil, nil
 	}
-	user, err := app.FindRecordById(usersCollection, row.GetString("user"))
+	user, err := app.FindRecordById(p.realm.Collection, row.GetString(p.realm.Relation))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if !user.GetBool("is_active") {
+	if !p.spec.mayReset(user) {
 		return nil, nil, nil
 	}
 	return row, user, nil
@@ -95,11 +85,11 @@ func findValidResetToken(app core.App, token string, now time.Time) (*core.Recor
 
 // invalidateResetTokens marks the user's unused reset tokens as used (a new token, a password
 // change and a completed reset all do, §2.11, §5.6.1, §5.6.4) and returns how many.
-func invalidateResetTokens(app core.App, userID string, now time.Time) (int64, error) {
+func (p *Flows) invalidateResetTokens(app core.App, userID string, now time.Time) (int64, error) {
 	at := resetDBTime(now)
 	res, err := app.DB().Update(resetTokensCollection,
 		dbx.Params{"used_at": at, "updated": at},
-		dbx.HashExp{"user_type": realm.TypeStaff, "user": userID, "used_at": ""},
+		dbx.HashExp{"user_type": p.realm.Type, p.realm.Relation: userID, "used_at": ""},
 	).Execute()
 	if err != nil {
 		return 0, err
@@ -110,19 +100,20 @@ func invalidateResetTokens(app core.App, userID string, now time.Time) (int64, e
 // resetEmailsInWindow counts the reset tokens issued to the user in the last hour: each one was
 // queued with exactly one password_reset email. The window is measured on expires_at (issued +
 // ResetTokenTTL), an editable date field (§1.15), rather than on the autodate created.
-func (p *plugin) resetEmailsInWindow(app core.App, userID string, now time.Time) (int, error) {
+func (p *Flows) resetEmailsInWindow(app core.App, userID string, now time.Time) (int, error) {
 	since := now.Add(-resetEmailWindow).Add(p.cfg.ResetTokenTTL)
 	var n int
 	err := app.DB().Select("COUNT(*)").From(resetTokensCollection).Where(dbx.And(
-		dbx.HashExp{"user_type": realm.TypeStaff, "user": userID},
+		dbx.HashExp{"user_type": p.realm.Type, p.realm.Relation: userID},
 		dbx.NewExp("[[expires_at]] > {:since}", dbx.Params{"since": resetDBTime(since)}),
 	)).Row(&n)
 	return n, err
 }
 
-// forgotPassword serves POST /api/v1/users/password/forgot/ (§5.6.2, §6.9). The answer is the
-// same for existing, unknown, inactive and locked accounts and for throttled requests.
-func (p *plugin) forgotPassword(e *core.RequestEvent) error {
+// ForgotPassword serves forgot-password (§5.6.2, §5.12.10, §6.9). The answer is the same for
+// existing, unknown, inactive and locked accounts and for throttled requests, and so is its
+// time: the per-account work runs after it.
+func (p *Flows) ForgotPassword(e *core.RequestEvent) error {
 	body, err := apikit.ReadBody(e, 0)
 	if err != nil {
 		return err
@@ -151,15 +142,16 @@ func (p *plugin) forgotPassword(e *core.RequestEvent) error {
 	}); err != nil {
 		return err
 	}
-	return apikit.WriteJSON(e, http.StatusOK, map[string]string{"message": msgForgotSent})
+	return apikit.WriteJSON(e, http.StatusOK, p.spec.forgotAnswer)
 }
 
 // sendResetLink issues a reset token and queues the password_reset email when email belongs to
-// an active staff user who got fewer than ResetEmailsPerHour reset emails in the last hour. It
+// an account of this realm that may reset its password (staff: active) and got fewer than
+// ResetEmailsPerHour reset emails in the last hour. It
 // runs after the answer (forgotPassword), which never tells the caller which case applied;
 // entry is the request's audit entry.
-func (p *plugin) sendResetLink(app core.App, entry audit.Entry, email string) error {
-	col, err := app.FindCachedCollectionByNameOrId(usersCollection)
+func (p *Flows) sendResetLink(app core.App, entry audit.Entry, email string) error {
+	col, err := app.FindCachedCollectionByNameOrId(p.realm.Collection)
 	if err != nil {
 		return err
 	}
@@ -170,8 +162,8 @@ func (p *plugin) sendResetLink(app core.App, entry audit.Entry, email string) er
 	if err != nil {
 		return err
 	}
-	if !user.GetBool("is_active") {
-		return nil // inactive accounts get no mail
+	if !p.spec.mayReset(user) {
+		return nil // e.g. inactive staff accounts get no mail
 	}
 	m := mailer.For(app)
 	if m == nil {
@@ -188,7 +180,7 @@ func (p *plugin) sendResetLink(app core.App, entry audit.Entry, email string) er
 		if sent >= p.cfg.ResetEmailsPerHour {
 			return nil // throttled: silently no mail (§7.2)
 		}
-		if _, err := invalidateResetTokens(tx, user.Id, now); err != nil {
+		if _, err := p.invalidateResetTokens(tx, user.Id, now); err != nil {
 			return err
 		}
 		token, err := newResetToken()
@@ -200,8 +192,8 @@ func (p *plugin) sendResetLink(app core.App, entry audit.Entry, email string) er
 			return err
 		}
 		row := core.NewRecord(rows)
-		row.Set("user_type", realm.TypeStaff)
-		row.Set("user", user.Id)
+		row.Set("user_type", p.realm.Type)
+		row.Set(p.realm.Relation, user.Id)
 		row.Set("token_hash", hashResetToken(token))
 		row.Set("expires_at", resetDBTime(now.Add(p.cfg.ResetTokenTTL)))
 		if err := tx.Save(row); err != nil {
@@ -209,19 +201,19 @@ func (p *plugin) sendResetLink(app core.App, entry audit.Entry, email string) er
 		}
 		// The token travels only in the fragment, which browsers never send (§1.11); the base
 		// is the configured APP_URL, never the request's Host.
-		link := p.kit.URL(resetPath) + "#token=" + token
+		link := p.kit.URL(p.spec.resetLinkPath) + "#token=" + token
 		if _, err := m.Queue(tx, user.Email(), mailer.TemplatePasswordReset, map[string]any{"link": link}); err != nil {
 			return err
 		}
-		entry.TargetType, entry.TargetID = "user", user.Id
+		entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
 		return audit.Log(tx, entry)
 	})
 }
 
-// resetPasswordPage serves GET /api/v1/users/password/reset/ (§5.6.3), a page endpoint
+// ResetPasswordPage serves GET /api/v1/users/password/reset/ (§5.6.3), a page endpoint
 // (§1.11): the reset page for browsers, else the JSON token check. The route is a SecretQuery
 // route: the query string left the request URL before anything could log it.
-func (p *plugin) resetPasswordPage(e *core.RequestEvent) error {
+func (p *Flows) ResetPasswordPage(e *core.RequestEvent) error {
 	query := apikit.Query(e)
 	if apikit.WantsHTML(e) {
 		return p.kit.ServePage(e, resetPageFile)
@@ -230,30 +222,32 @@ func (p *plugin) resetPasswordPage(e *core.RequestEvent) error {
 	if token == "" {
 		return apikit.InvalidField("token", apikit.MsgRequired)
 	}
-	row, _, err := findValidResetToken(e.App, token, time.Now().UTC())
+	row, _, err := p.findValidResetToken(e.App, token, time.Now().UTC())
 	if err != nil {
 		return err
 	}
 	return apikit.WriteJSON(e, http.StatusOK, map[string]bool{"valid": row != nil})
 }
 
-// resetPassword serves POST /api/v1/users/password/reset/ (§5.6.4, §6.9).
+// ResetPassword serves the password reset (§5.6.4, §5.12.11, §6.9; field names from the
+// realm's Spec).
 //
-// Stages, only the first failing one answers: (1) required fields; (2) token; (3)
-// password_confirm; (4) the policy of §1.13 with the token owner's username and email.
-func (p *plugin) resetPassword(e *core.RequestEvent) error {
+// Stages, only the first failing one answers: (1) required fields; (2) token; (3) the
+// confirmation; (4) the policy of §1.13 with the token owner's username and email.
+func (p *Flows) ResetPassword(e *core.RequestEvent) error {
 	body, err := apikit.ReadBody(e, 0)
 	if err != nil {
 		return err
 	}
 	token, _ := body.String("token", apikit.Str{Required: true, Raw: true})
-	password, _ := body.String("password", apikit.Str{Required: true, Raw: true, BlankMsg: apikit.MsgRequired})
-	confirm, _ := body.String("password_confirm", apikit.Str{Required: true, Raw: true})
+	fields := p.spec.reset
+	password, _ := body.String(fields.password, apikit.Str{Required: true, Raw: true, BlankMsg: apikit.MsgRequired})
+	confirm, _ := body.String(fields.confirm, apikit.Str{Required: true, Raw: true})
 	if err := body.Err(); err != nil {
 		return err
 	}
 
-	row, user, err := findValidResetToken(e.App, token, time.Now().UTC())
+	row, user, err := p.findValidResetToken(e.App, token, time.Now().UTC())
 	if err != nil {
 		return err
 	}
@@ -261,10 +255,10 @@ func (p *plugin) resetPassword(e *core.RequestEvent) error {
 		return apikit.InvalidField("token", msgResetTokenInvalid)
 	}
 	if confirm != password {
-		return apikit.InvalidField("password_confirm", msgPasswordsDoNotMatch)
+		return apikit.InvalidField(fields.confirm, msgPasswordsDoNotMatch)
 	}
 	if msgs := p.passwordPolicy().Check(e.Request.Context(), password, user.GetString("username"), user.Email()); len(msgs) > 0 {
-		return apikit.Invalid(apikit.FieldErrors{"password": msgs})
+		return apikit.Invalid(apikit.FieldErrors{fields.password: msgs})
 	}
 
 	hashed, err := p.hashPassword(e.Request.Context(), user, password)
@@ -288,14 +282,11 @@ func (p *plugin) resetPassword(e *core.RequestEvent) error {
 			}
 			return err
 		}
-		if _, err := invalidateResetTokens(tx, user.Id, now); err != nil {
-			return err
-		}
-		rec, err := tx.FindRecordById(usersCollection, user.Id)
+		rec, err := tx.FindRecordById(p.realm.Collection, user.Id)
 		if err != nil {
 			return err
 		}
-		if !rec.GetBool("is_active") {
+		if !p.spec.mayReset(rec) {
 			return errResetTokenGone
 		}
 		setHashedPassword(rec, hashed)
@@ -307,22 +298,7 @@ func (p *plugin) resetPassword(e *core.RequestEvent) error {
 		if err := captcha.Unlock(tx, rec); err != nil {
 			return err
 		}
-		// pending second-factor logins started with the old password die with it
-		if err := secondfactor.CancelChallenges(tx, realm.TypeStaff, rec.Id); err != nil {
-			return err
-		}
-		if err := secondfactor.InvalidateEmailCodes(tx, realm.TypeStaff, rec.Id); err != nil {
-			return err
-		}
-		revoked, err := tokens.RevokeSessions(tx, realm.TypeStaff, rec.Id, tokens.ReasonPasswordReset, "")
-		if err != nil {
-			return err
-		}
-		if err := p.queuePasswordChanged(e, tx, rec, now); err != nil {
-			return err
-		}
-		entry := ownAccountEntry(e, "password.reset", true, rec.Id, map[string]any{"sessions_revoked": revoked})
-		return audit.Log(tx, entry)
+		return p.passwordReplaced(e, tx, rec, "password.reset", tokens.ReasonPasswordReset, "")
 	})
 	if errors.Is(err, errResetTokenGone) {
 		return apikit.InvalidField("token", msgResetTokenInvalid)
@@ -330,8 +306,5 @@ func (p *plugin) resetPassword(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	return apikit.WriteJSON(e, http.StatusOK, struct {
-		Success bool   `json:"success"`
-		Message string `json:"message"`
-	}{true, msgPasswordResetDone})
+	return apikit.WriteJSON(e, http.StatusOK, fields.done)
 }

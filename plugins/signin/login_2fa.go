@@ -1,4 +1,4 @@
-package accounts
+package signin
 
 import (
 	"net/http"
@@ -9,7 +9,6 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
-	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
@@ -23,7 +22,7 @@ func otpInvalid() *apikit.Error {
 }
 
 // secondFactorAtLogin is step 7 of §5.1.2 for an account with 2FA on.
-func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req loginRequest) error {
+func (p *Flows) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req loginRequest) error {
 	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
 	if err != nil {
 		return err
@@ -51,16 +50,16 @@ func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, re
 		otpError = detailOTPInvalid
 	}
 
-	token, jti, err := p.tokens.MintMFAPending(realm.TypeStaff, user.Id)
+	token, jti, err := p.tokens.MintMFAPending(p.realm.Type, user.Id)
 	if err != nil {
 		return err
 	}
-	if _, err := secondfactor.CreateChallenge(e.App, p.cfg, realm.TypeStaff, user.Id, []string{method}, jti, e.RealIP()); err != nil {
+	if _, err := secondfactor.CreateChallenge(e.App, p.cfg, p.realm.Type, user.Id, []string{method}, jti, e.RealIP()); err != nil {
 		return err
 	}
 	if method == secondfactor.MethodEmail {
 		// a live login code keeps working; resending is 2fa/request-otp's job (§5.1.2 step 7.3)
-		live, err := secondfactor.HasLiveEmailCode(e.App, p.cfg, realm.TypeStaff, user.Id, secondfactor.PurposeLogin)
+		live, err := secondfactor.HasLiveEmailCode(e.App, p.cfg, p.realm.Type, user.Id, secondfactor.PurposeLogin)
 		if err != nil {
 			return err
 		}
@@ -71,7 +70,7 @@ func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, re
 		}
 	}
 	entry := audit.FromRequest(e, "login.mfa_required", true)
-	entry.ActorType, entry.ActorID = realm.TypeStaff, user.Id
+	entry.ActorType, entry.ActorID = p.realm.Type, user.Id
 	entry.Details = map[string]any{"method": method}
 	_ = audit.Log(e.App, entry)
 
@@ -84,15 +83,15 @@ func (p *plugin) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, re
 // checkOTP verifies a 6-digit code with the account's method: a TOTP code, or the live email
 // code of the given purpose (`login` for logins, `manage` for 2FA management; a code of
 // another purpose never works, §6.2).
-func (p *plugin) checkOTP(app core.App, user *core.Record, method, purpose, code string) (bool, error) {
+func (p *Flows) checkOTP(app core.App, user *core.Record, method, purpose, code string) (bool, error) {
 	if method == secondfactor.MethodTOTP {
 		return secondfactor.VerifyTOTP(app, p.cfg, user, code)
 	}
-	return secondfactor.VerifyEmailCode(app, p.cfg, realm.TypeStaff, user.Id, purpose, code)
+	return secondfactor.VerifyEmailCode(app, p.cfg, p.realm.Type, user.Id, purpose, code)
 }
 
 // wrongOTP answers a wrong code: the failure is recorded (otpFailed), then 400 otp_invalid.
-func (p *plugin) wrongOTP(e *core.RequestEvent, user *core.Record, method string) error {
+func (p *Flows) wrongOTP(e *core.RequestEvent, user *core.Record, method string) error {
 	if err := p.otpFailed(e, user, method); err != nil {
 		return err
 	}
@@ -101,7 +100,7 @@ func (p *plugin) wrongOTP(e *core.RequestEvent, user *core.Record, method string
 
 // otpFailed records an OTP failure (§6.1); when it starts a second-factor lock the owner gets the
 // mfa_locked email and the audit log mfa.locked.
-func (p *plugin) otpFailed(e *core.RequestEvent, user *core.Record, method string) error {
+func (p *Flows) otpFailed(e *core.RequestEvent, user *core.Record, method string) error {
 	started, windowMinutes, err := secondfactor.RecordOTPFailure(e.App, p.cfg, user, e.RealIP())
 	if err != nil {
 		return err
@@ -109,7 +108,7 @@ func (p *plugin) otpFailed(e *core.RequestEvent, user *core.Record, method strin
 	p.auditMFA(e, user, "mfa.failure", false, method)
 	if started {
 		entry := audit.FromRequest(e, "mfa.locked", true)
-		entry.TargetType, entry.TargetID = "user", user.Id
+		entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
 		entry.Details = map[string]any{"window_minutes": windowMinutes}
 		_ = audit.Log(e.App, entry)
 		if _, err := mailer.For(e.App).Queue(e.App, user.Email(), mailer.TemplateMFALocked, map[string]any{
@@ -121,8 +120,8 @@ func (p *plugin) otpFailed(e *core.RequestEvent, user *core.Record, method strin
 	return nil
 }
 
-func (p *plugin) sendEmailCode(app core.App, user *core.Record, purpose string) error {
-	code, throttled, err := secondfactor.IssueEmailCode(app, p.cfg, realm.TypeStaff, user.Id, purpose)
+func (p *Flows) sendEmailCode(app core.App, user *core.Record, purpose string) error {
+	code, throttled, err := secondfactor.IssueEmailCode(app, p.cfg, p.realm.Type, user.Id, purpose)
 	if err != nil || throttled {
 		return err
 	}
@@ -132,9 +131,9 @@ func (p *plugin) sendEmailCode(app core.App, user *core.Record, purpose string) 
 	return err
 }
 
-func (p *plugin) auditMFA(e *core.RequestEvent, user *core.Record, event string, success bool, method string) {
+func (p *Flows) auditMFA(e *core.RequestEvent, user *core.Record, event string, success bool, method string) {
 	entry := audit.FromRequest(e, event, success)
-	entry.ActorType, entry.ActorID = realm.TypeStaff, user.Id
+	entry.ActorType, entry.ActorID = p.realm.Type, user.Id
 	entry.Details = map[string]any{"method": method}
 	_ = audit.Log(e.App, entry)
 }
@@ -149,8 +148,9 @@ func loginMethodFor(method string) string {
 	return tokens.MethodPasswordRecoveryCode
 }
 
-// verifyOTP is POST /api/v1/users/login/verify-otp/ (§5.1.3).
-func (p *plugin) verifyOTP(e *core.RequestEvent) error {
+// VerifyOTP is the second step of a login (§5.1.3; employees §5.12.15): the temporary token
+// must be an mfa_pending token of this realm.
+func (p *Flows) VerifyOTP(e *core.RequestEvent) error {
 	body, err := apikit.ReadBody(e, 0)
 	if err != nil {
 		return err
@@ -172,18 +172,18 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 	}
 
 	c, err := p.tokens.Parse(raw)
-	if err != nil || c.TokenType != tokens.TypeMFAPending || c.UserType != realm.TypeStaff {
+	if err != nil || c.TokenType != tokens.TypeMFAPending || c.UserType != p.realm.Type {
 		return apikit.TokenNotValid()
 	}
 	challenge, err := secondfactor.LoadChallenge(e.App, p.cfg, c.ID)
 	if err != nil || challenge == nil {
 		return apikit.TokenNotValid()
 	}
-	if pt, pid := secondfactor.ChallengePrincipal(challenge); pt != realm.TypeStaff || pid != c.Subject {
+	if pt, pid := secondfactor.ChallengePrincipal(challenge); pt != p.realm.Type || pid != c.Subject {
 		return apikit.TokenNotValid()
 	}
-	user, err := e.App.FindRecordById(realm.CollectionStaff, c.Subject)
-	if err != nil || !user.GetBool("is_active") {
+	user, err := e.App.FindRecordById(p.realm.Collection, c.Subject)
+	if err != nil || !p.realm.MayAct(user) {
 		return apikit.TokenNotValid()
 	}
 	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
@@ -207,7 +207,7 @@ func (p *plugin) verifyOTP(e *core.RequestEvent) error {
 	remaining := -1
 	if recovery != "" {
 		method = "recovery_code"
-		right, remaining, err = secondfactor.UseRecoveryCode(e.App, realm.TypeStaff, user.Id, recovery)
+		right, remaining, err = secondfactor.UseRecoveryCode(e.App, p.realm.Type, user.Id, recovery)
 	} else {
 		right, err = p.checkOTP(e.App, user, method, secondfactor.PurposeLogin, otpCode)
 	}

@@ -1,4 +1,4 @@
-package accounts
+package signin
 
 import (
 	"net/http"
@@ -26,7 +26,7 @@ type refreshResponse struct {
 // refresh serves the refresh paths (§5.2.2, §5.2.4, §5.15.2): the token comes from the body
 // `refresh`, else from the refresh_token cookie (then the CSRF rule applies). A 401 for a cookie
 // token clears both cookies; a 409 or a CSRF 403 changes no cookie.
-func (p *plugin) refresh(allowed ...string) func(e *core.RequestEvent) error {
+func (p *Flows) Refresh(allowed ...string) func(e *core.RequestEvent) error {
 	return func(e *core.RequestEvent) error {
 		body, err := apikit.ReadBody(e, 0)
 		if err != nil {
@@ -79,7 +79,7 @@ func (r refreshResponse) appendJSON(b []byte) []byte {
 
 // verify is POST /api/v1/token/verify/ (§5.2.3): an access token passing every check of §1.5.
 // It never rotates anything and never triggers reuse detection.
-func (p *plugin) verify(e *core.RequestEvent) error {
+func (p *Flows) Verify(e *core.RequestEvent) error {
 	body, err := apikit.ReadBody(e, 0)
 	if err != nil {
 		return err
@@ -94,11 +94,11 @@ func (p *plugin) verify(e *core.RequestEvent) error {
 	return apikit.WriteJSON(e, http.StatusOK, struct{}{})
 }
 
-// logout is POST /api/v1/users/logout/ (§5.1.4): it ends the session of the first present of
+// Logout is POST /api/v1/users/logout/ (§5.1.4; employees §5.12.5, another message): it ends the session of the first present of
 // body refresh, refresh cookie, Bearer access token, access cookie, when that token is correctly
 // signed and unexpired (a rotated refresh token still names its session). It always answers 200
 // and clears both cookies, except a CSRF refusal (403) which changes nothing.
-func (p *plugin) logout(e *core.RequestEvent) error {
+func (p *Flows) Logout(e *core.RequestEvent) error {
 	body, err := apikit.ReadBody(e, 0)
 	if err != nil {
 		return err
@@ -134,5 +134,5 @@ func (p *plugin) logout(e *core.RequestEvent) error {
 		}
 	}
 	p.tokens.ClearCookies(e)
-	return apikit.WriteJSON(e, http.StatusOK, map[string]string{"message": "Logout successful"})
+	return apikit.WriteJSON(e, http.StatusOK, p.spec.logoutAnswer)
 }

@@ -1,7 +1,8 @@
-package accounts
+package signin
 
 import (
 	"context"
+	"gatehouse/plugins/realm"
 	"sync"
 	"time"
 
@@ -24,13 +25,13 @@ type afterAnswer struct {
 	idle sync.WaitGroup // the worker
 }
 
-const afterAnswerKey = "gatehouse.accounts.afterAnswer"
+const afterAnswerKey = "gatehouse.signin.afterAnswer."
 
-func newAfterAnswer(app core.App, size int) *afterAnswer {
+func newAfterAnswer(app core.App, name string, size int) *afterAnswer {
 	q := &afterAnswer{app: app, jobs: make(chan func() error, size), done: make(chan struct{})}
 	q.idle.Add(1)
 	go q.work()
-	app.Store().Set(afterAnswerKey, q) // for tests: SettleAfterAnswer (export_test.go)
+	app.Store().Set(afterAnswerKey+name, q) // for tests: SettleAfterAnswer (export_test.go)
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		q.stop(2 * time.Second)
 		return e.Next()
@@ -69,7 +70,7 @@ func (q *afterAnswer) work() {
 			return
 		case job := <-q.jobs:
 			if err := job(); err != nil {
-				q.app.Logger().Error("accounts: deferred work failed", "error", err)
+				q.app.Logger().Error("signin: deferred work failed", "error", err)
 			}
 		}
 	}
@@ -82,5 +83,15 @@ func (q *afterAnswer) stop(wait time.Duration) {
 	select {
 	case <-finished:
 	case <-time.After(wait):
+	}
+}
+
+// SettleAfterAnswer waits until the work queued after earlier answers (forgot-password) of
+// every realm on app has run. Tests call it before they look for a reset email or token.
+func SettleAfterAnswer(app core.App) {
+	for _, r := range realm.All {
+		if q, ok := app.Store().Get(afterAnswerKey + r.Type).(*afterAnswer); ok {
+			q.settle()
+		}
 	}
 }

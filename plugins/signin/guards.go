@@ -1,4 +1,4 @@
-package accounts
+package signin
 
 import (
 	"database/sql"
@@ -13,10 +13,9 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
-	"gatehouse/plugins/realm"
 )
 
-// The bot-defence steps of §6.1 as the staff endpoints use them: the CAPTCHA gate, the
+// The bot-defence steps of §6.1 as the sign-in endpoints use them: the CAPTCHA gate, the
 // persisted password-failure counters with the account lockout, and their reset.
 
 const (
@@ -31,12 +30,12 @@ func captchaRequired(detail string) *apikit.Error {
 // captchaGate is §5.1.2 step 2: when a CAPTCHA is required, the request must carry a solved
 // redeemable challenge, or a challenge id with its one-shot answer. Failing it records no
 // password failure.
-func (p *plugin) captchaGate(e *core.RequestEvent, required bool, id, answer string) error {
+func (p *Flows) captchaGate(e *core.RequestEvent, required bool, id, answer string) error {
 	if !required {
 		return nil
 	}
 	if id == "" {
-		p.auditCaptchaFailure(e, "missing")
+		AuditCaptchaFailure(e, "missing")
 		return captchaRequired(detailCaptchaRequired)
 	}
 	ok, err := captcha.Satisfy(e.App, p.cfg, id, answer)
@@ -44,13 +43,14 @@ func (p *plugin) captchaGate(e *core.RequestEvent, required bool, id, answer str
 		return err
 	}
 	if !ok {
-		p.auditCaptchaFailure(e, "invalid")
+		AuditCaptchaFailure(e, "invalid")
 		return captchaRequired(detailCaptchaInvalid)
 	}
 	return nil
 }
 
-func (p *plugin) auditCaptchaFailure(e *core.RequestEvent, reason string) {
+// AuditCaptchaFailure writes captcha.failure (a missing, wrong or expired CAPTCHA).
+func AuditCaptchaFailure(e *core.RequestEvent, reason string) {
 	entry := audit.FromRequest(e, "captcha.failure", false)
 	entry.Details = map[string]any{"reason": reason}
 	_ = audit.Log(e.App, entry)
@@ -77,7 +77,7 @@ func attemptError(err error) error {
 
 // registrationCaptchaGate: only the client IP's state counts for registration (§6.1). It runs
 // before validation, so validation messages cannot be used to probe for taken values.
-func (p *plugin) registrationCaptchaGate(e *core.RequestEvent, body *apikit.Body) error {
+func (p *Flows) RegistrationCaptchaGate(e *core.RequestEvent, body *apikit.Body) error {
 	required, err := captcha.RequiredForIP(e.App, p.cfg, e.RealIP())
 	if err != nil || !required {
 		return err
@@ -89,25 +89,25 @@ func (p *plugin) registrationCaptchaGate(e *core.RequestEvent, body *apikit.Body
 
 // recordRegistrationProbe: a registration refused for a taken email, username or phone number
 // counts as a password failure of the client IP only (empty email, no account).
-func (p *plugin) recordRegistrationProbe(e *core.RequestEvent) error {
+func (p *Flows) RecordRegistrationProbe(e *core.RequestEvent) error {
 	_, err := captcha.RecordPasswordFailure(e.App, p.cfg, "", e.RealIP(), "", "")
 	return err
 }
 
 // passwordFailed is §5.1.2 step 4: the failure row (which may start a lock) and the audit row.
-func (p *plugin) passwordFailed(e *core.RequestEvent, email string, user *core.Record, reason string) error {
-	auditFailure(e, email, user, reason)
+func (p *Flows) passwordFailed(e *core.RequestEvent, email string, user *core.Record, reason string) error {
+	p.auditFailure(e, email, user, reason)
 	return p.recordPasswordFailure(e, email, user)
 }
 
-// checkCurrentPassword is the current-password check of the authenticated endpoints (password
+// CheckCurrentPassword is the current-password check of the authenticated endpoints (password
 // change, 2fa enable/disable, verify-disable-otp, the profile email change). It is admitted by
 // the lockout counter like a login (captcha.Attempts, no CAPTCHA gate), so parallel wrong
 // passwords cannot pass the lock threshold. While the account is locked the password is not
 // compared (§6.1 item 3; a dummy comparison keeps the time). A wrong or refused password is
 // recorded as a password failure (it may start a lock); a right one restarts the counters.
 // locked reports the lock, for the caller's audit entry.
-func (p *plugin) checkCurrentPassword(e *core.RequestEvent, user *core.Record, password string) (ok, locked bool, err error) {
+func (p *Flows) CheckCurrentPassword(e *core.RequestEvent, user *core.Record, password string) (ok, locked bool, err error) {
 	attempt, err := p.attempts.Admit(e.Request.Context(), e.App, p.cfg, captcha.AttemptRequest{
 		Email: user.Email(), IP: e.RealIP(), CaptchaExempt: true,
 		Lookup: func() (*core.Record, error) { return e.App.FindRecordById(user.Collection(), user.Id) },
@@ -138,27 +138,27 @@ func (p *plugin) checkCurrentPassword(e *core.RequestEvent, user *core.Record, p
 }
 
 // recordProfilePasswordFailure: a wrong (or, while locked, refused) current password.
-func (p *plugin) recordProfilePasswordFailure(e *core.RequestEvent, user *core.Record) error {
+func (p *Flows) recordProfilePasswordFailure(e *core.RequestEvent, user *core.Record) error {
 	return p.recordPasswordFailure(e, user.Email(), user)
 }
 
 // recordPasswordFailure stores a password failure; when it starts a lock the owner gets the
 // account_locked email (once per lock) and the audit log login.locked.
-func (p *plugin) recordPasswordFailure(e *core.RequestEvent, email string, user *core.Record) error {
+func (p *Flows) recordPasswordFailure(e *core.RequestEvent, email string, user *core.Record) error {
 	principalID := ""
 	if user != nil {
 		principalID = user.Id
 	}
-	started, err := captcha.RecordPasswordFailure(e.App, p.cfg, email, e.RealIP(), realm.TypeStaff, principalID)
+	started, err := captcha.RecordPasswordFailure(e.App, p.cfg, email, e.RealIP(), p.realm.Type, principalID)
 	if err != nil || !started {
 		return err
 	}
-	fresh, err := e.App.FindRecordById(realm.CollectionStaff, user.Id)
+	fresh, err := e.App.FindRecordById(p.realm.Collection, user.Id)
 	if err != nil {
 		return err
 	}
 	entry := audit.FromRequest(e, "login.locked", true)
-	entry.TargetType, entry.TargetID = "user", user.Id
+	entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
 	_ = audit.Log(e.App, entry)
 	_, err = mailer.For(e.App).Queue(e.App, fresh.Email(), mailer.TemplateAccountLocked, map[string]any{
 		"lock_until_utc": profiles.Timestamp(fresh.GetDateTime("locked_until")), "ip": e.RealIP(),
@@ -168,6 +168,6 @@ func (p *plugin) recordPasswordFailure(e *core.RequestEvent, email string, user 
 
 // passwordVerified is §5.1.2 step 5: the account's lockout counter and its email's CAPTCHA
 // counter restart.
-func (p *plugin) passwordVerified(e *core.RequestEvent, user *core.Record) error {
+func (p *Flows) passwordVerified(e *core.RequestEvent, user *core.Record) error {
 	return captcha.PasswordVerified(e.App, user)
 }

@@ -1,4 +1,4 @@
-package accounts
+package signin
 
 import (
 	"errors"
@@ -10,12 +10,11 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
-	"gatehouse/plugins/realm"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
 
-// The staff 2FA management endpoints of §5.7: enable (start and confirm), disable, the public
+// The 2FA management endpoints of §5.7 (employees: §5.12.12–§5.12.14): enable (start and confirm), disable, the public
 // and the authenticated email-code requests, and verify-disable-otp. The login branches
 // (OtpChallenge, one-step otp_code, verify-otp) are in login.go and login_2fa.go.
 
@@ -38,16 +37,6 @@ func otpRequired() *apikit.Error {
 	return apikit.NewError(http.StatusBadRequest, apikit.CodeOTPRequired, detailOTPRequired)
 }
 
-// twoFACaller returns the staff caller of an authenticated 2FA endpoint (the route's Access
-// guarantees one).
-func twoFACaller(e *core.RequestEvent) (*apikit.Caller, error) {
-	caller := apikit.CallerOf(e)
-	if caller == nil || caller.Record == nil {
-		return nil, apikit.NotAuthenticated()
-	}
-	return caller, nil
-}
-
 // twoFAQueue queues an email in the transaction of the change that causes it.
 func twoFAQueue(tx core.App, to, template string, data map[string]any) error {
 	m := mailer.For(tx)
@@ -63,8 +52,8 @@ func twoFAQueue(tx core.App, to, template string, data map[string]any) error {
 // 3). A wrong or refused password is recorded as a password failure of the account (it may
 // start a lock); a right one restarts the account's lockout counter and its email's CAPTCHA
 // counter, like every successful password verification (§6.1).
-func (p *plugin) twoFACheckPassword(e *core.RequestEvent, user *core.Record, password string) error {
-	ok, _, err := p.checkCurrentPassword(e, user, password)
+func (p *Flows) twoFACheckPassword(e *core.RequestEvent, user *core.Record, password string) error {
+	ok, _, err := p.CheckCurrentPassword(e, user, password)
 	if err != nil {
 		return err
 	}
@@ -109,8 +98,8 @@ type twoFAEnabled struct {
 	RecoveryCodes []string `json:"recovery_codes"`
 }
 
-func (p *plugin) enable2FA(e *core.RequestEvent) error {
-	caller, err := twoFACaller(e)
+func (p *Flows) Enable2FA(e *core.RequestEvent) error {
+	caller, err := p.Caller(e)
 	if err != nil {
 		return err
 	}
@@ -144,7 +133,7 @@ func (p *plugin) enable2FA(e *core.RequestEvent) error {
 // startTwoFASetup is step 3 of §5.7.1: a pending TOTP secret (replacing any earlier one), or an
 // emailed setup code (not re-sent within the 60 s cooldown of a live one; the answer is the
 // same).
-func (p *plugin) startTwoFASetup(e *core.RequestEvent, user *core.Record, method string) error {
+func (p *Flows) startTwoFASetup(e *core.RequestEvent, user *core.Record, method string) error {
 	if method == secondfactor.MethodEmail {
 		if err := p.sendEmailCode(e.App, user, secondfactor.PurposeSetup); err != nil {
 			return err
@@ -178,13 +167,13 @@ var errTwoFAConflict = errors.New("accounts: 2FA already enabled")
 // ones, every other session of the user is revoked (security_change), the 2fa_enabled email is
 // queued and 2fa.enabled audited. A missing, expired or wrong setup is 400 otp_invalid and an
 // OTP failure.
-func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, method, code string) error {
+func (p *Flows) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, method, code string) error {
 	user := caller.Record
 	var right bool
 	var codes []string
 	err := e.App.RunInTransaction(func(tx core.App) error {
 		right, codes = false, nil
-		fresh, err := tx.FindRecordById(realm.CollectionStaff, user.Id)
+		fresh, err := tx.FindRecordById(p.realm.Collection, user.Id)
 		if err != nil {
 			return err
 		}
@@ -195,7 +184,7 @@ func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, 
 		case secondfactor.MethodTOTP:
 			right, err = secondfactor.ConfirmTOTPSetup(tx, p.cfg, fresh, code)
 		case secondfactor.MethodEmail:
-			right, err = secondfactor.VerifyEmailCode(tx, p.cfg, realm.TypeStaff, user.Id, secondfactor.PurposeSetup, code)
+			right, err = secondfactor.VerifyEmailCode(tx, p.cfg, p.realm.Type, user.Id, secondfactor.PurposeSetup, code)
 			if err == nil && right {
 				err = secondfactor.EnableEmailMethod(tx, fresh)
 			}
@@ -203,10 +192,10 @@ func (p *plugin) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, 
 		if err != nil || !right {
 			return err // a wrong code commits its attempt count (email setup codes die after 5)
 		}
-		if codes, err = secondfactor.GenerateRecoveryCodes(tx, p.cfg, realm.TypeStaff, user.Id); err != nil {
+		if codes, err = secondfactor.GenerateRecoveryCodes(tx, p.cfg, p.realm.Type, user.Id); err != nil {
 			return err
 		}
-		if _, err := tokens.RevokeSessions(tx, realm.TypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
+		if _, err := tokens.RevokeSessions(tx, p.realm.Type, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 			return err
 		}
 		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FAEnabled, map[string]any{"method": method}); err != nil {
@@ -256,8 +245,8 @@ func readTwoFACodeRequest(e *core.RequestEvent, withRecovery bool) (twoFACodeReq
 // lock, exactly one code.
 // twoFACodeStep is the shared start of 2fa/disable and verify-disable-otp: the caller, its
 // code request (withRecovery: recovery_code accepted) and the preconditions, in that order.
-func (p *plugin) twoFACodeStep(e *core.RequestEvent, withRecovery bool) (*apikit.Caller, twoFACodeRequest, error) {
-	caller, err := twoFACaller(e)
+func (p *Flows) twoFACodeStep(e *core.RequestEvent, withRecovery bool) (*apikit.Caller, twoFACodeRequest, error) {
+	caller, err := p.Caller(e)
 	if err != nil {
 		return nil, twoFACodeRequest{}, err
 	}
@@ -271,7 +260,7 @@ func (p *plugin) twoFACodeStep(e *core.RequestEvent, withRecovery bool) (*apikit
 	return caller, req, nil
 }
 
-func (p *plugin) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record, req twoFACodeRequest) error {
+func (p *Flows) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record, req twoFACodeRequest) error {
 	if err := p.twoFACheckPassword(e, user, req.password); err != nil {
 		return err
 	}
@@ -294,7 +283,7 @@ func (p *plugin) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record
 	return nil
 }
 
-func (p *plugin) disable2FA(e *core.RequestEvent) error {
+func (p *Flows) Disable2FA(e *core.RequestEvent) error {
 	caller, req, err := p.twoFACodeStep(e, true)
 	if err != nil {
 		return err
@@ -310,21 +299,21 @@ func (p *plugin) disable2FA(e *core.RequestEvent) error {
 		right = false
 		var err error
 		if req.recoveryCode != "" {
-			right, _, err = secondfactor.UseRecoveryCode(tx, realm.TypeStaff, user.Id, req.recoveryCode)
+			right, _, err = secondfactor.UseRecoveryCode(tx, p.realm.Type, user.Id, req.recoveryCode)
 		} else {
 			right, err = p.checkOTP(tx, user, method, secondfactor.PurposeManage, req.otpCode)
 		}
 		if err != nil || !right {
 			return err // a wrong email code commits its attempt count
 		}
-		fresh, err := tx.FindRecordById(realm.CollectionStaff, user.Id)
+		fresh, err := tx.FindRecordById(p.realm.Collection, user.Id)
 		if err != nil {
 			return err
 		}
 		if err := secondfactor.Disable(tx, fresh); err != nil {
 			return err
 		}
-		if _, err := tokens.RevokeSessions(tx, realm.TypeStaff, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
+		if _, err := tokens.RevokeSessions(tx, p.realm.Type, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 			return err
 		}
 		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FADisabled, map[string]any{"time_utc": time.Now().UTC()}); err != nil {
@@ -352,7 +341,7 @@ func (p *plugin) disable2FA(e *core.RequestEvent) error {
 
 // verifyDisableOTP checks password and code exactly like 2fa/disable (without recovery codes)
 // and spends the code; 2FA stays enabled.
-func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
+func (p *Flows) VerifyDisableOTP(e *core.RequestEvent) error {
 	caller, req, err := p.twoFACodeStep(e, false)
 	if err != nil {
 		return err
@@ -373,21 +362,21 @@ func (p *plugin) verifyDisableOTP(e *core.RequestEvent) error {
 	}{msgTwoFAVerified, true})
 }
 
-// ownAccountEntry is the audit entry of a staff user acting on their own account.
-func ownAccountEntry(e *core.RequestEvent, event string, success bool, userID string, details map[string]any) audit.Entry {
+// OwnAccountEntry is the audit entry of a principal acting on their own account.
+func (p *Flows) OwnAccountEntry(e *core.RequestEvent, event string, success bool, userID string, details map[string]any) audit.Entry {
 	entry := audit.FromRequest(e, event, success)
-	entry.ActorType, entry.ActorID = realm.TypeStaff, userID
-	entry.TargetType, entry.TargetID = "user", userID
+	entry.ActorType, entry.ActorID = p.realm.Type, userID
+	entry.TargetType, entry.TargetID = p.realm.Noun, userID
 	entry.Details = details
 	return entry
 }
 
-func (p *plugin) twoFAAuditEntry(e *core.RequestEvent, user *core.Record, event, method string) audit.Entry {
-	return ownAccountEntry(e, event, true, user.Id, map[string]any{"method": method})
+func (p *Flows) twoFAAuditEntry(e *core.RequestEvent, user *core.Record, event, method string) audit.Entry {
+	return p.OwnAccountEntry(e, event, true, user.Id, map[string]any{"method": method})
 }
 
-func (p *plugin) auditOTPRequested(e *core.RequestEvent, user *core.Record, purpose string) {
-	entry := ownAccountEntry(e, "otp.requested", true, user.Id, map[string]any{"purpose": purpose})
+func (p *Flows) auditOTPRequested(e *core.RequestEvent, user *core.Record, purpose string) {
+	entry := p.OwnAccountEntry(e, "otp.requested", true, user.Id, map[string]any{"purpose": purpose})
 	_ = audit.Log(e.App, entry)
 }
 
@@ -403,7 +392,7 @@ type otpSentJSON struct {
 // password check are those of login (§5.1.2 steps 2–5: dummy hash for unknown accounts,
 // failures recorded, lockout); whatever the outcome past validation and the CAPTCHA gate, the
 // answer is the same.
-func (p *plugin) requestLoginOTP(e *core.RequestEvent) error {
+func (p *Flows) RequestLoginOTP(e *core.RequestEvent) error {
 	body, err := apikit.ReadBody(e, 0)
 	if err != nil {
 		return err
@@ -416,11 +405,13 @@ func (p *plugin) requestLoginOTP(e *core.RequestEvent) error {
 	if err := body.Err(); err != nil {
 		return err
 	}
-	user, _, failed, err := p.checkLoginPassword(e, req)
+	check, err := p.checkLoginPassword(e, req)
 	if err != nil {
 		return err
 	}
-	if !failed && user.GetBool("otp_enabled") && user.GetString("otp_method") == secondfactor.MethodEmail {
+	// the same answer whatever the outcome, also for an employee not (yet) approved
+	user := check.user
+	if !check.failed && check.gate == nil && user.GetBool("otp_enabled") && user.GetString("otp_method") == secondfactor.MethodEmail {
 		if err := p.sendEmailCode(e.App, user, secondfactor.PurposeLogin); err != nil {
 			return err
 		}
@@ -433,8 +424,8 @@ func (p *plugin) requestLoginOTP(e *core.RequestEvent) error {
 
 // requestManageOTP emails a `manage` code to the caller (needed to disable the email method).
 // Within 60 s of a live manage code nothing is sent and the answer is the same (§6.2).
-func (p *plugin) requestManageOTP(e *core.RequestEvent) error {
-	caller, err := twoFACaller(e)
+func (p *Flows) RequestManageOTP(e *core.RequestEvent) error {
+	caller, err := p.Caller(e)
 	if err != nil {
 		return err
 	}

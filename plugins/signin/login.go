@@ -1,11 +1,10 @@
-package accounts
+package signin
 
 import (
 	"net/http"
 	"regexp"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/apikit"
@@ -13,7 +12,6 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
-	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 )
 
@@ -72,23 +70,27 @@ func readLogin(e *core.RequestEvent) (loginRequest, error) {
 	return req, body.Err()
 }
 
-// login is the staff login protocol (§5.1.2), served at /api/v1/users/login/,
-// /api/v1/token/obtain/ and /token/.
-func (p *plugin) login(e *core.RequestEvent) error {
+// Login is the login protocol (§5.1.2; staff at /api/v1/users/login/, /api/v1/token/obtain/
+// and /token/, employees at /api/v1/hdts/employees/api/login/, §5.12.4).
+func (p *Flows) Login(e *core.RequestEvent) error {
 	req, err := readLogin(e)
 	if err != nil {
 		return err
 	}
-	user, rehash, failed, err := p.checkLoginPassword(e, req)
+	check, err := p.checkLoginPassword(e, req)
 	if err != nil {
 		return err
 	}
-	if failed {
+	if check.failed {
 		return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
 	}
+	if check.gate != nil {
+		return check.gate
+	}
+	user := check.user
 	pool := passwords.PoolFor(e.App, p.cfg)
 	ctx := e.Request.Context()
-	if rehash {
+	if check.rehash {
 		// the stored hash has another bcrypt cost than configured: re-hash now (§1.13)
 		if err := pool.SetPassword(ctx, user, req.password); err != nil {
 			return err
@@ -110,12 +112,13 @@ func (p *plugin) login(e *core.RequestEvent) error {
 // timing reveals neither and a locked account is no oracle); an unknown account, a wrong
 // password, a locked or an inactive account is a recorded failure (failed = true, same answer
 // for all four); otherwise the counters restart. rehash reports a stored hash of another cost
-// than configured.
-func (p *plugin) checkLoginPassword(e *core.RequestEvent, req loginRequest) (user *core.Record, rehash, failed bool, err error) {
+// than configured. An account that may not sign in after proving its password is either a
+// recorded failure (staff inactive) or has gate set (employee pending or rejected, §5.12.4).
+func (p *Flows) checkLoginPassword(e *core.RequestEvent, req loginRequest) (passwordCheck, error) {
 	email, password := req.email, req.password
-	col, err := e.App.FindCachedCollectionByNameOrId(realm.CollectionStaff)
+	col, err := e.App.FindCachedCollectionByNameOrId(p.realm.Collection)
 	if err != nil {
-		return nil, false, false, err
+		return passwordCheck{}, err
 	}
 	attempt, err := p.attempts.Admit(e.Request.Context(), e.App, p.cfg, captcha.AttemptRequest{
 		Email: email, IP: e.RealIP(),
@@ -125,55 +128,59 @@ func (p *plugin) checkLoginPassword(e *core.RequestEvent, req loginRequest) (use
 		},
 	})
 	if err != nil {
-		return nil, false, false, attemptError(err)
+		return passwordCheck{}, attemptError(err)
 	}
 	defer attempt.Done()
-	user = attempt.Account
+	check := passwordCheck{user: attempt.Account}
 
 	pool := passwords.PoolFor(e.App, p.cfg)
 	ok := false
-	if user == nil || attempt.Locked {
+	if check.user == nil || attempt.Locked {
 		if err := pool.VerifyDummy(e.Request.Context(), col, password); err != nil {
-			return nil, false, false, err
+			return passwordCheck{}, err
 		}
-	} else if ok, rehash, err = pool.Verify(e.Request.Context(), user, password); err != nil {
-		return nil, false, false, err
+	} else if ok, check.rehash, err = pool.Verify(e.Request.Context(), check.user, password); err != nil {
+		return passwordCheck{}, err
 	}
 	reason := ""
 	switch {
-	case user == nil:
+	case check.user == nil:
 		reason = failureUnknown
 	case attempt.Locked:
 		reason = failureLocked
 	case !ok:
 		reason = failureBadPass
-	case !user.GetBool("is_active"):
-		reason = failureInactive
+	default:
+		reason, check.gate = p.spec.afterPassword(check.user)
 	}
 	if reason != "" {
-		return user, false, true, p.passwordFailed(e, email, user, reason)
+		return passwordCheck{user: check.user, failed: true}, p.passwordFailed(e, email, check.user, reason)
 	}
-	return user, rehash, false, p.passwordVerified(e, user)
+	return check, p.passwordVerified(e, check.user)
 }
 
-// completeLogin is step 8 of §5.1.2: session, tokens, cookies, last_login, last_logged_on.
-func (p *plugin) completeLogin(e *core.RequestEvent, user *core.Record, method string) error {
+// passwordCheck is the outcome of checkLoginPassword.
+type passwordCheck struct {
+	user   *core.Record // the account (nil for an unknown email)
+	failed bool         // a recorded failure: answer invalid_credentials
+	rehash bool         // the stored hash has another bcrypt cost than configured
+	gate   error        // the password was right but the account may not sign in (§5.12.4)
+}
+
+// completeLogin is step 8 of §5.1.2: session, tokens, cookies, the realm's on-login writes.
+func (p *Flows) completeLogin(e *core.RequestEvent, user *core.Record, method string) error {
 	var issued *tokens.Issued
 	err := e.App.RunInTransaction(func(tx core.App) error {
 		var err error
-		issued, err = p.tokens.StartSession(tx, realm.TypeStaff, user, method, e.RealIP(), e.Request.UserAgent())
+		issued, err = p.tokens.StartSession(tx, p.realm.Type, user, method, e.RealIP(), e.Request.UserAgent())
 		if err != nil {
 			return err
 		}
-		now := time.Now().UTC().Format("2006-01-02 15:04:05.000Z")
-		if _, err := tx.DB().Update(realm.CollectionStaff, dbx.Params{"last_login": now}, dbx.HashExp{"id": user.Id}).Execute(); err != nil {
-			return err
-		}
-		if _, err := tx.DB().Update("user_system_roles", dbx.Params{"last_logged_on": now}, dbx.HashExp{"user": user.Id}).Execute(); err != nil {
+		if err := p.spec.onLogin(tx, user, time.Now().UTC().Format("2006-01-02 15:04:05.000Z")); err != nil {
 			return err
 		}
 		entry := audit.FromRequest(e, "login.success", true)
-		entry.ActorType, entry.ActorID = realm.TypeStaff, user.Id
+		entry.ActorType, entry.ActorID = p.realm.Type, user.Id
 		entry.TargetType, entry.TargetID = "session", issued.SessionID
 		entry.Details = map[string]any{"method": method}
 		return audit.Log(tx, entry)
@@ -181,23 +188,16 @@ func (p *plugin) completeLogin(e *core.RequestEvent, user *core.Record, method s
 	if err != nil {
 		return err
 	}
-	loginUser, redirect, err := profiles.ForLogin(e.App, p.cfg, user)
-	if err != nil {
-		return err
-	}
 	p.tokens.SetCookies(e, issued)
-	return apikit.WriteJSON(e, http.StatusOK, tokenResponse{
-		Access: issued.Access, AccessHS256: issued.AccessHS256, Refresh: issued.Refresh, TokenType: "Bearer",
-		ExpiresIn: int(p.cfg.AccessTokenTTL.Seconds()), User: loginUser, Redirect: redirect,
-	})
+	return p.spec.writeTokens(p, e, user, issued)
 }
 
 // auditFailure writes login.failure; details never hold the password.
-func auditFailure(e *core.RequestEvent, email string, user *core.Record, reason string) {
+func (p *Flows) auditFailure(e *core.RequestEvent, email string, user *core.Record, reason string) {
 	entry := audit.FromRequest(e, "login.failure", false)
 	entry.Details = map[string]any{"reason": reason, "email": email}
 	if user != nil {
-		entry.TargetType, entry.TargetID = "user", user.Id
+		entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
 	}
 	_ = audit.Log(e.App, entry)
 }
