@@ -19,6 +19,7 @@ import (
 	"gatehouse/plugins/apidocs"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/datadir"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/prepared"
@@ -40,6 +41,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 	}
 	kit := apikit.New(app, cfg)
 	kit.SetPublic(opts.Public)
+
+	// The data directory and its files private to the service's user, backups included.
+	datadir.Register(app)
 
 	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
 		Id: "gatehouseSecret",

@@ -65,7 +65,7 @@ func LoadSecret(lookup func(string) (string, bool), dataDir string) (secret *Sec
 		if _, err := rand.Read(raw); err != nil {
 			return nil, true, err
 		}
-		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, true, err
 		}
 		encoded := base64.RawURLEncoding.EncodeToString(raw)
