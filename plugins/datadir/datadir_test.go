@@ -99,7 +99,7 @@ func TestTighten(t *testing.T) {
 	for path, want := range map[string]fs.FileMode{
 		root: 0o700, filepath.Join(root, "storage", "abc"): 0o700,
 		filepath.Join(root, "data.db"): 0o600, filepath.Join(root, "data.db-wal"): 0o600,
-		filepath.Join(root, ".gatehouse_secret"): 0o600,
+		filepath.Join(root, ".gatehouse_secret"):     0o600,
 		filepath.Join(root, "storage", "abc", "pic"): 0o400, // never widened
 		outside: 0o644, // a link is not followed
 	} {
