@@ -23,6 +23,7 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/superusers"
 	"gatehouse/plugins/tokens"
 )
 
@@ -44,6 +45,8 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 
 	// The data directory and its files private to the service's user, backups included.
 	datadir.Register(app)
+	// The dashboard's sign-in: the hourly rate-limit rule and failed sign-ins in audit_log.
+	superusers.Register(app)
 
 	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
 		Id: "gatehouseSecret",
