@@ -78,7 +78,7 @@ func Register(app core.App) {
 			}
 			if n > 0 {
 				// the app logger is not open yet: stderr, like PocketBase's own start-up errors
-				log.Printf("Made %d entries of the data directory %s private to this user (directories 0700, files 0600).", n, e.App.DataDir())
+				log.Printf("Made the data directory %s private to this user (directories 0700, files 0600): %d entries tightened.", e.App.DataDir(), n)
 			}
 			return e.Next()
 		},
