@@ -24,6 +24,7 @@ import (
 	_ "gatehouse/pb_migrations"
 	"gatehouse/plugins/admincli"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/datadir"
 	"gatehouse/server"
 )
 
@@ -31,6 +32,10 @@ import (
 var publicFS embed.FS
 
 func main() {
+	// Everything the process creates (databases, WAL files, backups, uploads, the secret) is
+	// private to its user (issue 18); plugins/datadir tightens what exists already.
+	datadir.RestrictUmask()
+
 	cfg, err := config.FromEnv()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

@@ -936,8 +936,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 4 {
-		t.Errorf("reverted %v, want our 4 migrations (auth collections, base collections, default systems, settings)", reverted)
+	if len(reverted) != 5 {
+		t.Errorf("reverted %v, want our 5 migrations (auth collections, base collections, default systems, settings, superuser rate limits)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")

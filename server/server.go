@@ -20,10 +20,12 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/datadir"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/signin"
+	"gatehouse/plugins/superusers"
 	"gatehouse/plugins/tokens"
 )
 
@@ -42,6 +44,11 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 	}
 	kit := apikit.New(app, cfg)
 	kit.SetPublic(opts.Public)
+
+	// The data directory and its files private to the service's user, backups included.
+	datadir.Register(app)
+	// The dashboard's sign-in: the hourly rate-limit rule and failed sign-ins in audit_log.
+	superusers.Register(app)
 
 	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
 		Id: "gatehouseSecret",

@@ -254,38 +254,6 @@ func TestRateLimitAnswerUsesEnvelope(t *testing.T) {
 	s.Test(t)
 }
 
-func TestDefaultRateLimitRules(t *testing.T) {
-	rules := apikit.DefaultRateLimitRules()
-	cfg := core.RateLimitsConfig{Enabled: true, Rules: rules}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("rules do not validate: %v", err)
-	}
-	cases := []struct {
-		labels   []string
-		audience string
-		want     string
-		max      int
-	}{
-		{[]string{"POST /api/v1/users/login/verify-otp", "/api/v1/users/login/verify-otp"}, "@guest", "POST /api/v1/users/login/verify-otp/", 10},
-		{[]string{"POST /api/v1/users/login", "/api/v1/users/login"}, "@guest", "POST /api/v1/users/login/", 10},
-		{[]string{"POST /api/v1/users/login/", "/api/v1/users/login/"}, "@auth", "POST /api/v1/users/login/", 10},
-		{[]string{"GET /api/v1/users/captcha/required", "/api/v1/users/captcha/required"}, "@guest", "GET /api/v1/users/captcha/required/", 20},
-		{[]string{"POST /api/v1/token/verify/", "/api/v1/token/verify/"}, "@guest", "POST /api/v1/token/verify/", 1000},
-		{[]string{"GET /api/v1/systems/public/", "/api/v1/systems/public/"}, "@guest", "/api/", 300},
-		{[]string{"GET /api/v1/systems/public/", "/api/v1/systems/public/"}, "@auth", "/api/", 3000},
-		{[]string{"POST /token", "/token"}, "@guest", "POST /token/", 10},
-	}
-	for _, c := range cases {
-		rule, ok := cfg.FindRateLimitRule(c.labels, "", c.audience)
-		if !ok || rule.Label != c.want || rule.MaxRequests != c.max || rule.Duration != 10 {
-			t.Errorf("%v (%s): got %+v ok=%v, want %s %d/10s", c.labels, c.audience, rule, ok, c.want, c.max)
-		}
-	}
-	if _, ok := cfg.FindRateLimitRule([]string{"GET /.well-known/jwks.json", "/.well-known/jwks.json"}, "", "@guest"); ok {
-		t.Error("jwks must not be rate-limited")
-	}
-}
-
 func TestForwardingHeadersOnlyFromTrustedProxies(t *testing.T) {
 	t.Parallel()
 	ipOf := func(want string) func(testing.TB, *tests.TestApp, *http.Response) {
