@@ -56,10 +56,10 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	server.Register(app, cfg, server.Options{Public: public})
+	services := server.Register(app, cfg, server.Options{Public: public})
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Dir: "pb_migrations"})
-	admincli.Register(app, app.RootCmd)
+	admincli.Register(app, app.RootCmd, admincli.Deps{Tokens: services.Tokens})
 	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), cmd.NewServeCommand(app, true))
 
 	os.Exit(run(app))

@@ -23,19 +23,21 @@ type flow struct {
 	t   *testing.T
 	app *tests.TestApp
 	url string
+	svc *server.Services
 }
 
 func newFlow(t *testing.T, mutate func(*config.Config)) *flow {
 	t.Helper()
+	var svc *server.Services
 	app := testkit.NewApp(t, func(app *tests.TestApp) {
 		cfg := testkit.Config()
 		cfg.AppURLOverride = appURL
 		if mutate != nil {
 			mutate(cfg)
 		}
-		server.Register(app, cfg, server.Options{})
+		svc = server.Register(app, cfg, server.Options{})
 	})
-	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL}
+	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL, svc: svc}
 }
 
 func (f *flow) user(email, password string, active bool) *core.Record {

@@ -26,16 +26,13 @@ const RetryAfterSeconds = 5
 // cut and P + "\x00…" would verify as P. Verify never matches a longer password.
 const BcryptMaxBytes = 71
 
-// storeKey is the app.Store() key of the app's pool (see PoolFor).
-const storeKey = "gatehouse.passwords.pool"
-
 // ErrNoPasswordField is returned for a record whose collection has no "password" field.
 var ErrNoPasswordField = errors.New("passwords: collection has no password field")
 
 // Pool runs bcrypt operations with bounded concurrency: at most Config.HashConcurrency at once,
 // a caller waiting at most Config.HashWait for a slot (§7.2). A caller that times out does no
 // bcrypt work and gets apikit.TooManyRequests(5). One Pool must be shared by every endpoint of
-// an app (PoolFor), or the bound does not hold.
+// an app (server.Register builds it and passes it to the plugins), or the bound does not hold.
 type Pool struct {
 	slots    chan struct{}
 	wait     time.Duration
@@ -136,12 +133,6 @@ func (p *pacer) pace(spent time.Duration, until time.Time) {
 	}
 }
 
-// PoolFor returns the app's shared pool, creating it from cfg on first use (kept in
-// app.Store(), so every plugin of one app gets the same bound).
-func PoolFor(app core.App, cfg *config.Config) *Pool {
-	v := app.Store().GetOrSet(storeKey, func() any { return NewPool(cfg) })
-	return v.(*Pool)
-}
 
 // acquire takes a slot, waiting at most p.wait. The returned func releases it.
 func (p *Pool) acquire(ctx context.Context) (func(), error) {

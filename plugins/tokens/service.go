@@ -50,7 +50,6 @@ func New(app core.App, kit *apikit.Kit) *Service {
 	s.live.Sessions = true // a live session is a row of sessions
 	kit.SetAuthenticator(s)
 	prepared.WatchWrites(app) // invalidation of the hot-path caches
-	app.Store().Set(storeKey, s)
 
 	// Any write to signing_keys (our rotation, the dashboard) refreshes the in-memory keyring.
 	reload := func(e *core.RecordEvent) error {
@@ -78,14 +77,6 @@ func New(app core.App, kit *apikit.Kit) *Service {
 			app.Logger().Error("signing key rotation failed", "error", err)
 		}
 	})
-	return s
-}
-
-const storeKey = "gatehouse.tokens"
-
-// For returns the token service registered on app (nil before New).
-func For(app core.App) *Service {
-	s, _ := app.Store().Get(storeKey).(*Service)
 	return s
 }
 
