@@ -39,6 +39,9 @@ type Pool struct {
 
 	mu      sync.Mutex
 	dummies map[int]*dummyHash // by bcrypt cost
+	took    map[int]time.Duration // by bcrypt cost: recent duration of one comparison (average)
+
+	legacy legacyLimit // memory bound of imported (Django) hash verifications
 }
 
 type dummyHash struct {
@@ -66,6 +69,8 @@ func NewPool(cfg *config.Config) *Pool {
 		pacer:    pacer{rate: HashShareUnderLoad * float64(config.Processors())},
 		pacedFor: PacedLatency,
 		dummies:  map[int]*dummyHash{},
+		took:     map[int]time.Duration{},
+		legacy:   newLegacyLimit(LegacyMemoryBudgetKiB),
 	}
 }
 
@@ -140,6 +145,11 @@ func PoolFor(app core.App, cfg *config.Config) *Pool {
 
 // acquire takes a slot, waiting at most p.wait. The returned func releases it.
 func (p *Pool) acquire(ctx context.Context) (func(), error) {
+	return p.acquireWithin(ctx, p.wait)
+}
+
+// acquireWithin takes a slot, waiting at most wait.
+func (p *Pool) acquireWithin(ctx context.Context, wait time.Duration) (func(), error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -152,7 +162,10 @@ func (p *Pool) acquire(ctx context.Context) (func(), error) {
 	default:
 	}
 
-	timer := time.NewTimer(p.wait)
+	if wait < 0 {
+		wait = 0
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case p.slots <- struct{}{}:
@@ -198,6 +211,9 @@ func (p *Pool) SetPassword(ctx context.Context, record *core.Record, plain strin
 	if pv, ok := record.GetRaw(core.FieldNamePassword).(*core.PasswordFieldValue); ok && pv.LastError != nil {
 		return fmt.Errorf("passwords: hash: %w", pv.LastError)
 	}
+	if record.Collection().Fields.GetByName(LegacyHashField) != nil {
+		record.Set(LegacyHashField, "") // the hooks also clear it on save, however the hash is set
+	}
 	return nil
 }
 
@@ -206,10 +222,18 @@ func (p *Pool) SetPassword(ctx context.Context, record *core.Record, plain strin
 // differs from the collection's configured cost; the caller then re-hashes with SetPassword
 // and saves (§1.13, last paragraph). A record without a usable hash is compared against the
 // dummy hash, so the call costs the same, and is never ok.
+//
+// A record imported from the original service (LegacyHashField set) is checked against its
+// Django hash instead, never against its bcrypt field (a random unusable hash until then);
+// when it matches, needsRehash is true, so the caller's SetPassword + save stores bcrypt and
+// clears the Django hash (see verifyLegacy).
 func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (ok bool, needsRehash bool, err error) {
 	cost := CollectionCost(record.Collection())
 	if cost == 0 {
 		return false, false, ErrNoPasswordField
+	}
+	if legacy := record.GetString(LegacyHashField); legacy != "" {
+		return p.verifyLegacy(ctx, cost, legacy, plain)
 	}
 	hash := []byte(record.GetString(core.FieldNamePassword + ":hash"))
 	hashCost, costErr := bcrypt.Cost(hash)
@@ -225,7 +249,10 @@ func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (o
 	}
 	defer release()
 
-	if err := compareHash(hash, []byte(plain), p.paceSince(began)); err != nil {
+	start := time.Now()
+	err = compareHash(hash, []byte(plain), p.paceSince(began))
+	p.noteBcrypt(hashCost, time.Since(start))
+	if err != nil {
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 			return false, false, nil
 		}
@@ -267,7 +294,9 @@ func (p *Pool) verifyDummyCost(ctx context.Context, cost int, plain string) erro
 		return err
 	}
 	// The result is irrelevant (a random secret never matches); only the work counts.
+	start := time.Now()
 	_ = compareHash(hash, []byte(plain), p.paceSince(began))
+	p.noteBcrypt(cost, time.Since(start))
 	return nil
 }
 
