@@ -38,7 +38,7 @@ type Pool struct {
 	pacedFor time.Duration // PacedLatency
 
 	mu      sync.Mutex
-	dummies map[int]*dummyHash // by bcrypt cost
+	dummies map[int]*dummyHash    // by bcrypt cost
 	took    map[int]time.Duration // by bcrypt cost: recent duration of one comparison (average)
 
 	legacy legacyLimit // memory bound of imported (Django) hash verifications
