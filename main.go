@@ -24,6 +24,7 @@ import (
 	_ "gatehouse/pb_migrations"
 	"gatehouse/plugins/admincli"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/importer"
 	"gatehouse/server"
 )
 
@@ -55,6 +56,7 @@ func main() {
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Dir: "pb_migrations"})
 	admincli.Register(app, app.RootCmd)
+	importer.Register(app, importer.Deps{Root: app.RootCmd})
 	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), cmd.NewServeCommand(app, true))
 
 	os.Exit(run(app))
