@@ -2,7 +2,6 @@ package passwords
 
 import (
 	"context"
-	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -17,8 +16,7 @@ import (
 // (m = 102400 KiB) runs at a time, and e.g. 200 of the old m = 512 KiB ones (the bcrypt pool
 // bounds those further). A hash asking for more than the budget runs alone. With the service's
 // own ~40 MB this keeps a burst of first logins of argon2 accounts under ~150 MB of RSS: one
-// 100 MiB block is allocated, collected before the next verification starts (so the next one
-// reuses its pages), and returned to the OS when no verification is left.
+// 100 MiB block is allocated, collected and returned to the OS before the next verification starts.
 const LegacyMemoryBudgetKiB = 100 * 1024
 
 // legacyLimit is a weighted semaphore over LegacyMemoryBudgetKiB (FIFO: a big hash is not
@@ -73,13 +71,14 @@ func (p *Pool) verifyLegacy(ctx context.Context, cost int, encoded, plain string
 		if weight == 0 {
 			return
 		}
-		// Collect the verification's block now, so the next one reuses its pages instead of
-		// growing the heap (its goal was set while the block was live).
-		runtime.GC()
+		// Collect the verification's block and return its pages to the OS before the next
+		// verification may allocate: a forced GC alone is not enough, since small allocations
+		// made meanwhile can take the first pages of the freed range, and the next block is
+		// then placed elsewhere while the old pages stay resident (seen: 210 MB of RSS under CPU
+		// contention). FreeOSMemory costs a few ms against ~300 ms of argon2.
+		debug.FreeOSMemory()
+		p.legacy.inUse.Add(-1)
 		p.legacy.sem.Release(weight)
-		if p.legacy.inUse.Add(-1) == 0 {
-			go freeIfIdle(&p.legacy.inUse)
-		}
 	}
 
 	release, err := p.acquireWithin(ctx, time.Until(deadline))
@@ -102,13 +101,6 @@ func (p *Pool) verifyLegacy(ctx context.Context, cost int, encoded, plain string
 		}
 	}
 	return ok, ok, nil
-}
-
-// freeIfIdle returns the freed argon2 memory to the OS once no verification holds any.
-func freeIfIdle(inUse *atomic.Int64) {
-	if inUse.Load() == 0 {
-		debug.FreeOSMemory()
-	}
 }
 
 // noteBcrypt records how long one bcrypt comparison at cost took (a moving average).

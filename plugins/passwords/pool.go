@@ -211,7 +211,13 @@ func (p *Pool) SetPassword(ctx context.Context, record *core.Record, plain strin
 	if pv, ok := record.GetRaw(core.FieldNamePassword).(*core.PasswordFieldValue); ok && pv.LastError != nil {
 		return fmt.Errorf("passwords: hash: %w", pv.LastError)
 	}
-	if record.Collection().Fields.GetByName(LegacyHashField) != nil {
+	if record.GetString(LegacyHashField) != "" {
+		// The re-hash of an imported account: its old password may predate the policy (§1.13
+		// applies when a password is set, not to hashes brought over), so PocketBase's own
+		// length check of the plain text is not applied to it; only the hash is kept.
+		if pv, ok := record.GetRaw(core.FieldNamePassword).(*core.PasswordFieldValue); ok {
+			record.SetRaw(core.FieldNamePassword, &core.PasswordFieldValue{Hash: pv.Hash})
+		}
 		record.Set(LegacyHashField, "") // the hooks also clear it on save, however the hash is set
 	}
 	return nil
