@@ -268,7 +268,6 @@ func (w *writer) importAccounts(collection string, rows []srcUser, sum *AccountC
 	})
 
 	emails := map[string]int64{}
-	var created []*core.Record
 	var statusBy = map[*core.Record]int64{}
 	for _, u := range ordered {
 		email := strings.ToLower(strings.TrimSpace(u.email))
@@ -386,7 +385,6 @@ func (w *writer) importAccounts(collection string, rows []srcUser, sum *AccountC
 				statusBy[r] = u.statusBy
 			}
 		}
-		created = append(created, r)
 		sum.Imported++
 	}
 	// status_by points at staff users, known once all of them exist.

@@ -36,7 +36,7 @@ func TestVerifyUsesTheLegacyHash(t *testing.T) {
 	ctx := context.Background()
 
 	r := newUser(t, col, "legacy")
-	r.SetPassword(testPassword) // must NOT be accepted while a legacy hash is present
+	r.SetPassword(testPassword)                          // must NOT be accepted while a legacy hash is present
 	r.Set(LegacyHashField, djangoArgon2("admin", 64, 1)) // the original's seed passwords break today's policy
 	if err := app.Save(r); err != nil {
 		t.Fatal(err)
