@@ -66,7 +66,7 @@ func TestExistingEmailIsSkippedNotOverwritten(t *testing.T) {
 	admin, _ := app.FindAuthRecordByEmail("users", "admin@example.com")
 	if !strings.HasPrefix(admin.GetString(passwords.LegacyHashField), "argon2$argon2id$") || admin.ValidatePassword("Password123!") ||
 		admin.GetString("company_id") != "MA9599" || // MA0001 is taken by the existing account: allocated after the kept MA9598
-		 !admin.GetBool("is_superuser") || admin.GetString("imported_from") != "original:users_user:1" {
+		!admin.GetBool("is_superuser") || admin.GetString("imported_from") != "original:users_user:1" {
 		t.Fatalf("admin imported as %v", admin.PublicExport())
 	}
 	emp, _ := app.FindAuthRecordByEmail("employees", "robert.johnson@gmail.com")
