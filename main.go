@@ -25,6 +25,7 @@ import (
 	"gatehouse/plugins/admincli"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/datadir"
+	"gatehouse/plugins/importer"
 	"gatehouse/server"
 )
 
@@ -60,6 +61,7 @@ func main() {
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Dir: "pb_migrations"})
 	admincli.Register(app, app.RootCmd, admincli.Deps{Tokens: services.Tokens})
+	importer.Register(app, importer.Deps{Root: app.RootCmd})
 	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), cmd.NewServeCommand(app, true))
 
 	os.Exit(run(app))
