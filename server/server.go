@@ -21,6 +21,7 @@ import (
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/tokens"
 )
@@ -72,6 +73,8 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 	hooks.Register(app)
 	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)
 	tokenService := tokens.New(app, kit)
+	// The permission levels of the route tables (§1.7); without it apikit refuses them all.
+	permissions.Register(app, kit)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",
