@@ -1,6 +1,8 @@
 package permissions
 
 import (
+	"sync/atomic"
+
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -77,11 +79,27 @@ func InSystem(rows []Assignment, slug string) []Assignment {
 	return out
 }
 
+// assignmentsCache is app's cache, kept in its store. The last app's is also remembered here,
+// so that the hot paths (every refresh reads the roles) do not take the store's lock.
 func assignmentsCache(app core.App) *prepared.SnapshotCache[[]Assignment] {
-	return app.Store().GetOrSet("gatehouse.permissions.assignments", func() any {
+	if last := lastCache.Load(); last != nil && last.app == app {
+		return last.cache
+	}
+	cache := app.Store().GetOrSet("gatehouse.permissions.assignments", func() any {
 		return &prepared.SnapshotCache[[]Assignment]{}
 	}).(*prepared.SnapshotCache[[]Assignment])
+	if !app.IsTransactional() { // (a transaction's app is short-lived)
+		lastCache.Store(&appCache{app: app, cache: cache})
+	}
+	return cache
 }
+
+type appCache struct {
+	app   core.App
+	cache *prepared.SnapshotCache[[]Assignment]
+}
+
+var lastCache atomic.Pointer[appCache]
 
 const assignmentsQuery = "SELECT a.id AS id, s.id AS system_id, s.name AS system_name, s.slug AS system_slug, " +
 	"COALESCE(s.url, '') AS system_url, r.id AS role_id, r.name AS role_name, " +
