@@ -197,6 +197,23 @@ func RequireAdmin(e *core.RequestEvent, systemID, denied string) error {
 	return nil
 }
 
+// RequireSuperuser is SUPERUSER checked by a handler on an ANY_ADMIN endpoint ("ANY_ADMIN;
+// non-superusers → 403 <text>"), with the same split as RequireAdmin: no admin scope at all →
+// the default text; an admin who is not a superuser → denied.
+func RequireSuperuser(e *core.RequestEvent, denied string) error {
+	s, err := For(e)
+	if err != nil {
+		return err
+	}
+	if !s.AnyAdmin() {
+		return apikit.PermissionDenied("")
+	}
+	if !s.IsSuperuser() {
+		return apikit.PermissionDenied(denied)
+	}
+	return nil
+}
+
 // RequireMember is MEMBER(S) with S named by the request (the route requires STAFF): 403 with
 // denied ("" = the default text).
 func RequireMember(e *core.RequestEvent, systemID, denied string) error {

@@ -29,6 +29,7 @@ const (
 	bodyNotAdminS = `{"detail":"You don't have permission to manage this system","code":"permission_denied"}`
 	bodyNotMember = `{"detail":"You are not a member of this system","code":"permission_denied"}`
 	bodySysNotFnd = `{"detail":"System not found.","code":"not_found"}`
+	bodyOnlySuper = `{"detail":"Only superusers can delete users","code":"permission_denied"}`
 )
 
 // fixture is a served app with the full wiring plus a test path table that declares every
@@ -142,6 +143,12 @@ func (f *fixture) routes() []apikit.Route {
 		get("member-or-service/", apikit.MemberOf("tts", "hdts").OrService("users:read"), summary),
 		get("systems/{id}/", apikit.AnyAdmin, system),
 		get("members/{id}/", apikit.Staff, member),
+		get("super-split/", apikit.AnyAdmin, func(e *core.RequestEvent) error {
+			if err := permissions.RequireSuperuser(e, "Only superusers can delete users"); err != nil {
+				return err
+			}
+			return apikit.WriteJSON(e, http.StatusOK, map[string]any{"system": "all"})
+		}),
 	}
 }
 
@@ -259,7 +266,7 @@ func (f *fixture) expect(label, path string, headers map[string]string, status i
 	// the handler runs for a 200 and for its own answers (the lookup's 404, the 403s with the
 	// endpoint's text); a refusal at the route (401, the level's 403) never reaches it
 	wantRan := int64(0)
-	if status == http.StatusOK || status == http.StatusNotFound || body == bodyNotAdminS || body == bodyNotMember {
+	if status == http.StatusOK || status == http.StatusNotFound || body == bodyNotAdminS || body == bodyNotMember || body == bodyOnlySuper {
 		wantRan = 1
 	}
 	if ran := f.handled.Load() - before; ran != wantRan {
@@ -309,7 +316,7 @@ func TestLevelsByCaller(t *testing.T) {
 			// no admin scope at all: ANY_ADMIN fails first, with the default text, even for an unknown S
 			"systems/" + tts + "/": {403, bodyForbidden}, "systems/" + hdts + "/": {403, bodyForbidden}, unknown: {403, bodyForbidden},
 			"members/" + tts + "/": {403, bodyNotMember}, "members/" + hdts + "/": {403, bodyNotMember},
-			"members/zzzzzzzzzzzzzzz/": {404, bodySysNotFnd},
+			"members/zzzzzzzzzzzzzzz/": {404, bodySysNotFnd}, "super-split/": {403, bodyForbidden},
 		}
 		if member != `[]` {
 			for _, p := range []string{"tts-member/", "member-or-service/"} {
@@ -339,6 +346,7 @@ func TestLevelsByCaller(t *testing.T) {
 	ttsAdmin["systems/"+tts+"/"] = [2]any{200, sys("tts")}
 	ttsAdmin["systems/"+hdts+"/"] = [2]any{403, bodyNotAdminS} // some admin scope, not S: the endpoint's text
 	ttsAdmin[unknown] = [2]any{404, bodySysNotFnd}
+	ttsAdmin["super-split/"] = [2]any{403, bodyOnlySuper} // an admin, not a superuser: the endpoint's text
 
 	hdtsAdmin := noScope(`["hdts","tts"]`)
 	hdtsAdminSummary := summary(false, true, `["hdts"]`, `["hdts","tts"]`)
@@ -349,6 +357,7 @@ func TestLevelsByCaller(t *testing.T) {
 	hdtsAdmin["systems/"+tts+"/"] = [2]any{403, bodyNotAdminS} // admin of hdts acting on tts
 	hdtsAdmin["systems/"+hdts+"/"] = [2]any{200, sys("hdts")}
 	hdtsAdmin[unknown] = [2]any{404, bodySysNotFnd}
+	hdtsAdmin["super-split/"] = [2]any{403, bodyOnlySuper}
 	hdtsAdmin["members/"+hdts+"/"] = [2]any{200, sys("hdts")}
 
 	superSummary := summary(true, true, `"all"`, `"all"`)
@@ -359,6 +368,7 @@ func TestLevelsByCaller(t *testing.T) {
 	superuser["members/"+hdts+"/"] = [2]any{200, sys("hdts")}
 	superuser[unknown] = [2]any{404, bodySysNotFnd}
 	superuser["members/zzzzzzzzzzzzzzz/"] = [2]any{404, bodySysNotFnd}
+	superuser["super-split/"] = [2]any{200, `{"system":"all"}`}
 
 	want := map[string]map[string][2]any{
 		"anonymous":             everyPath(401, bodyNotAuth),
