@@ -23,6 +23,7 @@ import (
 	"gatehouse/plugins/datadir"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/superusers"
@@ -94,6 +95,8 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 	tokenService := tokens.New(app, kit)
 	attempts := captcha.NewAttempts()
 	services := &Services{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts}
+	// The permission levels of the route tables (§1.7); without it apikit refuses them all.
+	permissions.Register(app, kit)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",
