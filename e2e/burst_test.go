@@ -133,7 +133,11 @@ func TestBurstWithCaptchaLocksAndRefusesTheRightPassword(t *testing.T) {
 		}
 		return b
 	}))
-	if got[bodyInvalidCredentials] != 30 {
+	// Each is compared (or, once locked, given the dummy comparison) in the bcrypt pool; on a
+	// loaded machine some may wait past the pool's 5 s and get its 429 (§7.2), never anything
+	// else. The lock needs 10 recorded failures.
+	const busy = `{"detail":"Too many requests. Try again in 5 seconds.","code":"too_many_requests"}`
+	if got[bodyInvalidCredentials] < 10 || got[bodyInvalidCredentials]+got[busy] != 30 {
 		t.Fatalf("answers: %v", got)
 	}
 	users := superuserRecords(t, s, su, "users", "id='"+id+"'")
