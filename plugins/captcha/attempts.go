@@ -223,7 +223,10 @@ func (a *Attempts) decide(app core.App, cfg *config.Config, email string, req At
 			if err != nil {
 				return nil, false, err
 			}
-			if n < cfg.LockoutFailures && n+pendE >= cfg.LockoutFailures {
+			// Also when n already reached the threshold: the failure that reached it is
+			// written a moment before the lock it starts (RecordPasswordFailure), and its
+			// attempt is still pending until both are.
+			if pendE > 0 && n+pendE >= cfg.LockoutFailures {
 				return chE, false, nil
 			}
 		}
