@@ -148,6 +148,16 @@ func TestBurstWithCaptchaLocksAndRefusesTheRightPassword(t *testing.T) {
 	if locks := superuserRecords(t, s, su, "audit_log", "event='login.locked'"); len(locks) != 1 {
 		t.Fatalf("%d login.locked entries, want 1", len(locks))
 	}
+	// Exactly 10 passwords were compared; every later attempt was refused as locked uncompared.
+	compared := 0
+	for _, f := range superuserRecords(t, s, su, "audit_log", "event='login.failure'") {
+		if details, _ := f["details"].(map[string]any); details["reason"] == "bad_password" {
+			compared++
+		}
+	}
+	if compared != 10 {
+		t.Fatalf("%d passwords compared (login.failure bad_password), want 10", compared)
+	}
 	right := map[string]string{"email": email, "password": password}
 	for k, v := range captchas[30] {
 		right[k] = v
