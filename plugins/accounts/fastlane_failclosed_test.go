@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/prepared"
 	"gatehouse/server"
 	"gatehouse/testkit"
 )
@@ -46,6 +47,9 @@ func TestFastLaneFailsClosedOnUnknownMiddleware(t *testing.T) {
 			r := f.do(http.MethodGet, "/api/v1/users/token/validate/", nil, bearer(access)...)
 			served := kit.FastLaneServed() - before
 			reason := kit.FastLaneDisabled()
+			if d := prepared.Disabled(app); d != "" {
+				t.Fatalf("a normal flow switched the write-epoch caches off: %s", d)
+			}
 			switch level {
 			case "none":
 				if r.status != http.StatusOK || served != 1 || reason != "" || r.header.Get("X-Request-Id") != "" {
