@@ -82,6 +82,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)
 	tokenService := tokens.New(app, kit)
 	attempts := captcha.NewAttempts()
+	// retention of §7.1 (hourly jobs): sessions, auth_failures, captcha_challenges
+	tokens.ScheduleCleanup(app, cfg)
+	captcha.ScheduleCleanup(app, cfg)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",
