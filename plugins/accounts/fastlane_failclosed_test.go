@@ -55,6 +55,18 @@ func TestFastLaneFailsClosedOnUnknownMiddleware(t *testing.T) {
 				if r.status != http.StatusOK || served != 1 || reason != "" || r.header.Get("X-Request-Id") != "" {
 					t.Fatalf("lane should serve: %d served=%d reason=%q %s", r.status, served, reason, r.body)
 				}
+				// a www. host may be redirected by PocketBase (pbWWWRedirect): the full chain answers
+				req, _ := http.NewRequest(http.MethodGet, f.url+"/api/v1/users/token/validate/", nil)
+				req.Host = "www.example.com"
+				req.Header.Set("Authorization", "Bearer "+access)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK || kit.FastLaneServed()-before != 1 {
+					t.Fatalf("www host: %d, lane served %d", res.StatusCode, kit.FastLaneServed()-before)
+				}
 			case "global":
 				if r.status != http.StatusOK || served != 0 || !strings.Contains(reason, `"requestIdTest"`) {
 					t.Fatalf("lane should be off: %d served=%d reason=%q %s", r.status, served, reason, r.body)

@@ -22,7 +22,8 @@ import (
 // chain would, and hands every other request to the full chain untouched:
 //
 //   - GET on the exact path of a route marked Fast (either slash form, no escaped slash), no
-//     body, no Origin header (CORS answers stay with the full chain);
+//     body, no Origin header (CORS answers stay with the full chain), a Host not beginning
+//     with "www." (PocketBase's www redirect stays with the full chain);
 //   - a credential that resolves to a principal the route accepts (§1.5), checked by the same
 //     resolve/authorize code as the full chain;
 //   - PocketBase's rate limiter (the very middleware of the router, with the same client IP and
@@ -62,6 +63,7 @@ type fastRoute struct {
 // request id, an audit trail, an IP block added later — switches the whole lane off at
 // start-up with a warning, and every request then takes the full chain.
 var fastLaneGlobals = map[string]string{
+	apis.DefaultWWWRedirectMiddlewareId:           "a Host beginning with www. takes the full chain (apis.Serve binds it for such hosts)",
 	apis.DefaultActivityLoggerMiddlewareId:        "successes of Fast routes are kept out of the log in both lanes; failures take the full chain",
 	apis.DefaultPanicRecoverMiddlewareId:          "a panic hands the request to the full chain",
 	apis.DefaultRateLimitMiddlewareId:             "run by the lane (the same hook)",
@@ -177,7 +179,8 @@ func (k *Kit) FastLane(next http.Handler, r *router.Router[*core.RequestEvent]) 
 func (f *fastLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// RawPath is set only for paths with escapes the plain form cannot show (e.g. %2F), which
 	// ServeMux matches differently: those stay with the full chain.
-	if r.Method == http.MethodGet && r.ContentLength == 0 && r.URL.RawPath == "" && !f.kit.fastOff.Load() {
+	// A Host beginning with www. may be redirected by PocketBase's www redirect: full chain.
+	if r.Method == http.MethodGet && r.ContentLength == 0 && r.URL.RawPath == "" && !f.kit.fastOff.Load() && !strings.HasPrefix(r.Host, "www.") {
 		if routes := f.kit.fast.Load(); routes != nil {
 			if rt := (*routes)[r.URL.Path]; rt != nil && r.Header.Get("Origin") == "" && f.serve(w, r, rt) {
 				return
