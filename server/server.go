@@ -42,8 +42,8 @@ type Options struct {
 type Services struct {
 	Kit      *apikit.Kit
 	Tokens   *tokens.Service
-	Pool     *passwords.Pool  // the one bcrypt pool of §7.2
-	Mailer   *mailer.Mailer   // email_outbox + delivery
+	Pool     *passwords.Pool   // the one bcrypt pool of §7.2
+	Mailer   *mailer.Mailer    // email_outbox + delivery
 	Attempts *captcha.Attempts // password attempts under the CAPTCHA and lockout counters
 }
 
@@ -97,6 +97,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 	services := &Services{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts}
 	// The permission levels of the route tables (§1.7); without it apikit refuses them all.
 	permissions.Register(app, kit)
+	// retention of §7.1 (hourly jobs): sessions, auth_failures, captcha_challenges
+	tokens.ScheduleCleanup(app, cfg)
+	captcha.ScheduleCleanup(app, cfg)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",

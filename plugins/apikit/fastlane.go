@@ -1,9 +1,13 @@
 package apikit
 
 import (
+	"fmt"
+	"log"
 	"maps"
 	"net/http"
 	"slices"
+	"sort"
+	"strings"
 	"sync/atomic"
 
 	"github.com/pocketbase/pocketbase/apis"
@@ -18,7 +22,8 @@ import (
 // chain would, and hands every other request to the full chain untouched:
 //
 //   - GET on the exact path of a route marked Fast (either slash form, no escaped slash), no
-//     body, no Origin header (CORS answers stay with the full chain);
+//     body, no Origin header (CORS answers stay with the full chain), a Host not beginning
+//     with "www." (PocketBase's www redirect stays with the full chain);
 //   - a credential that resolves to a principal the route accepts (§1.5), checked by the same
 //     resolve/authorize code as the full chain;
 //   - PocketBase's rate limiter (the very middleware of the router, with the same client IP and
@@ -45,8 +50,74 @@ type fastLane struct {
 }
 
 type fastRoute struct {
+	path    string
 	access  Access
 	handler func(e *core.RequestEvent) error
+	// skipLog: successes stay out of the request log in the full chain too (SkipSuccessLog)
+	skipLog bool
+}
+
+// The lane fails closed. It reproduces the full chain of a Fast route by hand, so it may run
+// only while that chain is made of middlewares it knows: fastLaneGlobals (by id) at the router
+// level, and exactly the middlewares Mount bound at the route level. Any other middleware — a
+// request id, an audit trail, an IP block added later — switches the whole lane off at
+// start-up with a warning, and every request then takes the full chain.
+var fastLaneGlobals = map[string]string{
+	apis.DefaultWWWRedirectMiddlewareId:           "a Host beginning with www. takes the full chain (apis.Serve binds it for such hosts)",
+	apis.DefaultActivityLoggerMiddlewareId:        "successes of Fast routes are kept out of the log in both lanes; failures take the full chain",
+	apis.DefaultPanicRecoverMiddlewareId:          "a panic hands the request to the full chain",
+	apis.DefaultRateLimitMiddlewareId:             "run by the lane (the same hook)",
+	apis.DefaultLoadAuthTokenMiddlewareId:         "unbound on our routes (Mount)",
+	apis.DefaultSuperuserIPsWhitelistMiddlewareId: "acts only on PocketBase superuser auth, which our routes never load",
+	apis.DefaultSecurityHeadersMiddlewareId:       "its headers are captured and set by the lane",
+	apis.DefaultBodyLimitMiddlewareId:             "unbound on our routes (Mount); the lane takes no body",
+	ProxyGuardId:                                  "run by the lane (stripForwardingHeaders)",
+	CORSId:                                        "the lane takes no Origin request and adds Vary: Origin",
+	ClosedAuthRoutesId:                            "acts only on /api/collections/...",
+	"gatehouseSuperuserSignIn":                    "plugins/superusers: acts only on PocketBase's superuser sign-in routes",
+}
+
+// fastMount is a route-level binding of a Fast route and the middlewares Mount gave it.
+type fastMount struct {
+	path  string
+	route *router.Route[*core.RequestEvent]
+	known []*hook.Handler[*core.RequestEvent]
+}
+
+// noteFastRoute records the middlewares Mount bound to a Fast route (called at the end of bind).
+func (k *Kit) noteFastRoute(path string, route *router.Route[*core.RequestEvent]) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.fastMounts = append(k.fastMounts, fastMount{path: path, route: route, known: slices.Clone(route.Middlewares)})
+}
+
+// fastLaneUnknown lists what the lane does not reproduce in the chains of r's Fast routes
+// (empty when it reproduces everything).
+func (k *Kit) fastLaneUnknown(r *router.Router[*core.RequestEvent]) []string {
+	var unknown []string
+	for _, h := range r.Middlewares {
+		if _, ok := fastLaneGlobals[h.Id]; !ok {
+			unknown = append(unknown, fmt.Sprintf("global middleware %q", h.Id))
+		}
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for _, m := range k.fastMounts {
+		for _, h := range m.route.Middlewares {
+			if !slices.Contains(m.known, h) {
+				unknown = append(unknown, fmt.Sprintf("middleware %q on %s", h.Id, m.path))
+			}
+		}
+	}
+	if routes := k.fast.Load(); routes != nil {
+		for path, rt := range *routes {
+			if !rt.skipLog && strings.HasSuffix(path, "/") {
+				unknown = append(unknown, "successes of "+path+" are logged (no SkipSuccessLog)")
+			}
+		}
+	}
+	sort.Strings(unknown)
+	return slices.Compact(unknown)
 }
 
 // markFast records a Fast route under both slash forms of its path (copy on write: requests
@@ -58,7 +129,7 @@ func (k *Kit) markFast(rt Route) {
 	if cur := k.fast.Load(); cur != nil {
 		maps.Copy(next, *cur)
 	}
-	fr := &fastRoute{access: rt.Access, handler: rt.Handler}
+	fr := &fastRoute{path: slashForm(rt.Path), access: rt.Access, handler: rt.Handler, skipLog: rt.SkipSuccessLog}
 	base := slashForm(rt.Path)
 	next[base] = fr
 	next[base[:len(base)-1]] = fr
@@ -69,8 +140,19 @@ func (k *Kit) markFast(rt Route) {
 func (k *Kit) SetFastLane(on bool) { k.fastOff.Store(!on) }
 
 // FastLane wraps the router's handler (se.Server.Handler once PocketBase has built it) with the
-// fast lane. r is the router whose global middlewares the full chain runs.
+// fast lane. r is the router whose global middlewares the full chain runs. When that chain has
+// a middleware the lane does not reproduce, FastLane prints a warning and returns next
+// unchanged: the lane is off (FastLaneDisabled says why).
 func (k *Kit) FastLane(next http.Handler, r *router.Router[*core.RequestEvent]) http.Handler {
+	if unknown := k.fastLaneUnknown(r); len(unknown) > 0 {
+		reason := strings.Join(unknown, "; ")
+		k.fastDisabled.Store(&reason)
+		msg := "the fast lane is off (every request takes the full chain): it does not reproduce " + reason
+		log.Println("WARNING: " + msg)
+		k.app.Logger().Warn(msg)
+		return next
+	}
+	k.fastDisabled.Store(nil)
 	f := &fastLane{kit: k, next: next, limit: &hook.Hook[*core.RequestEvent]{}}
 	capture := &hook.Hook[*core.RequestEvent]{}
 	for _, h := range r.Middlewares {
@@ -97,7 +179,8 @@ func (k *Kit) FastLane(next http.Handler, r *router.Router[*core.RequestEvent]) 
 func (f *fastLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// RawPath is set only for paths with escapes the plain form cannot show (e.g. %2F), which
 	// ServeMux matches differently: those stay with the full chain.
-	if r.Method == http.MethodGet && r.ContentLength == 0 && r.URL.RawPath == "" && !f.kit.fastOff.Load() {
+	// A Host beginning with www. may be redirected by PocketBase's www redirect: full chain.
+	if r.Method == http.MethodGet && r.ContentLength == 0 && r.URL.RawPath == "" && !f.kit.fastOff.Load() && !strings.HasPrefix(r.Host, "www.") {
 		if routes := f.kit.fast.Load(); routes != nil {
 			if rt := (*routes)[r.URL.Path]; rt != nil && r.Header.Get("Origin") == "" && f.serve(w, r, rt) {
 				return
@@ -176,6 +259,17 @@ type fastLaneState struct {
 	fast       atomic.Pointer[map[string]*fastRoute] // exact request path → route
 	fastOff    atomic.Bool
 	fastServed atomic.Uint64
+	// fastDisabled: why FastLane left the lane out (nil while it runs)
+	fastDisabled atomic.Pointer[string]
+	fastMounts   []fastMount // guarded by Kit.mu
+}
+
+// FastLaneDisabled is why the fast lane was left out at start-up ("" when it was not).
+func (k *Kit) FastLaneDisabled() string {
+	if p := k.fastDisabled.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // FastLaneServed is the number of requests the fast lane has answered (tests, bench).

@@ -204,6 +204,9 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 		}
 		return e.Next()
 	})
+	if rt.Fast && !bare {
+		k.noteFastRoute(slashForm(rt.Path), route) // the lane checks its chain (fastlane.go)
+	}
 }
 
 // pbSkipSuccessLogKey is the request-store key of apis.SkipSuccessActivityLog (unexported

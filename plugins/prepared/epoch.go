@@ -3,13 +3,18 @@ package prepared
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"log"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"modernc.org/sqlite"
 )
 
 // The write epoch lets hot paths cache what they read (the caller's record, its live session,
@@ -21,21 +26,32 @@ import (
 // on the other tables (principals, assignments); writes to the append-only log tables no cache
 // reads bump nothing. A write whose table is not known for sure bumps the main counter.
 //
-// Bumps come from dbx's ExecLogFunc (every builder and model write, at exec time), from Exec
-// here, and after commit from PocketBase's model after-success hooks (deferred until the
-// surrounding transaction commits). A value may be stored only when the epoch did not move
+// Bumps come from SQLite itself: a pre-update hook on every connection of the data database
+// reports each row an INSERT, UPDATE or DELETE changes, with its table, however the statement
+// was sent (dbx Execute, One or All, a raw *sql.DB, RETURNING, a CTE, a trigger, ...), when the
+// row changes, before the commit. dbx's ExecLogFunc adds a bump for statements that change no
+// row but may change what a read returns (schema statements); PocketBase's model after-success
+// hooks bump once more after commit. A value may be stored only when the epoch did not move
 // during its read and the write connection was idle when the read began.
 //
-// Why the idle check: a raw write inside a transaction bumps the epoch when it executes, not
+// Why the idle check: a write inside a transaction bumps the epoch when it executes, not
 // when the transaction commits. A reader that took its epoch after that bump but read before
 // the commit would store the old value under the new epoch. Every write of the data database
-// goes through PocketBase's single write connection (NonconcurrentDB, one connection, held by a
-// transaction until it ends), so "no connection in use" when the epoch is taken means every
-// write bumped so far has committed or rolled back; any later write bumps the epoch again.
+// must go through PocketBase's single write connection (NonconcurrentDB, one connection, held
+// by a transaction until it ends), so "no connection in use" when the epoch is taken means
+// every write bumped so far has committed or rolled back; any later write bumps the epoch again.
+//
+// That assumption is checked, not trusted: at start-up the write pool must allow exactly one
+// connection, and a row change seen while the write connection is idle (so on another
+// connection: a read-pool connection, e.g. a "WITH ... UPDATE" that PocketBase's app.DB()
+// routes to the read pool, or another *sql.DB) switches caching off for good with a warning
+// (Disabled says why). The README has the rule ("Writing to the database").
 type epochState struct {
 	main, sessions atomic.Uint64
-	writes         atomic.Uint64 // every write statement, log tables included (checkpointLoop)
-	watching       atomic.Bool   // WatchWrites installed: without it nothing may be cached
+	writes         atomic.Uint64          // every write statement, log tables included (checkpointLoop)
+	watching       atomic.Bool            // WatchWrites installed: without it nothing may be cached
+	disabled       atomic.Pointer[string] // why caching was switched off for good (fail closed)
+	app            core.App
 }
 
 // Stamp is the write epoch at one moment.
@@ -163,17 +179,103 @@ func writerIdle(app core.App) bool {
 // depends on sessions).
 func cacheable(app core.App, before Stamp, sessions bool) bool {
 	e := epochOf(app)
-	if !e.watching.Load() || !before.writerIdle || e.main.Load() != before.main {
+	if !e.watching.Load() || e.disabled.Load() != nil || !before.writerIdle || e.main.Load() != before.main {
 		return false
 	}
 	return !sessions || e.sessions.Load() == before.sessions
 }
 
+// Disabled is why the write-epoch caches were switched off for good ("" while they work): the
+// single-write-connection assumption did not hold.
+func Disabled(app core.App) string {
+	if p := epochOf(app).disabled.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// disable switches caching off for good (the first reason is kept and printed once).
+func (e *epochState) disable(reason string) {
+	if e.disabled.CompareAndSwap(nil, &reason) {
+		e.main.Add(1)
+		e.sessions.Add(1)
+		msg := "write-epoch caches are off (every read goes to the database): " + reason
+		log.Println("WARNING: " + msg)
+		if e.app != nil {
+			e.app.Logger().Warn(msg)
+		}
+	}
+}
+
+// rowChanged is SQLite's pre-update hook of the data database's connections.
+func (e *epochState) rowChanged(table string) {
+	e.writes.Add(1)
+	switch classOf(table) {
+	case classLog:
+	case classSessions:
+		e.sessions.Add(1)
+	default:
+		e.main.Add(1)
+	}
+	if e.app != nil && e.app.IsBootstrapped() && writerIdle(e.app) {
+		e.disable(fmt.Sprintf("a row of %q was written on a connection other than PocketBase's write connection", table))
+	}
+}
+
+// watchedDBs maps the path of each watched data.db to its epoch (the connection hook is
+// process-wide: it finds the app of a new connection by its file).
+var (
+	watchedDBs    sync.Map // cleaned data.db path → *epochState
+	rowHookOnce   sync.Once
+	rowHookFailed atomic.Bool
+)
+
+func dataDBPath(dataDir string) string { return filepath.Clean(filepath.Join(dataDir, "data.db")) }
+
+func dsnPath(dsn string) string {
+	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	return filepath.Clean(path)
+}
+
+// installRowHook installs the pre-update hook on one driver connection (false: the driver
+// does not offer it).
+func installRowHook(driverConn any, e *epochState) bool {
+	hr, ok := driverConn.(sqlite.HookRegisterer)
+	if !ok {
+		return false
+	}
+	hr.RegisterPreUpdateHook(func(d sqlite.SQLitePreUpdateData) {
+		if d.DatabaseName == "main" {
+			e.rowChanged(d.TableName)
+		} else {
+			e.rowChanged("") // temp or attached tables: unknown, bump everything
+		}
+	})
+	return true
+}
+
+func registerRowHook() {
+	rowHookOnce.Do(func() {
+		sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
+			if v, ok := watchedDBs.Load(dsnPath(dsn)); ok && !installRowHook(conn, v.(*epochState)) {
+				rowHookFailed.Store(true)
+			}
+			return nil
+		})
+	})
+}
+
 // WatchWrites installs the bumps on app, before or after bootstrap; further calls do nothing.
+// Call it before bootstrap: connections of the read pool opened earlier are not watched (the
+// write connection always is).
 func WatchWrites(app core.App) {
-	if !epochOf(app).watching.CompareAndSwap(false, true) {
+	e := epochOf(app)
+	if !e.watching.CompareAndSwap(false, true) {
 		return
 	}
+	e.app = app
+	registerRowHook()
+	watchedDBs.Store(dataDBPath(app.DataDir()), e)
 	install := func() {
 		for _, b := range []dbx.Builder{app.NonconcurrentDB(), app.ConcurrentDB()} {
 			db, ok := b.(*dbx.DB)
@@ -188,6 +290,7 @@ func WatchWrites(app core.App) {
 				}
 			}
 		}
+		checkSingleWriter(app, e)
 	}
 	if app.IsBootstrapped() {
 		install()
@@ -195,8 +298,8 @@ func WatchWrites(app core.App) {
 		bump(app, "sessions")
 	}
 	// (re)install whenever the databases are (re)opened, e.g. after a backup restore
-	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{Id: "gatehouseWriteEpoch", Func: func(e *core.BootstrapEvent) error {
-		if err := e.Next(); err != nil {
+	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{Id: "gatehouseWriteEpoch", Func: func(be *core.BootstrapEvent) error {
+		if err := be.Next(); err != nil {
 			return err
 		}
 		install()
@@ -211,6 +314,39 @@ func WatchWrites(app core.App) {
 	app.OnModelAfterCreateSuccess().BindFunc(after)
 	app.OnModelAfterUpdateSuccess().BindFunc(after)
 	app.OnModelAfterDeleteSuccess().BindFunc(after)
+}
+
+// checkSingleWriter checks at start-up what the idle check relies on: the write pool is one
+// connection and carries the pre-update hook. Otherwise caching is switched off.
+func checkSingleWriter(app core.App, e *epochState) {
+	db, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		e.disable("the write database is not a *dbx.DB")
+		return
+	}
+	if n := db.DB().Stats().MaxOpenConnections; n != 1 {
+		e.disable(fmt.Sprintf("the write pool allows %d connections, not 1", n))
+		return
+	}
+	if rowHookFailed.Load() {
+		e.disable("the SQLite driver does not offer pre-update hooks")
+		return
+	}
+	// the write connection may have been opened before the hook was registered
+	conn, err := db.DB().Conn(context.Background())
+	if err != nil {
+		e.disable("the write connection cannot be reached: " + err.Error())
+		return
+	}
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error {
+		if !installRowHook(dc, e) {
+			return fmt.Errorf("the SQLite driver does not offer pre-update hooks")
+		}
+		return nil
+	}); err != nil {
+		e.disable(err.Error())
+	}
 }
 
 // Snapshot is a value cached under the write epoch.

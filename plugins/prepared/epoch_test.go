@@ -1,6 +1,9 @@
 package prepared
 
 import (
+	"database/sql"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -136,4 +139,84 @@ func TestTableOfWriteDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = tableOfWrite(q) }); n != 0 {
 		t.Fatalf("tableOfWrite allocates %v times per call", n)
 	}
+}
+
+// Writes the SQL text does not give away are seen: an UPDATE ... RETURNING read with One()
+// (dbx's QueryLogFunc, not its ExecLogFunc), a trigger's write to another table.
+func TestEveryRowWriteBumps(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	WatchWrites(app)
+	u := core.NewRecord(mustCollection(t, app, "users"))
+	u.SetEmail("rows@example.com")
+	u.SetPassword("Rows-Pass-9")
+	u.Set("username", "rows")
+	u.Set("company_id", "MA9998")
+	if err := app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	before := Epoch(app)
+	var out struct{ Id string }
+	if err := app.DB().NewQuery("UPDATE users SET first_name = 'R' WHERE id = {:id} RETURNING id").Bind(map[string]any{"id": u.Id}).One(&out); err != nil || out.Id != u.Id {
+		t.Fatalf("update returning: %v %q", err, out.Id)
+	}
+	if after := Epoch(app); after.main == before.main {
+		t.Fatal("UPDATE ... RETURNING with One() did not bump the epoch")
+	}
+
+	if _, err := app.DB().NewQuery("CREATE TEMP TRIGGER epoch_t AFTER UPDATE OF last_name ON users BEGIN UPDATE sessions SET user_agent = 'x' WHERE 0; INSERT INTO audit_log (id, event) VALUES ('epochtrigger001', 'x'); END").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	ss := Epoch(app)
+	if _, err := Exec(app, "UPDATE users SET last_name = 'T' WHERE id = {:id}", map[string]any{"id": u.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if after := Epoch(app); after.main == ss.main {
+		t.Fatal("a trigger's write was not seen")
+	}
+	if d := Disabled(app); d != "" {
+		t.Fatalf("writes through the write connection switched caching off: %s", d)
+	}
+}
+
+// A row written on another connection than PocketBase's write connection breaks the idle
+// check, so caching switches off for good (fail closed) and says why.
+func TestWriteOnAnotherConnectionSwitchesCachingOff(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	WatchWrites(app)
+	var cache SnapshotCache[string]
+	cache.Put(app, "k", Epoch(app), "v")
+	if _, ok := cache.Get(app, "k"); !ok || Disabled(app) != "" {
+		t.Fatalf("caching should work: %q", Disabled(app))
+	}
+
+	// a second pool on the same file (as a "WITH ... UPDATE" through app.DB() would use the read pool)
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(app.DataDir(), "data.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec("INSERT INTO audit_log (id, event) VALUES ('otherconn000001', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	if d := Disabled(app); !strings.Contains(d, `"audit_log"`) {
+		t.Fatalf("Disabled = %q", d)
+	}
+	if _, ok := cache.Get(app, "k"); ok {
+		t.Fatal("a value cached before the switch-off is still served")
+	}
+	cache.Put(app, "k", Epoch(app), "v2")
+	if _, ok := cache.Get(app, "k"); ok {
+		t.Fatal("a value was cached after the switch-off")
+	}
+}
+
+func mustCollection(t *testing.T, app core.App, name string) *core.Collection {
+	t.Helper()
+	c, err := app.FindCollectionByNameOrId(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -1,0 +1,55 @@
+package captcha
+
+import (
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"gatehouse/plugins/config"
+	"gatehouse/plugins/jobs"
+)
+
+// CleanupJob applies the retention of §7.1 to this plugin's collections, hourly:
+// auth_failures rows AuthFailureRetention (24 h) after occurred_at, captcha_challenges
+// ExpiredRowRetention (24 h) after expires_at.
+const CleanupJob = "captcha.cleanup"
+
+// ScheduleCleanup schedules CleanupJob on app's job scheduler.
+func ScheduleCleanup(app core.App, cfg *config.Config) {
+	if err := jobs.For(app).Add(CleanupJob, "0 29 * * * *", func() {
+		if _, err := Cleanup(app, cfg, time.Now()); err != nil {
+			app.Logger().Error("captcha: cleanup", "error", err.Error())
+		}
+	}); err != nil {
+		app.Logger().Error("captcha: schedule cleanup", "error", err.Error())
+	}
+}
+
+// Cleanup deletes the rows past retention at now, in batches of 500, and returns how many.
+func Cleanup(app core.App, cfg *config.Config, now time.Time) (int64, error) {
+	var total int64
+	for _, q := range []struct {
+		table, column string
+		keep          time.Duration
+	}{
+		{"auth_failures", "occurred_at", cfg.AuthFailureRetention},
+		{"captcha_challenges", "expires_at", cfg.ExpiredRowRetention},
+	} {
+		cutoff := now.Add(-q.keep).UTC().Format(types.DefaultDateLayout)
+		for {
+			res, err := app.NonconcurrentDB().NewQuery("DELETE FROM " + q.table + " WHERE id IN (SELECT id FROM " + q.table +
+				" WHERE " + q.column + " != '' AND " + q.column + " < {:c} LIMIT 500)").Bind(dbx.Params{"c": cutoff}).Execute()
+			if err != nil {
+				return total, err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < 500 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
