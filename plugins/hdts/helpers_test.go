@@ -69,12 +69,29 @@ func newApp(tb testing.TB, mutate func(*config.Config)) (*tests.TestApp, *fixtur
 	return app, f
 }
 
-func staff(tb testing.TB, app core.App, prefix string, fields map[string]any) *core.Record {
+// Fixture ids (fixed, so that scenario URLs can name them).
+const (
+	idAdmin    = "hdtsadmin000001"
+	idMember   = "hdtsmember00001"
+	idFormer   = "hdtsformer00001"
+	idTTSAdmin = "ttsadmin0000001"
+	idPlain    = "plainuser000001"
+	idSuper    = "superuser000001"
+	idPending  = "emppending00001"
+	idApproved = "empapproved0001"
+	idRejected = "emprejected0001"
+)
+
+func principal(tb testing.TB, app core.App, collection, id, email string, fields map[string]any) *core.Record {
 	tb.Helper()
-	r := testkit.NewPrincipal(tb, app, realm.CollectionStaff, prefix)
-	r.Set("is_active", true)
-	r.Set("first_name", "Agent")
-	r.Set("last_name", strings.ToUpper(prefix[:1])+prefix[1:])
+	col, err := app.FindCollectionByNameOrId(collection)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := core.NewRecord(col)
+	r.Id = id
+	r.SetEmail(email)
+	r.SetPassword(password)
 	for k, v := range fields {
 		r.Set(k, v)
 	}
@@ -84,16 +101,19 @@ func staff(tb testing.TB, app core.App, prefix string, fields map[string]any) *c
 	return r
 }
 
-func employee(tb testing.TB, app core.App, prefix, status string) *core.Record {
+func staff(tb testing.TB, app core.App, id, name string, fields map[string]any) *core.Record {
 	tb.Helper()
-	r := testkit.NewPrincipal(tb, app, realm.CollectionEmployee, prefix)
-	r.Set("status", status)
-	r.Set("first_name", "Emp")
-	r.Set("last_name", strings.ToUpper(prefix[:1])+prefix[1:])
-	if err := app.Save(r); err != nil {
-		tb.Fatal(err)
+	if fields == nil {
+		fields = map[string]any{}
 	}
-	return r
+	fields["is_active"], fields["first_name"], fields["last_name"] = true, "Agent", name
+	return principal(tb, app, realm.CollectionStaff, id, strings.ToLower(name)+"@example.com", fields)
+}
+
+func employee(tb testing.TB, app core.App, id, name, status string) *core.Record {
+	tb.Helper()
+	return principal(tb, app, realm.CollectionEmployee, id, strings.ToLower(name)+"@example.com",
+		map[string]any{"status": status, "first_name": "Emp", "last_name": name})
 }
 
 func assign(tb testing.TB, app core.App, user *core.Record, slug, roleName string, active bool) *core.Record {
@@ -121,19 +141,19 @@ func assign(tb testing.TB, app core.App, user *core.Record, slug, roleName strin
 func seed(tb testing.TB, app core.App) fixtures {
 	tb.Helper()
 	var f fixtures
-	f.hdtsAdmin = staff(tb, app, "hadmin", nil)
+	f.hdtsAdmin = staff(tb, app, idAdmin, "Hadmin", nil)
 	assign(tb, app, f.hdtsAdmin, "hdts", "Admin", true)
-	f.hdtsMember = staff(tb, app, "hmember", nil)
+	f.hdtsMember = staff(tb, app, idMember, "Hmember", nil)
 	assign(tb, app, f.hdtsMember, "hdts", "Ticket Coordinator", true)
-	f.inactiveAd = staff(tb, app, "hformer", nil)
+	f.inactiveAd = staff(tb, app, idFormer, "Hformer", nil)
 	assign(tb, app, f.inactiveAd, "hdts", "Admin", false)
-	f.ttsAdmin = staff(tb, app, "tadmin", nil)
+	f.ttsAdmin = staff(tb, app, idTTSAdmin, "Tadmin", nil)
 	assign(tb, app, f.ttsAdmin, "tts", "Admin", true)
-	f.plain = staff(tb, app, "plain", nil)
-	f.superuser = staff(tb, app, "root", map[string]any{"is_superuser": true})
-	f.pending = employee(tb, app, "pend", "Pending")
-	f.approved = employee(tb, app, "appr", realm.StatusApproved)
-	f.rejected = employee(tb, app, "reje", "Rejected")
+	f.plain = staff(tb, app, idPlain, "Plain", nil)
+	f.superuser = staff(tb, app, idSuper, "Root", map[string]any{"is_superuser": true})
+	f.pending = employee(tb, app, idPending, "Pend", "Pending")
+	f.approved = employee(tb, app, idApproved, "Appr", realm.StatusApproved)
+	f.rejected = employee(tb, app, idRejected, "Reje", "Rejected")
 	return f
 }
 
