@@ -52,6 +52,7 @@ type fixtures struct {
 	pending    *core.Record // employees by status
 	approved   *core.Record
 	rejected   *core.Record
+	key        string // an API key made by a scenario's before (useKey sends it)
 }
 
 func newApp(tb testing.TB, mutate func(*config.Config)) (*tests.TestApp, *fixtures) {
@@ -177,7 +178,7 @@ type scenario struct {
 	name        string
 	method, url string
 	body        string
-	contentType string                  // default application/json
+	contentType string                       // default application/json
 	as          func(*fixtures) *core.Record // nil: no credentials
 	headers     map[string]string
 	mutate      func(*config.Config)
@@ -187,6 +188,7 @@ type scenario struct {
 	exact       string   // the whole compact body, when set
 	not         []string
 	after       func(tb testing.TB, app *tests.TestApp, f *fixtures, body string)
+	useKey      bool // send fixtures.key as X-API-Key
 }
 
 func (s scenario) apiScenario() tests.ApiScenario {
@@ -216,6 +218,9 @@ func (s scenario) apiScenario() tests.ApiScenario {
 		BeforeTestFunc: func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
 			if s.before != nil {
 				s.before(tb, app, f)
+			}
+			if s.useKey {
+				headers["X-API-Key"] = f.key
 			}
 			if s.as != nil {
 				headers["Authorization"] = "Bearer " + login(tb, app, s.as(f)).Access

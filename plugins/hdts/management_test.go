@@ -10,7 +10,6 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
-
 )
 
 const (
@@ -189,8 +188,11 @@ func TestUpdateStatus(t *testing.T) {
 			name: "reject (form body, superuser): Approved → Rejected, sessions revoked, email", method: http.MethodPost,
 			url: statusURL(idApproved), as: func(f *fixtures) *core.Record { return f.superuser },
 			contentType: "application/x-www-form-urlencoded", body: "action=reject", status: 200,
-			exact:  `{"success":true,"message":"User rejected successfully","user_id":"` + idApproved + `","status":"Rejected"}`,
-			before: func(tb testing.TB, app *tests.TestApp, f *fixtures) { login(tb, app, f.approved); login(tb, app, f.approved) },
+			exact: `{"success":true,"message":"User rejected successfully","user_id":"` + idApproved + `","status":"Rejected"}`,
+			before: func(tb testing.TB, app *tests.TestApp, f *fixtures) {
+				login(tb, app, f.approved)
+				login(tb, app, f.approved)
+			},
 			after: func(tb testing.TB, app *tests.TestApp, f *fixtures, body string) {
 				if n := count(tb, app, "sessions", dbx.HashExp{"employee": f.approved.Id, "revoked_reason": "employee_rejected"}); n != 2 {
 					tb.Errorf("%d sessions revoked", n)

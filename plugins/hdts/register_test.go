@@ -19,7 +19,7 @@ func TestRegisterEmployee(t *testing.T) {
 	t.Parallel()
 	run(t, []scenario{
 		{
-			name: "201 EmployeeProfile: Pending, EM id, derived username, normalised phone; welcome email; audit; no tokens",
+			name:   "201 EmployeeProfile: Pending, EM id, derived username, normalised phone; welcome email; audit; no tokens",
 			method: http.MethodPost, url: registerURL,
 			body: `{"email": " New.Employee@Example.com ", "password": "violet-harbor-42", "first_name": "New", "middle_name": "Q",
 				"last_name": "Employee", "phone_number": "0917 123 4567", "department": "IT Department", "suffix": "Jr.",
@@ -54,7 +54,7 @@ func TestRegisterEmployee(t *testing.T) {
 			},
 		},
 		{
-			name: "an email of a staff user is free among employees (separate populations)",
+			name:   "an email of a staff user is free among employees (separate populations)",
 			method: http.MethodPost, url: registerURL,
 			before: func(tb testing.TB, app *tests.TestApp, f *fixtures) {
 				f.plain.SetEmail("shared@example.com")
@@ -66,7 +66,7 @@ func TestRegisterEmployee(t *testing.T) {
 			status: http.StatusCreated, content: []string{`"email":"shared@example.com","username":"shared"`},
 		},
 		{
-			name: "taken email, username and phone among employees, weak password: every message; the IP's failure recorded",
+			name:   "taken email, username and phone among employees, weak password: every message; the IP's failure recorded",
 			method: http.MethodPost, url: registerURL,
 			before: func(tb testing.TB, app *tests.TestApp, f *fixtures) {
 				f.approved.Set("phone_number", "+639171234567")
@@ -90,7 +90,7 @@ func TestRegisterEmployee(t *testing.T) {
 			},
 		},
 		{
-			name: "missing fields and bad values (JSON)",
+			name:   "missing fields and bad values (JSON)",
 			method: http.MethodPost, url: registerURL,
 			body:   `{"email": "not-an-email", "username": "bad name!", "suffix": "Esq.", "department": "Sales", "phone_number": "123", "notified": "yes", "first_name": 5}`,
 			status: http.StatusBadRequest,
@@ -105,27 +105,27 @@ func TestRegisterEmployee(t *testing.T) {
 			},
 		},
 		{
-			name: "the password must not contain the (derived) username or the email's local part",
+			name:   "the password must not contain the (derived) username or the email's local part",
 			method: http.MethodPost, url: registerURL,
 			body:   `{"email": "harborview@example.com", "password": "my-harborview-99"}`,
 			status: http.StatusBadRequest,
 			exact:  invalid(`{"password":["Password must not contain your username.","Password must not contain part of your email address."]}`),
 		},
 		{
-			name: "415 for a url-encoded body; 405 for GET",
+			name:   "415 for a url-encoded body; 405 for GET",
 			method: http.MethodPost, url: registerURL, contentType: "application/x-www-form-urlencoded",
 			body:   "email=a%40b.c",
 			status: http.StatusUnsupportedMediaType,
 			exact:  `{"detail":"Unsupported media type \"application/x-www-form-urlencoded\" in request.","code":"unsupported_media_type"}`,
 		},
 		{
-			name: "GET is 405 with Allow: POST",
+			name:   "GET is 405 with Allow: POST",
 			method: http.MethodGet, url: strings.TrimSuffix(registerURL, "/"),
 			status: http.StatusMethodNotAllowed,
 			exact:  `{"detail":"Method \"GET\" not allowed.","code":"method_not_allowed"}`,
 		},
 		{
-			name: "while the IP is in the CAPTCHA state, a registration without a CAPTCHA is refused before validation",
+			name:   "while the IP is in the CAPTCHA state, a registration without a CAPTCHA is refused before validation",
 			method: http.MethodPost, url: registerURL,
 			mutate: func(cfg *config.Config) { cfg.CaptchaIPThreshold = 1 },
 			before: func(tb testing.TB, app *tests.TestApp, f *fixtures) {
