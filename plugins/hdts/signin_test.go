@@ -22,6 +22,8 @@ import (
 
 const api = "/api/v1/hdts/employees/api/"
 
+var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
+
 type live struct {
 	t   *testing.T
 	app *tests.TestApp
@@ -158,7 +160,7 @@ func TestEmployeeSecondFactor(t *testing.T) {
 	if generic.Status != 200 || !strings.Contains(string(generic.Body), `"expires_in_minutes":5`) {
 		t.Fatalf("request-otp (public): %d %s", generic.Status, generic.Body)
 	}
-	emailed := regexp.MustCompile(`\b(\d{6})\b`).FindStringSubmatch(l.lastMail(email))
+	emailed := sixDigits.FindStringSubmatch(l.lastMail(email))
 	if emailed == nil {
 		t.Fatal("no code mailed")
 	}
@@ -194,7 +196,7 @@ func TestEmployeeSecondFactor(t *testing.T) {
 	if manage.Status != 200 || !strings.Contains(string(manage.Body), `"expires_in_minutes":5`) {
 		t.Fatalf("request-otp (manage): %d %s", manage.Status, manage.Body)
 	}
-	manageCode := regexp.MustCompile(`\b(\d{6})\b`).FindStringSubmatch(l.lastMail(email))
+	manageCode := sixDigits.FindStringSubmatch(l.lastMail(email))
 	if r := l.post(api+"2fa/disable/", map[string]string{"password": password}, bearer(access)...); r.Status != 400 ||
 		string(r.Body) != `{"detail":"An OTP code is required.","code":"otp_required"}` {
 		t.Fatalf("disable without a code: %d %s", r.Status, r.Body)
