@@ -25,6 +25,7 @@ import (
 	"gatehouse/plugins/admincli"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/datadir"
+	"gatehouse/plugins/importer"
 	"gatehouse/server"
 )
 
@@ -56,10 +57,11 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	server.Register(app, cfg, server.Options{Public: public})
+	services := server.Register(app, cfg, server.Options{Public: public})
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Dir: "pb_migrations"})
-	admincli.Register(app, app.RootCmd)
+	admincli.Register(app, app.RootCmd, admincli.Deps{Tokens: services.Tokens})
+	importer.Register(app, importer.Deps{Root: app.RootCmd})
 	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), cmd.NewServeCommand(app, true))
 
 	os.Exit(run(app))

@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
@@ -78,6 +79,12 @@ func updateAccount(e *core.RecordEvent) error {
 		e.Record.SetVerified(false)
 	}
 	e.Record.SetEmailVisibility(false)
+	// Any new password (login re-hash, change, reset, dashboard) ends an imported account's
+	// Django hash, which plugins/passwords verifies while it is set.
+	if e.Record.GetString(passwords.LegacyHashField) != "" &&
+		e.Record.GetString(core.FieldNamePassword+":hash") != orig.GetString(core.FieldNamePassword+":hash") {
+		e.Record.Set(passwords.LegacyHashField, "")
+	}
 
 	userType, reason := "", ""
 	switch e.Record.Collection().Name {

@@ -6,10 +6,12 @@ import (
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
+
+	"gatehouse/plugins/permissions"
 )
 
 // AdminRoleName is the role whose active assignment makes a user ADMIN(S) (§1.7).
-const AdminRoleName = "Admin"
+const AdminRoleName = permissions.AdminRole
 
 // createSystemWithAdminRole gives every new system its default Admin role in the same
 // transaction (§2.4), whether the system comes from the API, the CLI or the dashboard.

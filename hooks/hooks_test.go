@@ -234,3 +234,58 @@ func TestAssignmentsRoleMustBelongToSystem(t *testing.T) {
 		t.Fatal("a non-boolean is_deployed must be refused")
 	}
 }
+
+// A new password, however it is stored (SetPassword, or a hash copied with SetRaw as the
+// password-change endpoint does), clears an imported account's Django hash; other updates keep it.
+func TestNewPasswordClearsTheLegacyHash(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	for _, collection := range []string{"users", "employees"} {
+		r, err := newAccount(t, app, collection, "legacy-"+collection+"@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const legacy = "argon2$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q"
+		set := func() {
+			r.Set("legacy_password_hash", legacy)
+			if err := app.Save(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored := func() string {
+			got, err := app.FindRecordById(collection, r.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.GetString("legacy_password_hash")
+		}
+
+		set()
+		r.Set("first_name", "Kept")
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := stored(); got != legacy {
+			t.Fatalf("%s: an update without a new password changed the legacy hash to %q", collection, got)
+		}
+
+		r.SetPassword("a brand new password")
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := stored(); got != "" {
+			t.Fatalf("%s: SetPassword kept the legacy hash %q", collection, got)
+		}
+
+		set()
+		scratch := r.Clone()
+		scratch.SetPassword("another new password")
+		r.SetRaw(core.FieldNamePassword, scratch.GetRaw(core.FieldNamePassword))
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := stored(); got != "" {
+			t.Fatalf("%s: a copied hash kept the legacy hash %q", collection, got)
+		}
+	}
+}

@@ -102,7 +102,18 @@ func TestAddColumnsBeforeSaveKeepsTheSchema(t *testing.T) {
 		t.Errorf("users table: %s", sql) // the added columns follow PocketBase's, in field order
 	}
 
-	// And the migrated test apps have exactly that.
+	// And the migrated test apps have exactly that, plus the fields of 1764115400 added the same way.
+	full := pocketBaseOnlyApp(t)
+	err := full.RunInTransaction(func(tx core.App) error {
+		if err := createAuthCollections(tx, addColumnsBeforeSave, tx.Save); err != nil {
+			return err
+		}
+		return addLegacyFields(tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast = authTablesState(t, full)
 	if got := authTablesState(t, newApp(t)); got["table users"] != fast["table users"] || got["columns users"] != fast["columns users"] {
 		t.Errorf("migrated users table:\n got %s\nwant %s", got["table users"], fast["table users"])
 	}

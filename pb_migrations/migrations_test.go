@@ -65,6 +65,8 @@ mfa_lock_window number H
 last_login date
 status_by relation users setnull
 status_at date
+legacy_password_hash text H
+imported_from text H
 `
 
 const timestamps = `
@@ -936,8 +938,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 5 {
-		t.Errorf("reverted %v, want our 5 migrations (auth collections, base collections, default systems, settings, superuser rate limits)", reverted)
+	if len(reverted) != 6 {
+		t.Errorf("reverted %v, want our 6 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")

@@ -24,6 +24,7 @@ import (
 	"gatehouse/plugins/hdts"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/superusers"
@@ -37,9 +38,19 @@ type Options struct {
 	Lookup func(string) (string, bool)
 }
 
-// Register binds everything to app and returns the shared kit. It touches no data: the server
-// secret is loaded in OnBootstrap, routes are bound in OnServe.
-func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
+// Services are the app-wide foundation services Register builds once and passes to every
+// plugin that needs them (never looked up in app.Store()).
+type Services struct {
+	Kit      *apikit.Kit
+	Tokens   *tokens.Service
+	Pool     *passwords.Pool   // the one bcrypt pool of §7.2
+	Mailer   *mailer.Mailer    // email_outbox + delivery
+	Attempts *captcha.Attempts // password attempts under the CAPTCHA and lockout counters
+}
+
+// Register binds everything to app and returns the shared services. It touches no data: the
+// server secret is loaded in OnBootstrap, routes are bound in OnServe.
+func Register(app core.App, cfg *config.Config, opts Options) *Services {
 	if opts.Lookup == nil {
 		opts.Lookup = os.LookupEnv
 	}
@@ -74,15 +85,19 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 
 	// Password hashing yields the CPU to authenticated requests while they contend for it
 	// (§7.2's pool, issue 6's login storm).
-	passwords.PoolFor(app, cfg).YieldTo(kit.AuthenticatedBusy)
+	pool := passwords.NewPool(cfg)
+	pool.YieldTo(kit.AuthenticatedBusy)
 
 	// WAL checkpoints in a background goroutine instead of inside a writer's commit (issue 6).
 	prepared.CheckpointInBackground(app)
 
 	hooks.Register(app)
-	mailer.Register(app, cfg) // email_outbox delivery; plugins get it with mailer.For(app)
+	mail := mailer.Register(app, cfg)
 	tokenService := tokens.New(app, kit)
 	attempts := captcha.NewAttempts()
+	services := &Services{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts}
+	// The permission levels of the route tables (§1.7); without it apikit refuses them all.
+	permissions.Register(app, kit)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",
@@ -96,22 +111,22 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 			if err := kit.Mount(se.Router, tokenService.Routes()); err != nil {
 				return err
 			}
-			// Both realms' sign-in flows share the token service and the one captcha.Attempts:
-			// the CAPTCHA state of a client IP and the admission of password comparisons are
-			// the same whichever realm's login it hits.
-			signinDeps := signin.Deps{Kit: kit, Tokens: tokenService, Attempts: attempts}
+			// Both realms' sign-in flows share the token service, the bcrypt pool and the one
+			// captcha.Attempts: the CAPTCHA state of a client IP and the admission of password
+			// comparisons are the same whichever realm's login it hits.
+			signinDeps := signin.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts}
 			staffFlows, err := signin.New(se.App, signinDeps, signin.Staff)
 			if err != nil {
 				return err
 			}
-			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Flows: staffFlows}); err != nil {
+			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Flows: staffFlows}); err != nil {
 				return err
 			}
 			employeeFlows, err := signin.New(se.App, signinDeps, signin.Employee)
 			if err != nil {
 				return err
 			}
-			if err := hdts.Register(se, hdts.Deps{Kit: kit, Flows: employeeFlows}); err != nil {
+			if err := hdts.Register(se, hdts.Deps{Kit: kit, Pool: pool, Mailer: mail, Flows: employeeFlows}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {
@@ -150,7 +165,7 @@ func Register(app core.App, cfg *config.Config, opts Options) *apikit.Kit {
 		})
 	}
 
-	return kit
+	return services
 }
 
 const secretFromFileKey = "gatehouse.secretFromFile"

@@ -38,7 +38,7 @@ func factory(withAuth bool) func(testing.TB) *tests.TestApp {
 		return testkit.NewAppNoCleanup(tb, func(app *tests.TestApp) {
 			cfg := testkit.Config()
 			cfg.AppURLOverride = "https://auth.example.com"
-			kit := server.Register(app, cfg, server.Options{})
+			kit := server.Register(app, cfg, server.Options{}).Kit
 			if withAuth {
 				kit.SetAuthenticator(staffOnly{})
 			}
@@ -209,7 +209,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 					return testkit.NewAppNoCleanup(tb, func(app *tests.TestApp) {
 						cfg := testkit.Config()
 						cfg.AppURLOverride = "https://auth.example.com"
-						kit = server.Register(app, cfg, server.Options{})
+						kit = server.Register(app, cfg, server.Options{}).Kit
 						kit.SetAuthenticator(staffOnly{})
 					})
 				},

@@ -9,6 +9,8 @@ import (
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/tokens"
 )
@@ -17,6 +19,8 @@ import (
 type Deps struct {
 	Kit    *apikit.Kit
 	Tokens *tokens.Service
+	Pool   *passwords.Pool // the app's one bcrypt pool
+	Mailer *mailer.Mailer
 	// Flows is the staff realm of the sign-in flows (signin.New with signin.Staff).
 	Flows *signin.Flows
 }
@@ -26,15 +30,18 @@ type plugin struct {
 	kit    *apikit.Kit
 	cfg    *config.Config
 	tokens *tokens.Service
+	pool   *passwords.Pool
+	mailer *mailer.Mailer
 	flows  *signin.Flows
 }
 
 // Register mounts the plugin's routes; call it from OnServe.
 func Register(se *core.ServeEvent, deps Deps) error {
-	if deps.Kit == nil || deps.Flows == nil || deps.Flows.Realm() != signin.Staff.Realm {
+	if deps.Kit == nil || deps.Pool == nil || deps.Mailer == nil || deps.Flows == nil || deps.Flows.Realm() != signin.Staff.Realm {
 		return errDeps
 	}
-	p := &plugin{app: se.App, kit: deps.Kit, cfg: deps.Kit.Config(), tokens: deps.Tokens, flows: deps.Flows}
+	p := &plugin{app: se.App, kit: deps.Kit, cfg: deps.Kit.Config(), tokens: deps.Tokens,
+		pool: deps.Pool, mailer: deps.Mailer, flows: deps.Flows}
 	var table []apikit.Route
 	for _, part := range [][]apikit.Route{p.tokenRoutes(), p.profileRoutes(), p.secondFactorRoutes(), p.passwordRoutes()} {
 		table = append(table, part...)

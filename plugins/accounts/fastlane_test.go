@@ -25,7 +25,7 @@ func fastFlow(t *testing.T) (*flow, *apikit.Kit) {
 		cfg := testkit.Config()
 		cfg.AppURLOverride = appURL
 		cfg.CORSAllowedOrigins = []string{"https://desk.example.com"}
-		kit = server.Register(app, cfg, server.Options{})
+		kit = server.Register(app, cfg, server.Options{}).Kit
 	})
 	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL}, kit
 }

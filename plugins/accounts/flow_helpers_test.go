@@ -17,11 +17,10 @@ func dbxEq(col, value string) dbx.Expression { return dbx.HashExp{col: value} }
 
 func tokensFor(t *testing.T, f *flow) *tokens.Service {
 	t.Helper()
-	svc := tokens.For(f.app)
-	if svc == nil {
+	if f.svc == nil || f.svc.Tokens == nil {
 		t.Fatal("token service not registered")
 	}
-	return svc
+	return f.svc.Tokens
 }
 
 func payloadOf(t *testing.T, token string) map[string]any {

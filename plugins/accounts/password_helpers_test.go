@@ -52,6 +52,7 @@ type pwOpts struct {
 // to one endpoint) and optionally the static pages.
 func newPwFlow(t *testing.T, o pwOpts) *flow {
 	t.Helper()
+	var svc *server.Services
 	app := testkit.NewApp(t, func(app *tests.TestApp) {
 		cfg := testkit.Config()
 		cfg.AppURLOverride = appURL
@@ -62,7 +63,7 @@ func newPwFlow(t *testing.T, o pwOpts) *flow {
 		if o.public {
 			opts.Public = pbPublic
 		}
-		server.Register(app, cfg, opts)
+		svc = server.Register(app, cfg, opts)
 		if o.observe != nil {
 			app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Func: func(se *core.ServeEvent) error {
 				se.Router.Bind(&hook.Handler[*core.RequestEvent]{Priority: -99999, Func: func(e *core.RequestEvent) error {
@@ -79,7 +80,7 @@ func newPwFlow(t *testing.T, o pwOpts) *flow {
 			t.Fatal(err)
 		}
 	})
-	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL}
+	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL, svc: svc}
 }
 
 func pwBearer(token string) []string { return []string{"Authorization", "Bearer " + token} }

@@ -39,10 +39,6 @@ var (
 		"first_name", "middle_name", "last_name", "suffix", "email"}
 )
 
-// errNoMailer is the (500) error of an email change on an app whose mailer is not registered:
-// the change would otherwise be stored without the email of §5.3.2.
-var errNoMailer = errors.New("accounts: mailer not registered")
-
 // staffCaller returns the caller and its users record. The authenticator read that record from
 // the database for this very request (authorization uses the database, §1.5), so it is not
 // read again.
@@ -160,11 +156,7 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 				if _, err := tokens.RevokeSessions(tx, realm.TypeStaff, rec.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 					return err
 				}
-				m := mailer.For(tx)
-				if m == nil {
-					return errNoMailer
-				}
-				if _, err := m.Queue(tx, oldEmail, mailer.TemplateEmailChanged, map[string]any{"new_email": upd.email}); err != nil {
+				if _, err := p.mailer.Queue(tx, oldEmail, mailer.TemplateEmailChanged, map[string]any{"new_email": upd.email}); err != nil {
 					return err
 				}
 			}
@@ -260,4 +252,4 @@ func (p *plugin) validateProfile(e *core.RequestEvent, body *apikit.Body, user *
 	return upd, nil
 }
 
-var errDeps = errors.New("accounts: Deps.Kit and the staff Deps.Flows are required")
+var errDeps = errors.New("accounts: Deps.Kit, Pool, Mailer and the staff Flows are required")

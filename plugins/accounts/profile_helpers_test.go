@@ -24,6 +24,7 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/signin"
 	"gatehouse/testkit"
 )
@@ -95,7 +96,8 @@ func newFactory(opts appOpts) func(testing.TB) *tests.TestApp {
 				opts.mutate(cfg)
 			}
 			hooks.Register(app)
-			mailer.Register(app, cfg)
+			mail := mailer.Register(app, cfg)
+			pool := passwords.NewPool(cfg)
 			if !opts.noFixtures {
 				seedFixtures(tb, app)
 			}
@@ -106,11 +108,11 @@ func newFactory(opts appOpts) func(testing.TB) *tests.TestApp {
 			kit.SetAuthenticator(profileAuth{})
 			app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Func: func(se *core.ServeEvent) error {
 				kit.BindGuards(se.Router)
-				flows, err := signin.New(se.App, signin.Deps{Kit: kit, Attempts: captcha.NewAttempts()}, signin.Staff)
+				flows, err := signin.New(se.App, signin.Deps{Kit: kit, Pool: pool, Mailer: mail, Attempts: captcha.NewAttempts()}, signin.Staff)
 				if err != nil {
 					return err
 				}
-				if err := accounts.Register(se, accounts.Deps{Kit: kit, Flows: flows}); err != nil {
+				if err := accounts.Register(se, accounts.Deps{Kit: kit, Pool: pool, Mailer: mail, Flows: flows}); err != nil {
 					return err
 				}
 				kit.MountAPIFallbacks(se.Router)

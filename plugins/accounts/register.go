@@ -19,7 +19,7 @@ const msgRegistrationDisabled = "Self-registration is disabled."
 const usersCollection = "users"
 
 // passwordPool is the app's shared bounded bcrypt pool (§7.2).
-func (p *plugin) passwordPool() *passwords.Pool { return passwords.PoolFor(p.app, p.cfg) }
+func (p *plugin) passwordPool() *passwords.Pool { return p.pool }
 
 // passwordPolicy is the policy of §1.13 with this app's configuration.
 func (p *plugin) passwordPolicy() *passwords.Policy { return passwords.NewPolicy(p.cfg) }

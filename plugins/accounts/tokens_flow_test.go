@@ -1,9 +1,7 @@
 package accounts_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,19 +23,21 @@ type flow struct {
 	t   *testing.T
 	app *tests.TestApp
 	url string
+	svc *server.Services
 }
 
 func newFlow(t *testing.T, mutate func(*config.Config)) *flow {
 	t.Helper()
+	var svc *server.Services
 	app := testkit.NewApp(t, func(app *tests.TestApp) {
 		cfg := testkit.Config()
 		cfg.AppURLOverride = appURL
 		if mutate != nil {
 			mutate(cfg)
 		}
-		server.Register(app, cfg, server.Options{})
+		svc = server.Register(app, cfg, server.Options{})
 	})
-	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL}
+	return &flow{t: t, app: app, url: testkit.Serve(t, app).URL, svc: svc}
 }
 
 func (f *flow) user(email, password string, active bool) *core.Record {
@@ -76,28 +76,9 @@ func (r reply) str(key string) string { s, _ := r.json[key].(string); return s }
 // do sends a request; kv are header pairs, and "Cookie" values are sent as given.
 func (f *flow) do(method, path string, body any, kv ...string) reply {
 	f.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, f.url+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		req.Header.Set(kv[i], kv[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out := reply{status: res.StatusCode, header: res.Header}
-	out.body, _ = io.ReadAll(res.Body)
-	_ = json.Unmarshal(out.body, &out.json)
+	r := testkit.Client{TB: f.t, URL: f.url}.Do(method, path, body, kv...)
 	f.settle()
-	return out
+	return reply{status: r.Status, header: r.Header, body: r.Body, json: r.JSON}
 }
 
 // settle waits for the work the service does after answering (forgot-password).

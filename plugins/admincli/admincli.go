@@ -15,12 +15,18 @@ import (
 	"golang.org/x/term"
 
 	"gatehouse/pb_migrations"
+	"gatehouse/plugins/tokens"
 )
 
 // Register adds the commands. Commands run after PocketBase's bootstrap but before app
 // migrations, so each one applies them first.
-func Register(app core.App, root *cobra.Command) {
-	root.AddCommand(seedCommand(app), usersCommand(app), keysCommand(app))
+func Register(app core.App, root *cobra.Command, deps Deps) {
+	root.AddCommand(seedCommand(app), usersCommand(app), keysCommand(app, deps.Tokens))
+}
+
+// Deps are the services the commands use.
+type Deps struct {
+	Tokens *tokens.Service // signing keys (keys rotate)
 }
 
 func seedCommand(app core.App) *cobra.Command {

@@ -12,7 +12,7 @@ import (
 
 // keysCommand is `keys rotate` (§2.20): an immediate signing-key rotation. A running server
 // picks the new key up within a minute (its keyring reloads every minute and on unknown kids).
-func keysCommand(app core.App) *cobra.Command {
+func keysCommand(app core.App, svc *tokens.Service) *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Manage the JWT signing keys"}
 	keys.AddCommand(&cobra.Command{
 		Use:          "rotate",
@@ -23,7 +23,6 @@ func keysCommand(app core.App) *cobra.Command {
 			if err := app.RunAllMigrations(); err != nil {
 				return err
 			}
-			svc := tokens.For(app)
 			if svc == nil {
 				return errors.New("the token service is not registered")
 			}

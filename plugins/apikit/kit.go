@@ -15,9 +15,10 @@ import (
 // Kit is the per-app holder of the shared HTTP conventions. main creates one and passes it to
 // every plugin; tests create one per test app, so nothing here is global.
 type Kit struct {
-	app  core.App
-	cfg  *config.Config
-	auth atomic.Pointer[authenticatorBox]
+	app    core.App
+	cfg    *config.Config
+	auth   atomic.Pointer[authenticatorBox]
+	levels atomic.Pointer[levelCheckerBox]
 
 	mu      sync.RWMutex
 	mounted map[string]bool // "METHOD /slash/form/{param}/" of every mounted route
@@ -32,6 +33,8 @@ type Kit struct {
 
 type authenticatorBox struct{ a Authenticator }
 
+type levelCheckerBox struct{ c LevelChecker }
+
 // New returns the kit of app.
 func New(app core.App, cfg *config.Config) *Kit {
 	return &Kit{app: app, cfg: cfg, procs: int32(config.Processors())}
@@ -42,6 +45,9 @@ func (k *Kit) Config() *config.Config { return k.cfg }
 
 // SetAuthenticator installs the credential checker (the tokens plugin calls it once).
 func (k *Kit) SetAuthenticator(a Authenticator) { k.auth.Store(&authenticatorBox{a: a}) }
+
+// SetLevelChecker installs the permission-level checker (plugins/permissions, at wiring).
+func (k *Kit) SetLevelChecker(c LevelChecker) { k.levels.Store(&levelCheckerBox{c: c}) }
 
 func (k *Kit) authenticator() Authenticator {
 	if b := k.auth.Load(); b != nil {

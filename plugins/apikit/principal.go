@@ -19,12 +19,30 @@ const (
 	KindService                            // a valid API key (api_keys)
 )
 
-// Access is the authentication part of an endpoint's Auth line. Permission levels that need
-// the database (SUPERUSER, ADMIN(S), MEMBER(S)) are checked by the handler after this.
+// Access is an endpoint's Auth line (§1.7): who may authenticate (Kinds, Scope) and the
+// permission level a token caller must then meet (Level). Levels whose system S is named by
+// the request (ADMIN(S), MEMBER(S) of a path, query or body system) are checked by the handler
+// once S is resolved (plugins/permissions); the route then declares ANY_ADMIN or STAFF.
 type Access struct {
 	Kinds PrincipalKind // accepted token principals; 0 with Scope "" means PUBLIC
 	Scope string        // API-key scope accepted as SERVICE(scope); "" = X-API-Key is ignored
+	Level Level         // checked after authentication, for token callers only (an API key with Scope is SERVICE(scope))
+	// Systems: the fixed S of LevelAdmin / LevelMember, a slug or several joined by ","
+	// (any of them: "MEMBER(tts) or MEMBER(hdts)").
+	Systems string
+	Denied  string // the 403 text when Level is not met ("" = the default text)
 }
+
+// Level is the part of a permission level of §1.7 that needs the database.
+type Level uint8
+
+const (
+	LevelNone      Level = iota // authentication only: STAFF, EMPLOYEE, PRINCIPAL, SERVICE(scope)
+	LevelSuperuser              // SUPERUSER
+	LevelAnyAdmin               // ANY_ADMIN
+	LevelAdmin                  // ADMIN(S) for the route's fixed Systems (TTS_ADMIN, HDTS_ADMIN)
+	LevelMember                 // MEMBER(S) for any of the route's fixed Systems
+)
 
 // The common levels of §1.7.
 var (
@@ -32,10 +50,47 @@ var (
 	Staff     = Access{Kinds: KindStaff}
 	Employee  = Access{Kinds: KindEmployee}
 	Principal = Access{Kinds: KindStaff | KindEmployee}
+	Superuser = Access{Kinds: KindStaff, Level: LevelSuperuser}
+	AnyAdmin  = Access{Kinds: KindStaff, Level: LevelAnyAdmin}
 )
+
+// AdminOf is ADMIN(S) for a system fixed by the endpoint (TTS_ADMIN = AdminOf("tts")).
+func AdminOf(slug string) Access { return Access{Kinds: KindStaff, Level: LevelAdmin, Systems: slug} }
+
+// MemberOf is MEMBER(S) for any of the systems fixed by the endpoint.
+func MemberOf(slugs ...string) Access {
+	return Access{Kinds: KindStaff, Level: LevelMember, Systems: strings.Join(slugs, ",")}
+}
 
 // ServiceOr accepts an API key with scope, or a token of the given kinds.
 func ServiceOr(scope string, kinds PrincipalKind) Access { return Access{Kinds: kinds, Scope: scope} }
+
+// OrService is a, or an API key holding scope (SERVICE(scope) or a).
+func (a Access) OrService(scope string) Access { a.Scope = scope; return a }
+
+// WithDenied is a with the endpoint's own 403 text for a caller that fails its Level.
+func (a Access) WithDenied(detail string) Access { a.Denied = detail; return a }
+
+// levelValid: a Level applies to staff tokens (every level above authentication is a
+// STAFF level), and ADMIN(S)/MEMBER(S) of a route name their systems.
+func (a Access) levelValid() bool {
+	switch a.Level {
+	case LevelNone:
+		return a.Systems == ""
+	case LevelSuperuser, LevelAnyAdmin:
+		return a.Kinds == KindStaff && a.Systems == ""
+	case LevelAdmin, LevelMember:
+		return a.Kinds == KindStaff && a.Systems != ""
+	}
+	return false
+}
+
+// LevelChecker decides the Level of an Access for an authenticated token caller: nil, or the
+// error to answer (403 permission_denied). plugins/permissions provides it, installed once at
+// wiring (server.Register); until then every Level above LevelNone is refused (fail closed).
+type LevelChecker interface {
+	CheckLevel(e *core.RequestEvent, access Access) error
+}
 
 // IsPublic reports whether the endpoint evaluates no credential at all.
 func (a Access) IsPublic() bool { return a.Kinds == 0 && a.Scope == "" }
@@ -178,6 +233,8 @@ func (k *Kit) authorize(e *core.RequestEvent, access Access) error {
 		// A staff token on an employee endpoint (or the reverse) is an invalid token, never a
 		// 403 and never a fallback to another principal (§1.5).
 		return TokenNotValid()
+	case access.Level != LevelNone:
+		return k.checkLevel(e, access)
 	}
 	return nil
 }
@@ -191,6 +248,14 @@ func (k *Kit) Authenticate(e *core.RequestEvent, access Access) error {
 	}
 	k.resolve(e, access, false)
 	return k.authorize(e, access)
+}
+
+// checkLevel is the permission-level step of §1.3 (403), after authentication.
+func (k *Kit) checkLevel(e *core.RequestEvent, access Access) error {
+	if b := k.levels.Load(); b != nil {
+		return b.c.CheckLevel(e, access)
+	}
+	return PermissionDenied(access.Denied)
 }
 
 // CallerOf returns the authenticated principal of the request (nil on PUBLIC endpoints).

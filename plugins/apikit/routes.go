@@ -55,6 +55,7 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 	var order []string
 	for _, rt := range table {
 		if !strings.HasPrefix(rt.Path, "/") || rt.Handler == nil || !slices.Contains(mountedMethods, rt.Method) || rt.Method == http.MethodHead ||
+			!rt.Access.levelValid() ||
 			rt.Fast && (rt.Method != http.MethodGet || rt.Access.IsPublic() || rt.SecretQuery || rt.Page) {
 			return fmt.Errorf("apikit: bad route %s %q", rt.Method, rt.Path)
 		}

@@ -64,7 +64,8 @@ func newApp(tb testing.TB, mutate func(*config.Config)) (*tests.TestApp, *fixtur
 		if mutate != nil {
 			mutate(cfg)
 		}
-		server.Register(app, cfg, server.Options{})
+		svc := server.Register(app, cfg, server.Options{})
+		app.Store().Set(tokensKey, svc.Tokens) // for login()
 		*f = seed(tb, app)
 	})
 	return app, f
@@ -158,6 +159,8 @@ func seed(tb testing.TB, app core.App) fixtures {
 	return f
 }
 
+const tokensKey = "hdts_test.tokens"
+
 // login starts a session for rec as a login would and returns its tokens.
 func login(tb testing.TB, app core.App, rec *core.Record) *tokens.Issued {
 	tb.Helper()
@@ -165,7 +168,11 @@ func login(tb testing.TB, app core.App, rec *core.Record) *tokens.Issued {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	issued, err := tokens.For(app).StartSession(app, r.Type, rec, "password", "127.0.0.1", "test")
+	svc, _ := app.Store().Get(tokensKey).(*tokens.Service)
+	if svc == nil {
+		tb.Fatal("no token service")
+	}
+	issued, err := svc.StartSession(app, r.Type, rec, "password", "127.0.0.1", "test")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package hdts
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,8 +14,6 @@ import (
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
 )
-
-var errNoMailer = errors.New("hdts: mailer not registered")
 
 // Fields of §5.12.8.
 var (

@@ -50,7 +50,7 @@ func (p *plugin) register(e *core.RequestEvent) error {
 		employee.Set("profile_picture", picture)
 	}
 	// bcrypt runs in the shared pool, outside the write transaction.
-	if err := p.passwordPool().SetPassword(e.Request.Context(), employee, in.Password); err != nil {
+	if err := p.pool.SetPassword(e.Request.Context(), employee, in.Password); err != nil {
 		return err
 	}
 
@@ -58,11 +58,7 @@ func (p *plugin) register(e *core.RequestEvent) error {
 		if err := tx.Save(employee); err != nil {
 			return err
 		}
-		m := mailer.For(tx)
-		if m == nil {
-			return errNoMailer
-		}
-		if _, err := m.Queue(tx, employee.Email(), mailer.TemplateEmployeeWelcome, nil); err != nil {
+		if _, err := p.mailer.Queue(tx, employee.Email(), mailer.TemplateEmployeeWelcome, nil); err != nil {
 			return err
 		}
 		entry := audit.FromRequest(e, "employee.registered", true)

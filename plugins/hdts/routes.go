@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
 )
 
@@ -12,13 +13,18 @@ const (
 	management  = "/api/v1/hdts/user-management/"
 )
 
+// HDTS_ADMIN and MEMBER(hdts) (§1.7), checked by plugins/permissions after authentication.
+var (
+	hdtsAdmin  = apikit.AdminOf(profiles.HDTSSlug)
+	hdtsMember = apikit.MemberOf(profiles.HDTSSlug)
+)
+
 // routes is the plugin's path table (§5.12, §5.15.3). GET /api/v1/hdts/ is the discovery
-// document of plugins/apidocs. The HDTS_ADMIN and MEMBER(hdts) levels are checked by the
-// handlers (level.go) after authentication.
+// document of plugins/apidocs.
 func (p *plugin) routes() []apikit.Route {
 	f := p.flows
 	return []apikit.Route{
-		{Method: http.MethodGet, Path: "/api/v1/hdts/employees/", Access: apikit.Staff, Handler: p.listEmployees},
+		{Method: http.MethodGet, Path: "/api/v1/hdts/employees/", Access: hdtsAdmin, Handler: p.listEmployees},
 
 		// the employee realm of the sign-in flows
 		{Method: http.MethodPost, Path: employeeAPI + "register/", Accepts: apikit.BodyMultipart, Handler: p.register},
@@ -38,9 +44,9 @@ func (p *plugin) routes() []apikit.Route {
 		{Method: http.MethodPut, Path: employeeAPI + "profile/", Access: apikit.Employee, Accepts: apikit.BodyMultipart, Handler: p.updateProfile(true)},
 		{Method: http.MethodPatch, Path: employeeAPI + "profile/", Access: apikit.Employee, Accepts: apikit.BodyMultipart, Handler: p.updateProfile(false)},
 
-		{Method: http.MethodGet, Path: management + "pending/api/", Access: apikit.Staff, Handler: p.listPending},
-		{Method: http.MethodGet, Path: management + "users/api/", Access: apikit.Staff, Handler: p.listHDTSUsers},
-		{Method: http.MethodPost, Path: management + "update-status/{id}/", Access: apikit.Staff, Accepts: apikit.BodyForm | apikit.BodyMultipart, Handler: p.updateStatus},
-		{Method: http.MethodGet, Path: "/api/v1/hdts/users/{user_id}/", Access: apikit.ServiceOr(scopeUsersRead, apikit.KindStaff), Handler: p.lookupUser},
+		{Method: http.MethodGet, Path: management + "pending/api/", Access: hdtsAdmin, Handler: p.listPending},
+		{Method: http.MethodGet, Path: management + "users/api/", Access: hdtsAdmin, Handler: p.listHDTSUsers},
+		{Method: http.MethodPost, Path: management + "update-status/{id}/", Access: hdtsAdmin, Accepts: apikit.BodyForm | apikit.BodyMultipart, Handler: p.updateStatus},
+		{Method: http.MethodGet, Path: "/api/v1/hdts/users/{user_id}/", Access: hdtsMember.OrService(scopeUsersRead), Handler: p.lookupUser},
 	}
 }

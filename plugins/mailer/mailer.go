@@ -86,10 +86,11 @@ type Mailer struct {
 	now func() time.Time
 }
 
-// Register wires delivery into app and returns the mailer other plugins use (also available
-// as For(app)). Touches no data at registration. A second call returns the first instance.
+// Register wires delivery into app and returns the mailer; server.Register passes it to the
+// plugins that send mail. Touches no data at registration. A second call returns the first
+// instance.
 func Register(app core.App, cfg *config.Config) *Mailer {
-	if m := For(app); m != nil {
+	if m := registered(app); m != nil {
 		return m
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -132,9 +133,8 @@ func Register(app core.App, cfg *config.Config) *Mailer {
 	return m
 }
 
-// For returns the mailer registered on app (or on the app a transaction app was cloned from),
-// nil when Register was never called.
-func For(app core.App) *Mailer {
+// registered returns the mailer registered on app, nil when Register was never called.
+func registered(app core.App) *Mailer {
 	m, _ := app.Store().Get(storeKey).(*Mailer)
 	return m
 }

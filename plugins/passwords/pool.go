@@ -26,16 +26,13 @@ const RetryAfterSeconds = 5
 // cut and P + "\x00…" would verify as P. Verify never matches a longer password.
 const BcryptMaxBytes = 71
 
-// storeKey is the app.Store() key of the app's pool (see PoolFor).
-const storeKey = "gatehouse.passwords.pool"
-
 // ErrNoPasswordField is returned for a record whose collection has no "password" field.
 var ErrNoPasswordField = errors.New("passwords: collection has no password field")
 
 // Pool runs bcrypt operations with bounded concurrency: at most Config.HashConcurrency at once,
 // a caller waiting at most Config.HashWait for a slot (§7.2). A caller that times out does no
 // bcrypt work and gets apikit.TooManyRequests(5). One Pool must be shared by every endpoint of
-// an app (PoolFor), or the bound does not hold.
+// an app (server.Register builds it and passes it to the plugins), or the bound does not hold.
 type Pool struct {
 	slots    chan struct{}
 	wait     time.Duration
@@ -43,7 +40,10 @@ type Pool struct {
 	pacedFor time.Duration // PacedLatency
 
 	mu      sync.Mutex
-	dummies map[int]*dummyHash // by bcrypt cost
+	dummies map[int]*dummyHash    // by bcrypt cost
+	took    map[int]time.Duration // by bcrypt cost: recent duration of one comparison (average)
+
+	legacy legacyLimit // memory bound of imported (Django) hash verifications
 }
 
 type dummyHash struct {
@@ -71,6 +71,8 @@ func NewPool(cfg *config.Config) *Pool {
 		pacer:    pacer{rate: HashShareUnderLoad * float64(config.Processors())},
 		pacedFor: PacedLatency,
 		dummies:  map[int]*dummyHash{},
+		took:     map[int]time.Duration{},
+		legacy:   newLegacyLimit(LegacyMemoryBudgetKiB),
 	}
 }
 
@@ -136,15 +138,14 @@ func (p *pacer) pace(spent time.Duration, until time.Time) {
 	}
 }
 
-// PoolFor returns the app's shared pool, creating it from cfg on first use (kept in
-// app.Store(), so every plugin of one app gets the same bound).
-func PoolFor(app core.App, cfg *config.Config) *Pool {
-	v := app.Store().GetOrSet(storeKey, func() any { return NewPool(cfg) })
-	return v.(*Pool)
-}
 
 // acquire takes a slot, waiting at most p.wait. The returned func releases it.
 func (p *Pool) acquire(ctx context.Context) (func(), error) {
+	return p.acquireWithin(ctx, p.wait)
+}
+
+// acquireWithin takes a slot, waiting at most wait.
+func (p *Pool) acquireWithin(ctx context.Context, wait time.Duration) (func(), error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -157,7 +158,10 @@ func (p *Pool) acquire(ctx context.Context) (func(), error) {
 	default:
 	}
 
-	timer := time.NewTimer(p.wait)
+	if wait < 0 {
+		wait = 0
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case p.slots <- struct{}{}:
@@ -203,6 +207,15 @@ func (p *Pool) SetPassword(ctx context.Context, record *core.Record, plain strin
 	if pv, ok := record.GetRaw(core.FieldNamePassword).(*core.PasswordFieldValue); ok && pv.LastError != nil {
 		return fmt.Errorf("passwords: hash: %w", pv.LastError)
 	}
+	if record.GetString(LegacyHashField) != "" {
+		// The re-hash of an imported account: its old password may predate the policy (§1.13
+		// applies when a password is set, not to hashes brought over), so PocketBase's own
+		// length check of the plain text is not applied to it; only the hash is kept.
+		if pv, ok := record.GetRaw(core.FieldNamePassword).(*core.PasswordFieldValue); ok {
+			record.SetRaw(core.FieldNamePassword, &core.PasswordFieldValue{Hash: pv.Hash})
+		}
+		record.Set(LegacyHashField, "") // the hooks also clear it on save, however the hash is set
+	}
 	return nil
 }
 
@@ -211,10 +224,18 @@ func (p *Pool) SetPassword(ctx context.Context, record *core.Record, plain strin
 // differs from the collection's configured cost; the caller then re-hashes with SetPassword
 // and saves (§1.13, last paragraph). A record without a usable hash is compared against the
 // dummy hash, so the call costs the same, and is never ok.
+//
+// A record imported from the original service (LegacyHashField set) is checked against its
+// Django hash instead, never against its bcrypt field (a random unusable hash until then);
+// when it matches, needsRehash is true, so the caller's SetPassword + save stores bcrypt and
+// clears the Django hash (see verifyLegacy).
 func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (ok bool, needsRehash bool, err error) {
 	cost := CollectionCost(record.Collection())
 	if cost == 0 {
 		return false, false, ErrNoPasswordField
+	}
+	if legacy := record.GetString(LegacyHashField); legacy != "" {
+		return p.verifyLegacy(ctx, cost, legacy, plain)
 	}
 	hash := []byte(record.GetString(core.FieldNamePassword + ":hash"))
 	hashCost, costErr := bcrypt.Cost(hash)
@@ -231,7 +252,10 @@ func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (o
 	}
 	defer release()
 
-	if err := compareHash(hash, []byte(plain), p.paceSince(began)); err != nil {
+	start := time.Now()
+	err = compareHash(hash, []byte(plain), p.paceSince(began))
+	p.noteBcrypt(hashCost, time.Since(start))
+	if err != nil {
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 			return false, false, nil
 		}
@@ -273,7 +297,9 @@ func (p *Pool) verifyDummyCost(ctx context.Context, cost int, plain string) erro
 		return err
 	}
 	// The result is irrelevant (a random secret never matches); only the work counts.
+	start := time.Now()
 	_ = compareHash(hash, []byte(plain), p.paceSince(began))
+	p.noteBcrypt(cost, time.Since(start))
 	return nil
 }
 

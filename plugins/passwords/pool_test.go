@@ -413,17 +413,3 @@ func TestVerifyDummyTakesAsLongAsVerify(t *testing.T) {
 	}
 }
 
-func TestPoolFor(t *testing.T) {
-	app := testkit.NewApp(t)
-	a := PoolFor(app, config.Default())
-	b := PoolFor(app, poolConfig(1, time.Second))
-	if a != b {
-		t.Error("PoolFor returned two pools for one app")
-	}
-	if cap(a.slots) != config.Default().HashConcurrency {
-		t.Errorf("slots = %d", cap(a.slots))
-	}
-	if p := NewPool(poolConfig(0, -1)); cap(p.slots) != 1 || p.wait != 0 {
-		t.Errorf("degenerate config: %d slots, wait %v", cap(p.slots), p.wait)
-	}
-}

@@ -4,8 +4,8 @@
 // (encoding/json keeps struct order), every listed key is always present, nullable strings are
 // null when empty, and timestamps use the format of §1.9.
 //
-// The serializers read a user's assignments with one SQL join over user_system_roles, systems
-// and roles (never one query per row).
+// The serializers read a user's assignments from permissions.Assignments: one SQL join over
+// user_system_roles, systems and roles (never one query per row), cached under the write epoch.
 package profiles
 
 import (

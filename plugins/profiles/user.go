@@ -7,6 +7,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/permissions"
 )
 
 // SystemRoleItem is an item of UserProfile.system_roles (§4.1), also used for the synthetic
@@ -54,9 +55,12 @@ type UserProfileJSON struct {
 // (an unknown slug gives an empty list). appURL is the configured application URL (§1.1),
 // used for profile_picture.
 func UserProfile(app core.App, appURL string, user *core.Record, systemSlug string) (UserProfileJSON, error) {
-	rows, err := loadAssignments(app, user.Id, assignmentFilter{systemSlug: systemSlug})
+	rows, err := permissions.Assignments(app, user.Id)
 	if err != nil {
 		return UserProfileJSON{}, err
+	}
+	if systemSlug != "" {
+		rows = permissions.InSystem(rows, systemSlug)
 	}
 	items := make([]SystemRoleItem, 0, len(rows))
 	for _, r := range rows {
@@ -138,7 +142,7 @@ type RedirectJSON struct {
 
 // LoginUser builds the LoginUser of a users record (§4.2): active assignments only.
 func LoginUser(app core.App, user *core.Record) (LoginUserJSON, error) {
-	rows, err := loadAssignments(app, user.Id, assignmentFilter{activeOnly: true})
+	rows, err := activeAssignments(app, user.Id)
 	if err != nil {
 		return LoginUserJSON{}, err
 	}
@@ -149,7 +153,7 @@ func LoginUser(app core.App, user *core.Record) (LoginUserJSON, error) {
 // primary system is the system of the earliest active assignment (assigned_at, then assignment
 // id); URLs fall back to cfg.SystemFallbackURL (DEFAULT_SYSTEM_URL, else APP_URL).
 func RedirectFor(app core.App, cfg *config.Config, user *core.Record) (RedirectJSON, error) {
-	rows, err := loadAssignments(app, user.Id, assignmentFilter{activeOnly: true})
+	rows, err := activeAssignments(app, user.Id)
 	if err != nil {
 		return RedirectJSON{}, err
 	}
@@ -159,14 +163,23 @@ func RedirectFor(app core.App, cfg *config.Config, user *core.Record) (RedirectJ
 // ForLogin builds LoginUser and Redirect together from one query (what the login endpoints
 // answer).
 func ForLogin(app core.App, cfg *config.Config, user *core.Record) (LoginUserJSON, RedirectJSON, error) {
-	rows, err := loadAssignments(app, user.Id, assignmentFilter{activeOnly: true})
+	rows, err := activeAssignments(app, user.Id)
 	if err != nil {
 		return LoginUserJSON{}, RedirectJSON{}, err
 	}
 	return loginUser(user, rows), redirect(cfg.SystemFallbackURL(app), rows), nil
 }
 
-func loginUser(user *core.Record, rows []assignmentRow) LoginUserJSON {
+// activeAssignments are a user's active assignments (permissions.Assignments, a new slice).
+func activeAssignments(app core.App, userID string) ([]permissions.Assignment, error) {
+	rows, err := permissions.Assignments(app, userID)
+	if err != nil {
+		return nil, err
+	}
+	return permissions.Active(rows), nil
+}
+
+func loginUser(user *core.Record, rows []permissions.Assignment) LoginUserJSON {
 	roles := make([]LoginSystemRole, 0, len(rows))
 	for _, r := range rows {
 		roles = append(roles, LoginSystemRole{
@@ -199,9 +212,9 @@ func loginUser(user *core.Record, rows []assignmentRow) LoginUserJSON {
 }
 
 // redirect computes §4.3 from active assignment rows (any order).
-func redirect(fallback string, rows []assignmentRow) RedirectJSON {
+func redirect(fallback string, rows []permissions.Assignment) RedirectJSON {
 	out := RedirectJSON{URL: fallback, AvailableSystems: map[string]string{}}
-	urlOf := func(r assignmentRow) string {
+	urlOf := func(r permissions.Assignment) string {
 		if r.SystemURL != "" {
 			return r.SystemURL
 		}
@@ -213,7 +226,7 @@ func redirect(fallback string, rows []assignmentRow) RedirectJSON {
 	if len(rows) == 0 {
 		return out
 	}
-	first := slices.MinFunc(rows, func(a, b assignmentRow) int {
+	first := slices.MinFunc(rows, func(a, b permissions.Assignment) int {
 		if c := a.AssignedAt.Compare(b.AssignedAt); c != 0 {
 			return c
 		}

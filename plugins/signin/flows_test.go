@@ -17,6 +17,7 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/realm"
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/tokens"
@@ -89,14 +90,13 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 			mutate(cfg)
 		}
 		hooks.Register(app)
-		mailer.Register(app, cfg)
 		kit := apikit.New(app, cfg)
 		tok := tokens.New(app, kit)
-		attempts := captcha.NewAttempts()
+		deps := signin.Deps{Kit: kit, Tokens: tok, Pool: passwords.NewPool(cfg), Mailer: mailer.Register(app, cfg), Attempts: captcha.NewAttempts()}
 		app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 			kit.BindGuards(se.Router)
 			for _, spec := range []*signin.Spec{signin.Staff, signin.Employee} {
-				f, err := signin.New(se.App, signin.Deps{Kit: kit, Tokens: tok, Attempts: attempts}, spec)
+				f, err := signin.New(se.App, deps, spec)
 				if err != nil {
 					return err
 				}

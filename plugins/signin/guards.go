@@ -160,7 +160,7 @@ func (p *Flows) recordPasswordFailure(e *core.RequestEvent, email string, user *
 	entry := audit.FromRequest(e, "login.locked", true)
 	entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
 	_ = audit.Log(e.App, entry)
-	_, err = mailer.For(e.App).Queue(e.App, fresh.Email(), mailer.TemplateAccountLocked, map[string]any{
+	_, err = p.mailer.Queue(e.App, fresh.Email(), mailer.TemplateAccountLocked, map[string]any{
 		"lock_until_utc": profiles.Timestamp(fresh.GetDateTime("locked_until")), "ip": e.RealIP(),
 	})
 	return err

@@ -10,7 +10,6 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/captcha"
-	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/tokens"
 )
@@ -88,7 +87,7 @@ func (p *Flows) Login(e *core.RequestEvent) error {
 		return check.gate
 	}
 	user := check.user
-	pool := passwords.PoolFor(e.App, p.cfg)
+	pool := p.pool
 	ctx := e.Request.Context()
 	if check.rehash {
 		// the stored hash has another bcrypt cost than configured: re-hash now (§1.13)
@@ -133,7 +132,7 @@ func (p *Flows) checkLoginPassword(e *core.RequestEvent, req loginRequest) (pass
 	defer attempt.Done()
 	check := passwordCheck{user: attempt.Account}
 
-	pool := passwords.PoolFor(e.App, p.cfg)
+	pool := p.pool
 	ok := false
 	if check.user == nil || attempt.Locked {
 		if err := pool.VerifyDummy(e.Request.Context(), col, password); err != nil {

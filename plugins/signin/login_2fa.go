@@ -111,7 +111,7 @@ func (p *Flows) otpFailed(e *core.RequestEvent, user *core.Record, method string
 		entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
 		entry.Details = map[string]any{"window_minutes": windowMinutes}
 		_ = audit.Log(e.App, entry)
-		if _, err := mailer.For(e.App).Queue(e.App, user.Email(), mailer.TemplateMFALocked, map[string]any{
+		if _, err := p.mailer.Queue(e.App, user.Email(), mailer.TemplateMFALocked, map[string]any{
 			"window_minutes": windowMinutes, "ip": e.RealIP(),
 		}); err != nil {
 			return err
@@ -125,7 +125,7 @@ func (p *Flows) sendEmailCode(app core.App, user *core.Record, purpose string) e
 	if err != nil || throttled {
 		return err
 	}
-	_, err = mailer.For(app).Queue(app, user.Email(), mailer.TemplateOTPCode, map[string]any{
+	_, err = p.mailer.Queue(app, user.Email(), mailer.TemplateOTPCode, map[string]any{
 		"code": code, // the mailer renders the validity from EMAIL_OTP TTL ("expires in 5 minutes")
 	})
 	return err
@@ -226,7 +226,7 @@ func (p *Flows) VerifyOTP(e *core.RequestEvent) error {
 	p.auditMFA(e, user, "mfa.success", true, method)
 	if remaining >= 0 {
 		p.auditMFA(e, user, "mfa.recovery_code_used", true, method)
-		if _, err := mailer.For(e.App).Queue(e.App, user.Email(), mailer.TemplateRecoveryCodeUsed,
+		if _, err := p.mailer.Queue(e.App, user.Email(), mailer.TemplateRecoveryCodeUsed,
 			map[string]any{"remaining": strconv.Itoa(remaining)}); err != nil {
 			return err
 		}

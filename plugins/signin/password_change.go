@@ -160,10 +160,6 @@ func setHashedPassword(rec *core.Record, hashed any) {
 // queuePasswordChanged queues the password_changed email (Appendix B: time in UTC and the client
 // IP) in the transaction tx.
 func (p *Flows) queuePasswordChanged(e *core.RequestEvent, tx core.App, user *core.Record, at time.Time) error {
-	m := mailer.For(tx)
-	if m == nil {
-		return errNoMailer
-	}
-	_, err := m.Queue(tx, user.Email(), mailer.TemplatePasswordChanged, map[string]any{"time_utc": at, "ip": e.RealIP()})
+	_, err := p.mailer.Queue(tx, user.Email(), mailer.TemplatePasswordChanged, map[string]any{"time_utc": at, "ip": e.RealIP()})
 	return err
 }

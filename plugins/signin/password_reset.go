@@ -165,10 +165,7 @@ func (p *Flows) sendResetLink(app core.App, entry audit.Entry, email string) err
 	if !p.spec.mayReset(user) {
 		return nil // e.g. inactive staff accounts get no mail
 	}
-	m := mailer.For(app)
-	if m == nil {
-		return errNoMailer
-	}
+	m := p.mailer
 	now := time.Now().UTC()
 	return app.RunInTransaction(func(tx core.App) error {
 		// Counted inside the (serialised) write transaction, so concurrent requests cannot

@@ -15,6 +15,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
@@ -24,6 +25,8 @@ import (
 type Deps struct {
 	Kit    *apikit.Kit
 	Tokens *tokens.Service
+	Pool   *passwords.Pool // the app's one bcrypt pool
+	Mailer *mailer.Mailer
 	// Attempts admits password comparisons under the CAPTCHA and lockout counters.
 	Attempts *captcha.Attempts
 }
@@ -35,6 +38,8 @@ type Flows struct {
 	cfg      *config.Config
 	tokens   *tokens.Service
 	attempts *captcha.Attempts
+	pool     *passwords.Pool
+	mailer   *mailer.Mailer
 	spec     *Spec
 	realm    *realm.Realm
 	// afterAnswer runs the per-account work of forgot-password after its answer.
@@ -43,12 +48,12 @@ type Flows struct {
 
 // New returns the flows of spec's realm on app. Call it once per realm per serve (OnServe).
 func New(app core.App, deps Deps, spec *Spec) (*Flows, error) {
-	if deps.Kit == nil || deps.Attempts == nil || spec == nil || spec.Realm == nil {
-		return nil, errors.New("signin: Deps.Kit, Deps.Attempts and a Spec with its Realm are required")
+	if deps.Kit == nil || deps.Pool == nil || deps.Mailer == nil || deps.Attempts == nil || spec == nil || spec.Realm == nil {
+		return nil, errors.New("signin: Deps.Kit, Pool, Mailer, Attempts and a Spec with its Realm are required")
 	}
 	return &Flows{
 		app: app, kit: deps.Kit, cfg: deps.Kit.Config(), tokens: deps.Tokens, attempts: deps.Attempts,
-		spec: spec, realm: spec.Realm,
+		pool: deps.Pool, mailer: deps.Mailer, spec: spec, realm: spec.Realm,
 		afterAnswer: newAfterAnswer(app, spec.Realm.Type, 256),
 	}, nil
 }
@@ -56,11 +61,9 @@ func New(app core.App, deps Deps, spec *Spec) (*Flows, error) {
 // Realm is the realm these flows serve.
 func (p *Flows) Realm() *realm.Realm { return p.realm }
 
-func (p *Flows) passwordPool() *passwords.Pool { return passwords.PoolFor(p.app, p.cfg) }
+func (p *Flows) passwordPool() *passwords.Pool { return p.pool }
 
 func (p *Flows) passwordPolicy() *passwords.Policy { return passwords.NewPolicy(p.cfg) }
-
-var errNoMailer = errors.New("signin: mailer not registered")
 
 // Caller returns the authenticated principal of the request when it belongs to this realm (the
 // route's Access admits only this realm's tokens; anything else is an invalid token, §1.5).

@@ -38,12 +38,8 @@ func otpRequired() *apikit.Error {
 }
 
 // twoFAQueue queues an email in the transaction of the change that causes it.
-func twoFAQueue(tx core.App, to, template string, data map[string]any) error {
-	m := mailer.For(tx)
-	if m == nil {
-		return errNoMailer
-	}
-	_, err := m.Queue(tx, to, template, data)
+func (p *Flows) twoFAQueue(tx core.App, to, template string, data map[string]any) error {
+	_, err := p.mailer.Queue(tx, to, template, data)
 	return err
 }
 
@@ -198,7 +194,7 @@ func (p *Flows) confirmTwoFASetup(e *core.RequestEvent, caller *apikit.Caller, m
 		if _, err := tokens.RevokeSessions(tx, p.realm.Type, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 			return err
 		}
-		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FAEnabled, map[string]any{"method": method}); err != nil {
+		if err := p.twoFAQueue(tx, fresh.Email(), mailer.Template2FAEnabled, map[string]any{"method": method}); err != nil {
 			return err
 		}
 		return audit.Log(tx, p.twoFAAuditEntry(e, user, "2fa.enabled", method))
@@ -316,12 +312,12 @@ func (p *Flows) Disable2FA(e *core.RequestEvent) error {
 		if _, err := tokens.RevokeSessions(tx, p.realm.Type, user.Id, tokens.ReasonSecurityChange, caller.SessionID); err != nil {
 			return err
 		}
-		if err := twoFAQueue(tx, fresh.Email(), mailer.Template2FADisabled, map[string]any{"time_utc": time.Now().UTC()}); err != nil {
+		if err := p.twoFAQueue(tx, fresh.Email(), mailer.Template2FADisabled, map[string]any{"time_utc": time.Now().UTC()}); err != nil {
 			return err
 		}
 		if method == methodRecoveryCode {
 			// Disabling deletes the remaining codes: none is left.
-			if err := twoFAQueue(tx, fresh.Email(), mailer.TemplateRecoveryCodeUsed, map[string]any{"remaining": "0"}); err != nil {
+			if err := p.twoFAQueue(tx, fresh.Email(), mailer.TemplateRecoveryCodeUsed, map[string]any{"remaining": "0"}); err != nil {
 				return err
 			}
 			if err := audit.Log(tx, p.twoFAAuditEntry(e, user, "mfa.recovery_code_used", method)); err != nil {

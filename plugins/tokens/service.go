@@ -4,7 +4,6 @@
 package tokens
 
 import (
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/jobs"
+	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/realm"
 )
@@ -36,7 +36,6 @@ type Service struct {
 	live          prepared.SnapshotCache[liveSession]
 
 	principals    prepared.SnapshotCache[*core.Record] // by user type and id: refresh's principal
-	roles         prepared.SnapshotCache[[]RoleClaim]  // by user id: the access token's roles
 	absolutes     absoluteExpiries
 	rotations     prepared.Batcher
 	refreshAudits auditSampler
@@ -50,7 +49,6 @@ func New(app core.App, kit *apikit.Kit) *Service {
 	s.live.Sessions = true // a live session is a row of sessions
 	kit.SetAuthenticator(s)
 	prepared.WatchWrites(app) // invalidation of the hot-path caches
-	app.Store().Set(storeKey, s)
 
 	// Any write to signing_keys (our rotation, the dashboard) refreshes the in-memory keyring.
 	reload := func(e *core.RecordEvent) error {
@@ -78,14 +76,6 @@ func New(app core.App, kit *apikit.Kit) *Service {
 			app.Logger().Error("signing key rotation failed", "error", err)
 		}
 	})
-	return s
-}
-
-const storeKey = "gatehouse.tokens"
-
-// For returns the token service registered on app (nil before New).
-func For(app core.App) *Service {
-	s, _ := app.Store().Get(storeKey).(*Service)
 	return s
 }
 
@@ -127,33 +117,20 @@ func (s *Service) accessClaims(app core.App, userType string, principal *core.Re
 	return c, nil
 }
 
-// ActiveRoles returns a staff user's active assignments as role claims, sorted by system slug
-// then role name (§3.2 note 4). One query.
-func ActiveRoles(app core.App, userID string) ([]RoleClaim, error) {
-	rows, err := prepared.Rows(app, "SELECT s.slug AS slug, r.name AS name FROM user_system_roles usr "+
-		"JOIN systems s ON s.id = usr.system JOIN roles r ON r.id = usr.role "+
-		"WHERE usr.user = {:user} AND usr.is_active = 1 ORDER BY s.slug ASC, r.name ASC", dbx.Params{"user": userID})
+// activeRoles are a staff user's active assignments as role claims, sorted by system slug then
+// role name (§3.2 note 4), from the shared assignments reader (permissions.Assignments, cached
+// under the write epoch).
+func (s *Service) activeRoles(app core.App, userID string) ([]RoleClaim, error) {
+	rows, err := permissions.Assignments(app, userID)
 	if err != nil {
 		return nil, err
 	}
 	roles := make([]RoleClaim, 0, len(rows))
 	for _, r := range rows {
-		roles = append(roles, RoleClaim{System: r["slug"].String, Role: r["name"].String})
+		if r.IsActive {
+			roles = append(roles, RoleClaim{System: r.SystemSlug, Role: r.RoleName})
+		}
 	}
-	return roles, nil
-}
-
-// activeRoles is ActiveRoles from a cache kept under the write epoch (main tables only).
-func (s *Service) activeRoles(app core.App, userID string) ([]RoleClaim, error) {
-	if roles, ok := s.roles.Get(app, userID); ok {
-		return slices.Clone(roles), nil
-	}
-	before := prepared.Epoch(app)
-	roles, err := ActiveRoles(app, userID)
-	if err != nil {
-		return nil, err
-	}
-	s.roles.Put(app, userID, before, slices.Clone(roles))
 	return roles, nil
 }
 
