@@ -21,6 +21,7 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/datadir"
+	"gatehouse/plugins/hdts"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/permissions"
@@ -113,11 +114,22 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 			if err := kit.Mount(se.Router, tokenService.Routes()); err != nil {
 				return err
 			}
-			staffFlows, err := signin.New(se.App, signin.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts}, signin.Staff)
+			// Both realms' sign-in flows share the token service, the bcrypt pool and the one
+			// captcha.Attempts: the CAPTCHA state of a client IP and the admission of password
+			// comparisons are the same whichever realm's login it hits.
+			signinDeps := signin.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts}
+			staffFlows, err := signin.New(se.App, signinDeps, signin.Staff)
 			if err != nil {
 				return err
 			}
 			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Flows: staffFlows}); err != nil {
+				return err
+			}
+			employeeFlows, err := signin.New(se.App, signinDeps, signin.Employee)
+			if err != nil {
+				return err
+			}
+			if err := hdts.Register(se, hdts.Deps{Kit: kit, Pool: pool, Mailer: mail, Flows: employeeFlows}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {

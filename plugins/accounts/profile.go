@@ -8,6 +8,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/accountfields"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
@@ -164,10 +165,10 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 		})
 		if err != nil {
 			// A concurrent write may have taken a unique value after the checks.
-			if fe := p.uniquenessErrors(p.app, user.Id, upd.email, upd.set["username"], upd.set["phone_number"]); len(fe) > 0 {
+			if fe := accountfields.Taken(p.app, realm.Staff, user.Id, upd.email, upd.set["username"], upd.set["phone_number"]); len(fe) > 0 {
 				return apikit.Invalid(fe)
 			}
-			if fe := saveFieldErrors(err); fe != nil {
+			if fe := accountfields.SaveFieldErrors(err); fe != nil {
 				return apikit.Invalid(fe)
 			}
 			return err
@@ -219,14 +220,14 @@ func (p *plugin) validateProfile(e *core.RequestEvent, body *apikit.Body, user *
 		str("first_name", apikit.Str{AllowBlank: true, Max: 100})
 		str("middle_name", apikit.Str{Nullable: true, Max: 100})
 		str("last_name", apikit.Str{AllowBlank: true, Max: 100})
-		str("suffix", apikit.Str{Nullable: true, Choices: suffixChoices})
+		str("suffix", apikit.Str{Nullable: true, Choices: accountfields.SuffixChoices})
 		if v, present := body.Email("email", false); present && !body.Errors.Has("email") {
 			email = v
 			upd.emailChanged = !strings.EqualFold(v, user.Email())
 		}
 	}
 
-	taken := p.uniquenessErrors(p.app, user.Id, email, upd.set["username"], upd.set["phone_number"])
+	taken := accountfields.Taken(p.app, realm.Staff, user.Id, email, upd.set["username"], upd.set["phone_number"])
 	for field, msgs := range taken {
 		for _, m := range msgs {
 			body.Errors.Add(field, m)

@@ -1,34 +1,20 @@
 package accounts
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
-	"strings"
 
-	"github.com/pocketbase/dbx"
-	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/accountfields"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/realm"
 )
 
-// Messages of §5.1.1, §5.3.2 and §1.16.
-const (
-	msgRegistrationDisabled = "Self-registration is disabled."
-	msgEmailTaken           = "A user with this email already exists."
-	msgUsernameTaken        = "This username is already taken. Please choose a different one."
-	msgPhoneTaken           = "A user with this phone number already exists."
-)
-
-// Choices of §1.16.
-var (
-	suffixChoices     = []string{"Jr.", "Sr.", "II", "III", "IV", "V"}
-	departmentChoices = []string{"IT Department", "Asset Department", "Budget Department"}
-)
+// msgRegistrationDisabled is the answer of §5.1.1 while self-registration is off.
+const msgRegistrationDisabled = "Self-registration is disabled."
 
 const usersCollection = "users"
 
@@ -37,14 +23,6 @@ func (p *plugin) passwordPool() *passwords.Pool { return p.pool }
 
 // passwordPolicy is the policy of §1.13 with this app's configuration.
 func (p *plugin) passwordPolicy() *passwords.Policy { return passwords.NewPolicy(p.cfg) }
-
-// registration is a validated registration request.
-type registration struct {
-	email, password, username       string
-	firstName, middleName, lastName string
-	suffix, department, phone       string
-	notified                        bool
-}
 
 // register serves POST /api/v1/users/register/ (§5.1.1).
 func (p *plugin) register(e *core.RequestEvent) error {
@@ -61,7 +39,7 @@ func (p *plugin) register(e *core.RequestEvent) error {
 		return err
 	}
 
-	in, probe := p.validateRegistration(e, body)
+	in, probe := accountfields.ReadRegistration(e.Request.Context(), p.app, realm.Staff, p.passwordPolicy(), body)
 	if err := body.Err(); err != nil {
 		if probe {
 			if perr := p.flows.RecordRegistrationProbe(e); perr != nil {
@@ -76,23 +54,12 @@ func (p *plugin) register(e *core.RequestEvent) error {
 		return err
 	}
 	user := core.NewRecord(users)
-	user.SetEmail(in.email)
-	user.SetVerified(false)
-	user.Set("username", in.username) // "" → derived by the create hook (§2.2)
-	user.Set("first_name", in.firstName)
-	user.Set("middle_name", in.middleName)
-	user.Set("last_name", in.lastName)
-	user.Set("suffix", in.suffix)
-	user.Set("department", in.department)
-	user.Set("phone_number", in.phone)
-	user.Set("notified", in.notified)
-	user.Set("status", "Pending")
+	in.Apply(user)
 	user.Set("is_active", true)
 	user.Set("is_staff", false)
 	user.Set("is_superuser", false)
-	user.Set("otp_enabled", false)
 	// bcrypt runs in the shared pool, outside the write transaction.
-	if err := p.passwordPool().SetPassword(e.Request.Context(), user, in.password); err != nil {
+	if err := p.passwordPool().SetPassword(e.Request.Context(), user, in.Password); err != nil {
 		return err
 	}
 
@@ -106,13 +73,13 @@ func (p *plugin) register(e *core.RequestEvent) error {
 	})
 	if err != nil {
 		// A concurrent registration may have taken a value between the checks and the insert.
-		if fe := p.uniquenessErrors(p.app, "", in.email, in.username, in.phone); len(fe) > 0 {
+		if fe := accountfields.Taken(p.app, realm.Staff, "", in.Email, in.Username, in.Phone); len(fe) > 0 {
 			if perr := p.flows.RecordRegistrationProbe(e); perr != nil {
 				return perr
 			}
 			return apikit.Invalid(fe)
 		}
-		if fe := saveFieldErrors(err); fe != nil {
+		if fe := accountfields.SaveFieldErrors(err); fe != nil {
 			return apikit.Invalid(fe)
 		}
 		return err
@@ -123,102 +90,4 @@ func (p *plugin) register(e *core.RequestEvent) error {
 		return err
 	}
 	return apikit.WriteJSON(e, http.StatusCreated, out)
-}
-
-// validateRegistration applies the field rules of §5.1.1 (every field, all failures reported
-// together; other keys are ignored). probe reports a rejection for a taken email, username or
-// phone number (§6.1).
-func (p *plugin) validateRegistration(e *core.RequestEvent, body *apikit.Body) (in registration, probe bool) {
-	in.email, _ = body.Email("email", true)
-	in.password, _ = body.String("password", apikit.Str{Required: true, Raw: true, BlankMsg: apikit.MsgRequired})
-	in.username, _ = body.Username("username", false)
-	in.firstName, _ = body.String("first_name", apikit.Str{AllowBlank: true, Max: 100})
-	in.middleName, _ = body.String("middle_name", apikit.Str{Nullable: true, Max: 100})
-	in.lastName, _ = body.String("last_name", apikit.Str{AllowBlank: true, Max: 100})
-	in.suffix, _ = body.String("suffix", apikit.Str{Nullable: true, Choices: suffixChoices})
-	in.department, _ = body.String("department", apikit.Str{Nullable: true, Choices: departmentChoices})
-	in.phone, _ = body.Phone("phone_number")
-	in.notified, _ = body.Bool("notified", false)
-
-	taken := p.uniquenessErrors(p.app, "", in.email, in.username, in.phone)
-	for field, msgs := range taken {
-		for _, m := range msgs {
-			body.Errors.Add(field, m)
-		}
-	}
-	probe = len(taken) > 0
-
-	if !body.Errors.Has("password") {
-		// Rules 4 and 5 use the submitted username, else the base the create hook derives
-		// from the email (§2.2), and the submitted email.
-		submittedEmail := strings.ToLower(submittedString(body, "email"))
-		username := submittedString(body, "username")
-		if username == "" {
-			username = profiles.UsernameBase(submittedEmail)
-		}
-		for _, m := range p.passwordPolicy().Check(e.Request.Context(), in.password, username, submittedEmail) {
-			body.Errors.Add("password", m)
-		}
-	}
-	return in, probe
-}
-
-// uniquenessErrors checks the unique fields of §1.16 against the users collection, excluding the
-// record exceptID (the one being updated). Empty values are not checked. A database error is
-// not reported here: the save that follows fails on it.
-func (p *plugin) uniquenessErrors(app core.App, exceptID, email, username, phone string) apikit.FieldErrors {
-	fe := apikit.FieldErrors{}
-	if email != "" && p.exists(app, "[[email]] = {:v} COLLATE NOCASE", email, exceptID) {
-		fe.Add("email", msgEmailTaken)
-	}
-	if username != "" && p.exists(app, "[[username]] = {:v} COLLATE NOCASE", username, exceptID) {
-		fe.Add("username", msgUsernameTaken)
-	}
-	if phone != "" && p.exists(app, "[[phone_number]] = {:v}", phone, exceptID) {
-		fe.Add("phone_number", msgPhoneTaken)
-	}
-	return fe
-}
-
-func (p *plugin) exists(app core.App, cond, value, exceptID string) bool {
-	var row struct {
-		N int `db:"n"`
-	}
-	q := app.DB().Select("COUNT(*) AS n").From(usersCollection).
-		Where(dbx.NewExp(cond, dbx.Params{"v": value}))
-	if exceptID != "" {
-		q = q.AndWhere(dbx.Not(dbx.HashExp{"id": exceptID}))
-	}
-	if err := q.One(&row); err != nil {
-		return false
-	}
-	return row.N > 0
-}
-
-// saveFieldErrors maps a record validation error of PocketBase that our own rules let through
-// onto the contract's message: PocketBase's email field is stricter than §1.16 (it refuses e.g.
-// "user@localhost" and address literals, which Django's validator accepts). nil for any other
-// error (a 500).
-func saveFieldErrors(err error) apikit.FieldErrors {
-	var verrs validation.Errors
-	if errors.As(err, &verrs) {
-		if _, ok := verrs["email"]; ok {
-			return apikit.FieldErrors{"email": {apikit.MsgInvalidEmail}}
-		}
-	}
-	return nil
-}
-
-// submittedString is the trimmed value of a JSON string key ("" when absent or not a string),
-// whatever its validation result.
-func submittedString(body *apikit.Body, name string) string {
-	raw, ok := body.Raw(name)
-	if !ok {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return strings.TrimSpace(s)
 }

@@ -230,6 +230,24 @@ func (b *Body) Raw(name string) (json.RawMessage, bool) {
 	return raw, ok
 }
 
+// Text is the trimmed value of a string key as submitted, whatever its validation result: ""
+// when the key is absent, null, a file part or not a JSON string. (Registration checks the
+// password against the submitted username and email even when those fail their own rules.)
+func (b *Body) Text(name string) string {
+	l := b.lookup(name)
+	switch {
+	case !l.present || l.isNull || l.isFileOnly:
+		return ""
+	case l.isJSON:
+		var s string
+		if json.Unmarshal(l.raw, &s) != nil {
+			return ""
+		}
+		return strings.TrimSpace(s)
+	}
+	return strings.TrimSpace(l.text)
+}
+
 // Err is 400 invalid with the collected messages, or nil when every field passed.
 func (b *Body) Err() error { return b.Errors.Err() }
 

@@ -634,3 +634,20 @@ func TestBodyRereadable(t *testing.T) {
 		t.Fatalf("body not restored: %q", got)
 	}
 }
+
+func TestBodyTextIsTheSubmittedString(t *testing.T) {
+	j := bindJSON(t, `{"a":"  Al.Ice@Example.com ","b":5,"c":null,"d":"x\u00e9"}`)
+	f := bindForm(t, "a=+Bob+&c=")
+	for _, c := range []struct {
+		b    *Body
+		name string
+		want string
+	}{{j, "a", "Al.Ice@Example.com"}, {j, "b", ""}, {j, "c", ""}, {j, "d", "xé"}, {j, "missing", ""}, {f, "a", "Bob"}, {f, "c", ""}, {f, "missing", ""}} {
+		if got := c.b.Text(c.name); got != c.want {
+			t.Fatalf("Text(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+	if len(j.Errors) != 0 {
+		t.Fatalf("Text recorded errors: %v", j.Errors)
+	}
+}

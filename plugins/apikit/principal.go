@@ -239,6 +239,17 @@ func (k *Kit) authorize(e *core.RequestEvent, access Access) error {
 	return nil
 }
 
+// Authenticate runs the credential steps of §1.3 (CSRF for a cookie credential, then 401) for
+// access from inside a handler mounted as PUBLIC: for an endpoint whose body chooses between a
+// public and an authenticated mode (§5.12.14). Afterwards CallerOf(e) is the caller.
+func (k *Kit) Authenticate(e *core.RequestEvent, access Access) error {
+	if access.IsPublic() {
+		return nil
+	}
+	k.resolve(e, access, false)
+	return k.authorize(e, access)
+}
+
 // checkLevel is the permission-level step of §1.3 (403), after authentication.
 func (k *Kit) checkLevel(e *core.RequestEvent, access Access) error {
 	if b := k.levels.Load(); b != nil {

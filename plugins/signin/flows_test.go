@@ -205,6 +205,16 @@ func TestLoginRefreshLogout(t *testing.T) {
 		if got := login.JSON[rc.profileKey].(map[string]any)["id"]; got != acct.Id {
 			t.Fatalf("%s.id = %v", rc.profileKey, got)
 		}
+		if rc.realm == realm.Employee {
+			// §5.12.4: the EmployeeProfile of the answer shows this login's last_login
+			shown := login.JSON["employee"].(map[string]any)
+			stored := testkit.Reload(t, h.app, acct).GetDateTime("last_login")
+			items, _ := shown["system_roles"].([]any)
+			if stored.IsZero() || shown["last_login"] != stored.Time().UTC().Format("2006-01-02T15:04:05.000Z") ||
+				len(items) != 1 || items[0].(map[string]any)["last_logged_on"] != shown["last_login"] {
+				t.Fatalf("last_login in the answer %v, stored %v", shown["last_login"], stored)
+			}
+		}
 		if n := h.count("sessions", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: acct.Id, "revoked_at": ""}); n != 1 {
 			t.Fatalf("%d live sessions", n)
 		}

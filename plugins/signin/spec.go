@@ -129,7 +129,14 @@ var Employee = &Spec{
 			"Your account is pending approval. Please wait for admin approval before logging in.")
 	},
 	writeTokens: func(p *Flows, e *core.RequestEvent, rec *core.Record, issued *tokens.Issued) error {
-		employee, err := profiles.EmployeeProfile(e.App, p.kit.AppURL(), rec)
+		// The answer shows the login it reports (§5.12.4: last_login updated, also in the
+		// synthetic item's last_logged_on): onLogin stored it with a plain UPDATE, so read the
+		// row as committed.
+		fresh, err := e.App.FindRecordById(realm.CollectionEmployee, rec.Id)
+		if err != nil {
+			return err
+		}
+		employee, err := profiles.EmployeeProfile(e.App, p.kit.AppURL(), fresh)
 		if err != nil {
 			return err
 		}
