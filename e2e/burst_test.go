@@ -88,83 +88,108 @@ func devServer(t *testing.T) *Server {
 	return Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false", "CAPTCHA_TEST_ANSWER=" + burstTestAnswer}, Args: []string{"--dev"}})
 }
 
+// loginRealm is where a realm signs in on the built binary and how a test account is made.
+type loginRealm struct {
+	name, loginPath, collection string
+	create                      func(t *testing.T, s *Server, su, email, password string) string
+}
+
+var loginRealms = []loginRealm{
+	{name: "staff", loginPath: "/api/v1/users/login/", collection: "users", create: createStaffUser},
+	{name: "employee", loginPath: hdtsAPI + "login/", collection: "employees",
+		create: func(t *testing.T, s *Server, su, email, password string) string {
+			return createEmployee(t, s, su, email, password, "Approved")
+		}},
+}
+
 // 30 wrong passwords for one email at once: exactly 3 are compared (invalid_credentials), the
-// rest need a CAPTCHA; exactly 3 failures are recorded.
+// rest need a CAPTCHA; exactly 3 failures are recorded. For both realms.
 func TestBurstWrongPasswordsNeedCaptchaAfterThree(t *testing.T) {
 	t.Parallel()
-	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
-	su := s.SuperuserToken(t)
-	const email = "burst.captcha@example.com"
-	createStaffUser(t, s, su, email, "violet-harbor-42")
+	for _, r := range loginRealms {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+			su := s.SuperuserToken(t)
+			email := "burst.captcha." + r.name + "@example.com"
+			r.create(t, s, su, email, "violet-harbor-42")
 
-	got := tally(burst(t, s, 30, "/api/v1/users/login/", func(i int) any {
-		return map[string]string{"email": email, "password": "wrong-password-" + string(rune('a'+i%26))}
-	}))
-	if got[bodyInvalidCredentials] != 3 || got[bodyCaptchaRequired] != 27 {
-		t.Fatalf("answers: %v", got)
-	}
-	if rows := superuserRecords(t, s, su, "auth_failures", "email='"+email+"'"); len(rows) != 3 {
-		t.Fatalf("%d failures recorded, want 3", len(rows))
-	}
-	// The right password now also needs the CAPTCHA.
-	st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", map[string]string{"email": email, "password": "violet-harbor-42"})
-	if st != 400 || string(body) != bodyCaptchaRequired {
-		t.Fatalf("right password after the burst: %d %s", st, body)
+			got := tally(burst(t, s, 30, r.loginPath, func(i int) any {
+				return map[string]string{"email": email, "password": "wrong-password-" + string(rune('a'+i%26))}
+			}))
+			if got[bodyInvalidCredentials] != 3 || got[bodyCaptchaRequired] != 27 {
+				t.Fatalf("answers: %v", got)
+			}
+			if rows := superuserRecords(t, s, su, "auth_failures", "email='"+email+"' && user_type='"+r.name+"'"); len(rows) != 3 {
+				t.Fatalf("%d failures recorded, want 3", len(rows))
+			}
+			// The right password now also needs the CAPTCHA.
+			st, _, body := s.Do(t, http.MethodPost, r.loginPath, map[string]string{"email": email, "password": "violet-harbor-42"})
+			if st != 400 || string(body) != bodyCaptchaRequired {
+				t.Fatalf("right password after the burst: %d %s", st, body)
+			}
+		})
 	}
 }
 
-// 30 wrong passwords at once, each with a solved CAPTCHA: the lock starts once (10 failures),
-// and the right password afterwards is refused like a wrong one.
+// 30 wrong passwords at once, each with a solved CAPTCHA: exactly 10 are compared, the lock
+// starts once, and the right password afterwards is refused like a wrong one. For both realms.
 func TestBurstWithCaptchaLocksAndRefusesTheRightPassword(t *testing.T) {
 	t.Parallel()
-	s := devServer(t)
-	su := s.SuperuserToken(t)
-	const email, password = "burst.lock@example.com", "violet-harbor-42"
-	id := createStaffUser(t, s, su, email, password)
+	for _, r := range loginRealms {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			s := devServer(t)
+			su := s.SuperuserToken(t)
+			email, password := "burst.lock."+r.name+"@example.com", "violet-harbor-42"
+			id := r.create(t, s, su, email, password)
 
-	captchas := make([]map[string]string, 31)
-	for i := range captchas {
-		captchas[i] = solvedCaptcha(t, s)
-	}
-	got := tally(burst(t, s, 30, "/api/v1/users/login/", func(i int) any {
-		b := map[string]string{"email": email, "password": "wrong-password-" + string(rune('a'+i%26))}
-		for k, v := range captchas[i] {
-			b[k] = v
-		}
-		return b
-	}))
-	// Each is compared (or, once locked, given the dummy comparison) in the bcrypt pool; on a
-	// loaded machine some may wait past the pool's 5 s and get its 429 (§7.2), never anything
-	// else. The lock needs 10 recorded failures.
-	const busy = `{"detail":"Too many requests. Try again in 5 seconds.","code":"too_many_requests"}`
-	if got[bodyInvalidCredentials] < 10 || got[bodyInvalidCredentials]+got[busy] != 30 {
-		t.Fatalf("answers: %v", got)
-	}
-	users := superuserRecords(t, s, su, "users", "id='"+id+"'")
-	until, _ := time.Parse("2006-01-02 15:04:05.000Z", users[0]["locked_until"].(string))
-	if len(users) != 1 || time.Until(until) < 10*time.Minute {
-		t.Fatalf("account not locked: %v", users)
-	}
-	if locks := superuserRecords(t, s, su, "audit_log", "event='login.locked'"); len(locks) != 1 {
-		t.Fatalf("%d login.locked entries, want 1", len(locks))
-	}
-	// Exactly 10 passwords were compared; every later attempt was refused as locked uncompared.
-	compared := 0
-	for _, f := range superuserRecords(t, s, su, "audit_log", "event='login.failure'") {
-		if details, _ := f["details"].(map[string]any); details["reason"] == "bad_password" {
-			compared++
-		}
-	}
-	if compared != 10 {
-		t.Fatalf("%d passwords compared (login.failure bad_password), want 10", compared)
-	}
-	right := map[string]string{"email": email, "password": password}
-	for k, v := range captchas[30] {
-		right[k] = v
-	}
-	st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", right)
-	if st != 400 || string(body) != bodyInvalidCredentials {
-		t.Fatalf("right password while locked: %d %s", st, body)
+			captchas := make([]map[string]string, 31)
+			for i := range captchas {
+				captchas[i] = solvedCaptcha(t, s)
+			}
+			got := tally(burst(t, s, 30, r.loginPath, func(i int) any {
+				b := map[string]string{"email": email, "password": "wrong-password-" + string(rune('a'+i%26))}
+				for k, v := range captchas[i] {
+					b[k] = v
+				}
+				return b
+			}))
+			// Each is compared (or, once locked, given the dummy comparison) in the bcrypt pool;
+			// on a loaded machine some may wait past the pool's 5 s and get its 429 (§7.2),
+			// never anything else. The lock needs 10 recorded failures.
+			const busy = `{"detail":"Too many requests. Try again in 5 seconds.","code":"too_many_requests"}`
+			if got[bodyInvalidCredentials] < 10 || got[bodyInvalidCredentials]+got[busy] != 30 {
+				t.Fatalf("answers: %v", got)
+			}
+			rows := superuserRecords(t, s, su, r.collection, "id='"+id+"'")
+			until, _ := time.Parse("2006-01-02 15:04:05.000Z", rows[0]["locked_until"].(string))
+			if len(rows) != 1 || time.Until(until) < 10*time.Minute {
+				t.Fatalf("account not locked: %v", rows)
+			}
+			if locks := superuserRecords(t, s, su, "audit_log", "event='login.locked'"); len(locks) != 1 {
+				t.Fatalf("%d login.locked entries, want 1", len(locks))
+			}
+			// Exactly 10 passwords were compared; every later attempt was refused as locked
+			// without a comparison.
+			compared := 0
+			for _, f := range superuserRecords(t, s, su, "audit_log", "event='login.failure'") {
+				if details, _ := f["details"].(map[string]any); details["reason"] == "bad_password" {
+					compared++
+				}
+			}
+			if compared != 10 {
+				t.Fatalf("%d passwords compared (login.failure bad_password), want 10", compared)
+			}
+			right := map[string]string{"email": email, "password": password}
+			for k, v := range captchas[30] {
+				right[k] = v
+			}
+			st, _, body := s.Do(t, http.MethodPost, r.loginPath, right)
+			if st != 400 || string(body) != bodyInvalidCredentials {
+				t.Fatalf("right password while locked: %d %s", st, body)
+			}
+		})
 	}
 }
 
