@@ -28,6 +28,7 @@ import (
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/superusers"
 	"gatehouse/plugins/tokens"
+	"gatehouse/plugins/tts"
 )
 
 // Options are the parts of the wiring that differ between the binary and tests.
@@ -115,6 +116,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 				return err
 			}
 			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Flows: staffFlows}); err != nil {
+				return err
+			}
+			if err := tts.Register(se, tts.Deps{Kit: kit}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {
