@@ -19,7 +19,7 @@ import (
 // fixture is a served app with the full wiring, the systems tts and hdts, and helpers to make
 // callers, roles, assignments and API keys.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	app    *tests.TestApp
 	client testkit.Client
 	tokens *tokens.Service
@@ -28,7 +28,7 @@ type fixture struct {
 	admin  map[string]*core.Record // the Admin role of each system by slug
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, admin: map[string]*core.Record{}}
 	f.app = testkit.NewApp(t, func(app *tests.TestApp) {

@@ -23,7 +23,7 @@ type rrFixture struct {
 	key     []string
 }
 
-func newRR(t *testing.T) *rrFixture {
+func newRR(t testing.TB) *rrFixture {
 	f := &rrFixture{fixture: newFixture(t), assigns: map[string]*core.Record{}}
 	var err error
 	if f.role, err = f.app.FindFirstRecordByFilter("roles", "system = {:s} && name = 'Asset Manager'", dbx.Params{"s": f.tts.Id}); err != nil {
