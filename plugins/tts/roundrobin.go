@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -125,21 +126,17 @@ const stateQuery = "SELECT a.id AS id, a.is_active AS is_active, " +
 	"FROM user_system_roles a LEFT JOIN tts_round_robin_state s ON s.role = a.role AND s.user = a.user " +
 	"WHERE a.role = {:role}"
 
-// agentsOf returns every holder of the role with its state, in rotation order. Run inside the
-// pick's transaction it sees exactly the committed assignments and state: the holders from the
-// shared reader, the flags and settings read by the transaction itself (an assignment
-// deactivated or undeployed before the transaction began is never eligible).
-func agentsOf(app core.App, roleID string) ([]agent, error) {
+// agentsOf returns every holder of the role with its state, in rotation order: the holders
+// from the shared assignments reader, and what eligibility needs beyond it (the assignment's
+// flag and settings, the rotation state) from readState. A pick passes the reader of its
+// transaction, so an assignment deactivated or undeployed before the transaction began is
+// never eligible, and the state includes the picks made before it in the same transaction.
+func agentsOf(app core.App, roleID string, readState func(query string, params dbx.Params) ([]dbx.NullStringMap, error)) ([]agent, error) {
 	holders, err := permissions.RoleHolders(app, roleID)
 	if err != nil {
 		return nil, err
 	}
-	var rows []dbx.NullStringMap
-	if app.IsTransactional() {
-		err = app.DB().NewQuery(stateQuery).Bind(dbx.Params{"role": roleID}).All(&rows)
-	} else {
-		rows, err = prepared.Rows(app, stateQuery, dbx.Params{"role": roleID})
-	}
+	rows, err := readState(stateQuery, dbx.Params{"role": roleID})
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +185,9 @@ func (p *plugin) roundRobinStatus(e *core.RequestEvent) error {
 	if r == nil {
 		return apikit.NotFound(msgRoleNotFound)
 	}
-	agents, err := agentsOf(e.App, r.ID)
+	agents, err := agentsOf(e.App, r.ID, func(q string, params dbx.Params) ([]dbx.NullStringMap, error) {
+		return prepared.Rows(e.App, q, params)
+	})
 	if err != nil {
 		return err
 	}
@@ -271,25 +270,19 @@ func (p *plugin) roundRobinPick(e *core.RequestEvent) error {
 		return apikit.NotFound(msgRoleNotFound)
 	}
 
-	ans := pickAnswer{Role: roleBrief{ID: r.ID, Name: r.Name}, TicketID: ticket}
-	err = e.App.RunInTransaction(func(tx core.App) error {
-		var err error
-		ans.Created, err = pick(tx, r, &ans)
-		if err != nil || !ans.Created {
-			return err
-		}
-		entry := audit.FromRequest(e, "roundrobin.assigned", true)
-		actor(e, &entry)
-		entry.TargetType, entry.TargetID, entry.System = "user", ans.UserID, tts.ID
-		entry.Details = map[string]any{"role_id": r.ID, "role_name": r.Name, "ticket_id": ticket}
-		return audit.Log(tx, entry)
-	})
-	if errors.Is(err, errNoEligible) {
+	entry := audit.FromRequest(e, "roundrobin.assigned", true)
+	actor(e, &entry)
+	entry.TargetType, entry.System = "user", tts.ID
+	entry.Details = map[string]any{"role_id": r.ID, "role_name": r.Name, "ticket_id": ticket}
+	job := &pickJob{role: r, entry: entry, ans: pickAnswer{Role: roleBrief{ID: r.ID, Name: r.Name}, TicketID: ticket}}
+	p.picks.do(e.App, job)
+	if errors.Is(job.err, errNoEligible) {
 		return apikit.NewError(http.StatusConflict, apikit.CodeNoEligibleAgent, "No eligible agent for role '"+r.Name+"'.")
 	}
-	if err != nil {
-		return err
+	if job.err != nil {
+		return job.err
 	}
+	ans := job.ans
 	status := http.StatusOK
 	if ans.Created {
 		status = http.StatusCreated
@@ -316,6 +309,8 @@ const existingPickQuery = "SELECT p.id AS id, COALESCE(u.id, '') AS user_id, COA
 	"FROM tts_round_robin_picks p LEFT JOIN users u ON u.id = p.user " +
 	"WHERE p.role = {:role} AND p.ticket_id = {:ticket}"
 
+const deletePickQuery = "DELETE FROM tts_round_robin_picks WHERE id = {:id}"
+
 const upsertStateQuery = "INSERT INTO tts_round_robin_state (id, role, user, last_assigned_at, assigned_count, created, updated) " +
 	"VALUES ({:id}, {:role}, {:user}, {:at}, 1, {:now}, {:now}) " +
 	"ON CONFLICT (role, user) DO UPDATE SET last_assigned_at = excluded.last_assigned_at, " +
@@ -324,40 +319,54 @@ const upsertStateQuery = "INSERT INTO tts_round_robin_state (id, role, user, las
 const insertPickQuery = "INSERT INTO tts_round_robin_picks (id, role, ticket_id, user, created, updated) " +
 	"VALUES ({:id}, {:role}, {:ticket}, {:user}, {:at}, {:at})"
 
-// pick runs steps 2–4 of §5.15.4 inside the transaction tx: the existing pick of
-// (role, ticket) if its user still exists (created = false), else the first eligible agent,
-// whose state and the pick are written (created = true). No eligible agent is errNoEligible.
+// pickQueries are every statement a pick transaction runs (prepared.RunTx).
+var pickQueries = []string{existingPickQuery, stateQuery, deletePickQuery, upsertStateQuery, insertPickQuery, audit.InsertQuery}
+
+// pickJob is one request's pick: its role, ticket and audit entry in; its answer or error out.
+type pickJob struct {
+	role  *role
+	entry audit.Entry
+	ans   pickAnswer
+	err   error
+	done  chan struct{}
+}
+
+// pick runs steps 2–4 of §5.15.4 in the transaction tx: the existing pick of (role, ticket) if
+// its user still exists (created = false), else the first eligible agent, whose state, the
+// pick and its audit row are written (created = true). With no eligible agent it writes
+// nothing and returns errNoEligible, so the picks before it in the same transaction stand.
 //
 // The new last_assigned_at is now, or 1 ms after the latest one of the role when now is not
-// later (two picks in the same millisecond, or a clock stepped back): the rotation order must
-// follow the order of the picks, or an agent picked in the same millisecond as another could
-// come first again.
-func pick(tx core.App, r *role, ans *pickAnswer) (bool, error) {
-	var found []dbx.NullStringMap
-	if err := tx.DB().NewQuery(existingPickQuery).Bind(dbx.Params{"role": r.ID, "ticket": ans.TicketID}).All(&found); err != nil {
-		return false, err
+// later (picks in the same millisecond, a clock stepped back): the rotation order must follow
+// the order of the picks, or an agent picked in the same millisecond as another could come
+// first again.
+func pick(app core.App, tx *prepared.Tx, j *pickJob) error {
+	ans, r := &j.ans, j.role
+	found, err := tx.Rows(existingPickQuery, dbx.Params{"role": r.ID, "ticket": ans.TicketID})
+	if err != nil {
+		return err
 	}
+	stale := ""
 	if len(found) > 0 {
 		prev := found[0]
 		if prev["user_id"].String != "" {
 			ans.UserID, ans.Email = prev["user_id"].String, prev["email"].String
 			ans.FullName = fullName(prev["first_name"].String, prev["last_name"].String)
 			at, _ := types.ParseDateTime(prev["created"].String)
-			ans.AssignedAt = profiles.Timestamp(at)
-			return false, nil
+			ans.AssignedAt, ans.Created = profiles.Timestamp(at), false
+			return nil
 		}
-		// its user was deleted: the pick is discarded and made again
-		if _, err := tx.DB().Delete("tts_round_robin_picks", dbx.HashExp{"id": prev["id"].String}).Execute(); err != nil {
-			return false, err
-		}
+		stale = prev["id"].String // its user was deleted: the pick is made again
 	}
 
-	agents, err := agentsOf(tx, r.ID)
+	// The holders come from the read pool: no write can commit while tx holds the write
+	// connection, so it reads the committed assignments; the state is read by tx.
+	agents, err := agentsOf(app, r.ID, tx.Rows)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if len(agents) == 0 || !agents[0].Eligible {
-		return false, errNoEligible
+		return errNoEligible
 	}
 	chosen := agents[0]
 	at := time.Now().UTC().Truncate(time.Millisecond)
@@ -367,16 +376,110 @@ func pick(tx core.App, r *role, ans *pickAnswer) (bool, error) {
 		}
 	}
 	atText := at.Format(types.DefaultDateLayout)
-	now := types.NowDateTime().String()
-	if _, err := tx.DB().NewQuery(upsertStateQuery).Bind(dbx.Params{"id": core.GenerateDefaultRandomId(), "role": r.ID,
-		"user": chosen.UserID, "at": atText, "now": now}).Execute(); err != nil {
-		return false, err
+	if stale != "" {
+		if _, err := tx.Exec(deletePickQuery, dbx.Params{"id": stale}); err != nil {
+			return err
+		}
 	}
-	if _, err := tx.DB().NewQuery(insertPickQuery).Bind(dbx.Params{"id": core.GenerateDefaultRandomId(), "role": r.ID,
-		"ticket": ans.TicketID, "user": chosen.UserID, "at": atText}).Execute(); err != nil {
-		return false, err
+	if _, err := tx.Exec(upsertStateQuery, dbx.Params{"id": core.GenerateDefaultRandomId(), "role": r.ID,
+		"user": chosen.UserID, "at": atText, "now": types.NowDateTime().String()}); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(insertPickQuery, dbx.Params{"id": core.GenerateDefaultRandomId(), "role": r.ID,
+		"ticket": ans.TicketID, "user": chosen.UserID, "at": atText}); err != nil {
+		return err
+	}
+	entry := j.entry
+	entry.TargetID = chosen.UserID
+	params, err := audit.InsertParams(entry)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(audit.InsertQuery, params); err != nil {
+		return err
 	}
 	ans.UserID, ans.Email, ans.FullName = chosen.UserID, chosen.Email, fullName(chosen.FirstName, chosen.LastName)
-	ans.AssignedAt = profiles.FormatTime(at)
-	return true, nil
+	ans.AssignedAt, ans.Created = profiles.FormatTime(at), true
+	return nil
+}
+
+// picker runs concurrent picks in shared write transactions, in arrival order: a pick is
+// queued, and one goroutine runs whatever is queued as one transaction, then the next batch,
+// until the queue is empty (no pick waits for a batch to fill). PocketBase has one write
+// connection, so every pick waits for it anyway; one commit for the picks that arrived
+// meanwhile instead of one each. A batch whose transaction fails is retried pick by pick, so
+// one pick's error is never another's.
+type picker struct {
+	mu      sync.Mutex
+	pending []*pickJob
+	active  bool
+}
+
+// maxPickBatch bounds one transaction (how long it holds the write connection).
+const maxPickBatch = 64
+
+// do runs j in the next batch and returns when it is done (j.ans, j.err).
+func (b *picker) do(app core.App, j *pickJob) {
+	j.done = make(chan struct{})
+	b.mu.Lock()
+	b.pending = append(b.pending, j)
+	if !b.active {
+		b.active = true
+		go b.run(app)
+	}
+	b.mu.Unlock()
+	<-j.done
+}
+
+func (b *picker) run(app core.App) {
+	for {
+		b.mu.Lock()
+		batch := b.pending
+		if len(batch) > maxPickBatch {
+			batch = batch[:maxPickBatch]
+		}
+		b.pending = b.pending[len(batch):]
+		if len(batch) == 0 {
+			b.active, b.pending = false, nil
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		b.execute(app, batch)
+	}
+}
+
+func (b *picker) execute(app core.App, batch []*pickJob) {
+	defer func() {
+		if rec := recover(); rec != nil { // never leave a request waiting
+			for _, j := range batch {
+				if j.err == nil {
+					j.err = errors.New("tts: pick panicked")
+				}
+			}
+			app.Logger().Error("tts: pick panicked", "panic", rec)
+		}
+		for _, j := range batch {
+			close(j.done)
+		}
+	}()
+	err := prepared.RunTx(app, pickQueries, func(tx *prepared.Tx) error {
+		for _, j := range batch {
+			j.err = pick(app, tx, j)
+			if j.err != nil && !errors.Is(j.err, errNoEligible) {
+				return j.err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].err = err
+		return
+	}
+	for _, j := range batch {
+		j.err = prepared.RunTx(app, pickQueries, func(tx *prepared.Tx) error { return pick(app, tx, j) })
+	}
 }

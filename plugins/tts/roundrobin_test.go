@@ -241,7 +241,9 @@ func TestRoundRobinAccess(t *testing.T) {
 	plain := f.user("Plain", "Staff", false)
 
 	const denied = `{"detail":"You do not have permission to perform this action.","code":"permission_denied"}`
-	body := func(ticket string) map[string]any { return map[string]any{"role_name": "Asset Manager", "ticket_id": ticket} }
+	body := func(ticket string) map[string]any {
+		return map[string]any{"role_name": "Asset Manager", "ticket_id": ticket}
+	}
 	refused := []struct {
 		label   string
 		headers []string

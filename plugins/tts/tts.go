@@ -30,7 +30,8 @@ type Deps struct {
 }
 
 type plugin struct {
-	kit *apikit.Kit
+	kit   *apikit.Kit
+	picks picker // the round-robin picks of this app, batched (roundrobin.go)
 }
 
 var errDeps = errors.New("tts: missing dependencies")
