@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -173,15 +174,14 @@ func TestTTSCreateRole(t *testing.T) {
 	}
 	// concurrent creates of one name (any case): exactly one wins
 	names := []string{"Night Shift", "night shift", "NIGHT SHIFT", "Night shift"}
-	wins := testkit.Concurrently(t, len(names)*2, func() func() (bool, error) {
-		i := 0
-		return func() (bool, error) {
-			name := names[i%len(names)]
-			i++
-			r := post(admin, "", map[string]any{"name": name})
-			return r.Status == 201, nil
+	var next atomic.Int64
+	wins := testkit.Concurrently(t, len(names)*2, func() (bool, error) {
+		r := post(admin, "", map[string]any{"name": names[int(next.Add(1))%len(names)]})
+		if r.Status != 201 && r.Status != 409 {
+			return false, fmt.Errorf("%d %s", r.Status, r.Body)
 		}
-	}())
+		return r.Status == 201, nil
+	})
 	if wins != 1 || f.count("roles", dbx.NewExp("lower(name) = 'night shift'")) != 1 {
 		t.Fatalf("concurrent creates: %d won", wins)
 	}

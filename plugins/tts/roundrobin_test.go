@@ -226,6 +226,36 @@ func TestRoundRobinConcurrent(t *testing.T) {
 			t.Fatalf("same ticket went to several agents: %v", users)
 		}
 	}
+
+	// one burst mixing new tickets, repeats and picks of a role nobody holds (409): each pick
+	// gets its own answer whatever else shares its transaction
+	var n int
+	before := f.count("tts_round_robin_picks", nil)
+	testkit.Concurrently(t, 48, func() (bool, error) {
+		mu.Lock()
+		n++
+		i := n
+		mu.Unlock()
+		switch i % 3 {
+		case 0:
+			r := f.pick(f.key, map[string]any{"role_name": "Budget Manager", "ticket_id": fmt.Sprint("M", i)})
+			if r.Status != 409 || r.Str("code") != "no_eligible_agent" {
+				return false, fmt.Errorf("no holder: %d %s", r.Status, r.Body)
+			}
+		case 1:
+			if r := f.pickTicket("SAME"); r.Status != 200 || r.Str("user_id") != users[0] {
+				return false, fmt.Errorf("repeat: %d %s", r.Status, r.Body)
+			}
+		default:
+			if r := f.pickTicket(fmt.Sprint("M", i)); r.Status != 201 {
+				return false, fmt.Errorf("new: %d %s", r.Status, r.Body)
+			}
+		}
+		return true, nil
+	})
+	if got := f.count("tts_round_robin_picks", nil) - before; got != 16 {
+		t.Fatalf("mixed burst stored %d picks, want 16", got)
+	}
 }
 
 // Who may pick (§5.15.4, §8.7 statement 92) and who may read the rotation (§8.7 statement 62).
