@@ -229,12 +229,9 @@ func TestTTSUserInfo(t *testing.T) {
 	hdtsUser := f.user("Hal", "Aitch", false)
 	f.assign(hdtsUser, f.admin["hdts"])
 	loner := f.user("Lone", "Wolf", false) // no assignment
-	ttsMember := f.bearer(f.user("Mem", "Ber", false))
-	{
-		u := f.user("Mem2", "Ber", false)
-		f.assign(u, agentRole)
-		ttsMember = f.bearer(u)
-	}
+	member := f.user("Mem", "Ber", false)
+	f.assign(member, agentRole)
+	ttsMember := f.bearer(member)
 
 	info := func(h []string, id string) testkit.Reply {
 		return f.client.Do(http.MethodGet, "/api/v1/tts/user-info/"+id+"/", nil, h...)

@@ -69,8 +69,6 @@ func (f *fixture) role(sys *core.Record, name string) *core.Record {
 	return r
 }
 
-var userSeq atomic.Int64
-
 // user creates an active staff user with the given names.
 func (f *fixture) user(first, last string, superuser bool) *core.Record {
 	f.t.Helper()
