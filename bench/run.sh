@@ -26,7 +26,7 @@ export GOTOOLCHAIN=local
 export BENCH_LUA=$ROOT/bench/lua
 
 # Connections per workload (issue 6 / the harness brief).
-C_VALIDATE=32 C_PROFILE=64 C_REFRESH=8 C_LOGIN=8 C_STORM=250 C_MIXED=32
+C_VALIDATE=32 C_PROFILE=64 C_REFRESH=8 C_LOGIN=8 C_STORM=250 C_MIXED=32 C_PICK=32
 WARMUP=$((DURATION < 2 ? DURATION : 2))
 PAUSE=1 # seconds between workloads (queued work drains, GC settles)
 
@@ -189,6 +189,25 @@ LOGIN_ID=$(create_user "$LOGINER" Bench Login +639171234568) || die "creating $L
 for slug in tts hdts; do assign "$READER_ID" "$slug" || die "assigning $slug to $READER failed"; done
 assign "$LOGIN_ID" tts || die "assigning tts to $LOGINER failed"
 
+# round-robin: three agents holding the tts role "Asset Manager", and an unbound API key with
+# round_robin:write (stored as its SHA-256, as `apikey create` stores keys)
+AM=$(curl -sS --fail-with-body -G -H "Authorization: $SU" \
+	--data-urlencode "filter=system.slug='tts' && name='Asset Manager'" --data-urlencode perPage=1 \
+	"$URL/api/collections/roles/records") || die "reading the role Asset Manager failed"
+PICK_ROLE=$(json items.0.id <<<"$AM") PICK_SYSTEM=$(json items.0.system <<<"$AM")
+PICK_AGENTS=()
+for i in 1 2 3; do
+	id=$(create_user "bench.agent$i@example.com" Agent "$i" "+63917123457$i") || die "creating agent $i failed"
+	post_json "$URL/api/collections/user_system_roles/records" \
+		"{\"user\":\"$id\",\"system\":\"$PICK_SYSTEM\",\"role\":\"$PICK_ROLE\"}" "$SU" >/dev/null || die "assigning agent $i failed"
+	PICK_AGENTS+=("$id")
+done
+PICK_KEY=ak_benchrr1_$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
+((${#PICK_KEY} == 44)) || die "generating the API key failed"
+post_json "$URL/api/collections/api_keys/records" \
+	"{\"name\":\"bench round-robin\",\"key_prefix\":\"benchrr1\",\"key_hash\":\"$(printf '%s' "$PICK_KEY" | sha256sum | cut -d' ' -f1)\",\"scopes\":[\"round_robin:write\"],\"is_active\":true}" \
+	"$SU" >/dev/null || die "storing the API key failed"
+
 # Sessions (one login each; refresh tokens one per line): 1 reader, C_REFRESH for the refresh
 # workload, C_MIXED for the mixed one.
 "$TOOL" sessions "$URL" "$READER" "$USER_PASSWORD" $((1 + C_REFRESH + C_MIXED)) >"$WORK/sessions" ||
@@ -218,6 +237,9 @@ VALIDATE_BYTES=$(check_get "$URL/api/v1/users/token/validate/" "Bearer $ACCESS")
 PROFILE_BYTES=$(check_get "$URL/api/v1/users/profile/" "Bearer $ACCESS")
 BASE_BYTES=$(check_get "$BASE_URL/" "")
 post_json "$URL/api/collections/_superusers/auth-refresh" "" "$SU" >/dev/null || die "PocketBase auth-refresh failed"
+code=$(curl -sS -o "$WORK/check.body" -w '%{http_code}' -H 'Content-Type: application/json' -H "X-API-Key: $PICK_KEY" \
+	-d "{\"role_id\":\"$PICK_ROLE\",\"ticket_id\":\"preflight\"}" "$URL/api/v1/tts/round-robin/") || die "round-robin pick failed"
+[[ $code == 201 ]] || die "round-robin pick answered $code: $(head -c 300 "$WORK/check.body")"
 
 # ---------------------------------------------------------------------------------------------
 # hash bound: cores ÷ one bcrypt verification at the users' cost (machine otherwise idle)
@@ -353,6 +375,8 @@ parse storm_validate
 sleep $((PAUSE + 2)) # abandoned queued logins drain
 # mixed: 80% validate/profile, 20% rotations, one session per thread
 TOKENS=$WORK/mixed_tokens measure mixed -t"$C_MIXED" -c"$C_MIXED" -d"$D" -s "$BENCH_LUA/mixed.lua" "$URL/"
+# round-robin picks of distinct tickets (every answer must be 201)
+ROLE_ID=$PICK_ROLE measure pick -t2 -c"$C_PICK" -d"$D" -s "$BENCH_LUA/pick.lua" -H "X-API-Key: $PICK_KEY" "$URL/api/v1/tts/round-robin/"
 
 kill -0 "$GH_PID" 2>/dev/null || die "gatehouse exited during the run"
 # peak and final RSS now: the log queries below are no workload (a filtered /api/logs count over
@@ -372,6 +396,22 @@ LOGS_PROFILE=$(count_of /api/logs "data.url ~ '/users/profile/'") || LOGS_PROFIL
 LOGS_REFRESH=$(count_of /api/logs "data.url ~ '/token/refresh/'") || LOGS_REFRESH="?"
 LOGS_LOGIN=$(count_of /api/logs "data.url ~ '/users/login/'") || LOGS_LOGIN="?"
 AUDIT_TOTAL=$(count_of /api/collections/audit_log/records) || AUDIT_TOTAL="?"
+# round-robin: one stored pick per 201 (the pre-flight pick included), and the per-agent counts
+PICK_ROWS=$(count_of /api/collections/tts_round_robin_picks/records) || PICK_ROWS="?"
+PICK_OK=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' "$WORK/pick.out")
+# Picks wrk sent but did not wait for at the deadline are stored too: at most one per connection.
+PICK_INFLIGHT=$(awk -v rows="$PICK_ROWS" -v ok="$PICK_OK" 'BEGIN { if (rows == "?" || ok == "") print "?"; else print rows - 1 - ok }')
+# A ticket answered twice would be a 200 (reported as status 1200, a non-2xx): duplicates are
+# the unexpected answers, and the stored rows must match the 201s up to those in flight.
+PICK_DUP=${NON2XX[pick]}
+if [[ $PICK_INFLIGHT == \? ]] || ((PICK_INFLIGHT < 0 || PICK_INFLIGHT > C_PICK)); then PICK_DUP="?"; fi
+PICK_COUNTS=()
+for a in "${PICK_AGENTS[@]}"; do
+	PICK_COUNTS+=("$(curl -sS --fail-with-body -G -H "Authorization: $SU" --data-urlencode perPage=1 \
+		--data-urlencode "filter=role='$PICK_ROLE' && user='$a'" "$URL/api/collections/tts_round_robin_state/records" | json items.0.assigned_count)") ||
+		PICK_COUNTS+=("?")
+done
+PICK_SPREAD=$(printf '%s\n' "${PICK_COUNTS[@]}" | awk '/^[0-9]+$/ {n++; if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1} END { if (n == 3) print max - min; else print "?" }')
 DATA_MB=$(du -sm "$DATA" | cut -f1)
 AFTER_LOGS_HWM_MB=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$GH_PID/status")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -423,7 +463,7 @@ verdict() { # ratio%-number target floor p99 p99max
 }
 
 FAILED=""
-for n in base_validate validate profile base_profile base_refresh refresh login base_login storm_validate mixed; do
+for n in base_validate validate profile base_profile base_refresh refresh login base_login storm_validate mixed pick; do
 	check_errs "$n" 0
 done
 check_errs storm 1
@@ -455,7 +495,12 @@ printf "$FMT" "  login vs hash bound" "" "${RPS[login]}" "" "" "" "hash bound ${
 line "login storm" "$C_STORM" storm 1 "2xx logins/s" "${OKRATE[storm]}" "" "429 after 5s expected" ""
 line "validate during storm" "$C_VALIDATE" storm_validate 0 "validate unloaded" "${RPS[validate]}" "$R_STORM%" "≥50%" "$(verdict "$R_STORM" 50 "")"
 line "mixed 80% GET/20% rotate" "$C_MIXED" mixed 0 "" "" "" "" ""
-printf "%-26s %s\n" "round-robin claim" "round-robin: not yet available (TTS endpoints pending)"
+PICK_VERDICT=MISSED
+if ge "${RPS[pick]}" 2000 && [[ $PICK_DUP == 0 ]] && ((${NON2XX[pick]} == 0 && ${SOCK[pick]} == 0 && PICK_OK > 0)); then
+	PICK_VERDICT=met
+fi
+line "round-robin pick (key)" "$C_PICK" pick 0 "stored picks" "$PICK_ROWS" "" "≥2000/s, 0 duplicates" "$PICK_VERDICT"
+echo "round-robin: $PICK_OK picks answered 201, $PICK_ROWS stored (the pre-flight pick and $PICK_INFLIGHT in flight at the deadline included): duplicates $PICK_DUP; per-agent assigned_count ${PICK_COUNTS[*]} (spread $PICK_SPREAD, must be ≤1)"
 echo
 verdict_le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? "met" : "MISSED" }'; }
 IDLE_MB=$(awk -v k="$IDLE_RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
@@ -471,6 +516,10 @@ echo
 echo "ratio = Gatehouse req/s ÷ baseline req/s of the same run; non-2xx [unexpected statuses], sock = socket errors/timeouts;"
 echo "cpu% s/w/o = share of all cores used by the server / wrk / anything else during the workload (high o = noisy machine);"
 echo "RSS MB = VmRSS of gatehouse right after the workload."
+if [[ $PICK_DUP != 0 || $PICK_SPREAD == \? ]] || ((PICK_SPREAD > 1)); then
+	FAIL=1
+	FAILED="$FAILED pick(duplicates $PICK_DUP, spread $PICK_SPREAD)"
+fi
 if ((FAIL)); then
 	echo "RESULT: FAIL — unexpected non-2xx answers or socket errors in:$FAILED"
 	exit 1

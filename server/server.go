@@ -29,6 +29,7 @@ import (
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/superusers"
 	"gatehouse/plugins/tokens"
+	"gatehouse/plugins/tts"
 )
 
 // Options are the parts of the wiring that differ between the binary and tests.
@@ -130,6 +131,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 				return err
 			}
 			if err := hdts.Register(se, hdts.Deps{Kit: kit, Pool: pool, Mailer: mail, Flows: employeeFlows}); err != nil {
+				return err
+			}
+			if err := tts.Register(se, tts.Deps{Kit: kit}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {

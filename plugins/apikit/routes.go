@@ -20,7 +20,10 @@ type Route struct {
 	Path    string    // slash form, as spec/API.md writes it: "/api/v1/users/{id}/"
 	Access  Access    // who may call it (§1.7); the zero value is PUBLIC
 	Accepts BodyKinds // body formats besides JSON (§1.2)
-	Page    bool      // a page endpoint of §1.11: every answer carries Vary: Accept
+	// Page: a page endpoint of §1.11. Every answer carries Vary: Accept, and a GET whose Accept
+	// asks for text/html reaches the handler without authentication (the static shell needs
+	// none): its handler serves the page first when WantsHTML.
+	Page bool
 	// SkipSuccessLog keeps successful answers out of PocketBase's request log (failures are
 	// still logged): for hot token-check routes, where a log row per request costs more than
 	// the check itself.
@@ -196,6 +199,11 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 		if err := checkMediaType(e.Request, accepts); err != nil {
 			return err
 		}
+		if page && isRead(e.Request.Method) && WantsHTML(e) {
+			// The HTML variant of a page endpoint is a static shell that requires no
+			// authentication (§1.11): the handler serves it before anything else.
+			return e.Next()
+		}
 		if !rt.Access.IsPublic() {
 			if err := k.authorize(e, rt.Access); err != nil {
 				return err
@@ -208,6 +216,8 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 		k.noteFastRoute(slashForm(rt.Path), route) // the lane checks its chain (fastlane.go)
 	}
 }
+
+func isRead(method string) bool { return method == http.MethodGet || method == http.MethodHead }
 
 // pbSkipSuccessLogKey is the request-store key of apis.SkipSuccessActivityLog (unexported
 // there; TestSkipSuccessLogKey checks it).

@@ -3,9 +3,12 @@
 package audit
 
 import (
+	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 )
 
 // Actor types of §2.18 besides the principal types of plugins/realm (staff, employee).
@@ -83,4 +86,30 @@ func TruncateRunes(s string, n int) string {
 		i++
 	}
 	return s
+}
+
+// InsertQuery is the audit_log row of an entry as one SQL statement with InsertParams, for a
+// writer that batches its statements (prepared.RunTx) instead of saving records: the same
+// columns and values Log stores, without the record machinery.
+const InsertQuery = "INSERT INTO audit_log (id, event, success, actor_type, actor_id, target_type, target_id, system, ip, " +
+	"user_agent, details, created, updated) VALUES ({:id}, {:event}, {:success}, {:actor_type}, {:actor_id}, {:target_type}, " +
+	"{:target_id}, {:system}, {:ip}, {:user_agent}, {:details}, {:now}, {:now})"
+
+// InsertParams are the parameters of InsertQuery for entry.
+func InsertParams(entry Entry) (dbx.Params, error) {
+	if entry.ActorType == "" {
+		entry.ActorType = ActorSystem
+	}
+	details := "null"
+	if entry.Details != nil {
+		raw, err := json.Marshal(entry.Details)
+		if err != nil {
+			return nil, err
+		}
+		details = string(raw)
+	}
+	return dbx.Params{"id": core.GenerateDefaultRandomId(), "event": entry.Event, "success": entry.Success,
+		"actor_type": entry.ActorType, "actor_id": entry.ActorID, "target_type": entry.TargetType, "target_id": entry.TargetID,
+		"system": entry.System, "ip": entry.IP, "user_agent": TruncateRunes(entry.UserAgent, maxUserAgent),
+		"details": details, "now": types.NowDateTime().String()}, nil
 }

@@ -71,8 +71,10 @@ const (
 )
 
 // logTables are never read by a cached value (keep it so: a cache that reads one of them
-// would miss its writes).
-var logTables = map[string]bool{"audit_log": true, "email_outbox": true, "auth_failures": true}
+// would miss its writes). The round-robin tables are written by every pick (§5.15.4): were
+// they main tables, a stream of picks would empty every hot cache (callers, assignments).
+var logTables = map[string]bool{"audit_log": true, "email_outbox": true, "auth_failures": true,
+	"tts_round_robin_state": true, "tts_round_robin_picks": true}
 
 func classOf(table string) tableClass {
 	switch {

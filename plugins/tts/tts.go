@@ -1,0 +1,174 @@
+// Package tts serves the TTS endpoints of spec/API.md §5.13, §5.14.4 and §5.15.4: the fair
+// round-robin assignment of agents to tickets, TTS roles and assignments, and the user
+// information that other services read with an API key.
+//
+// Who holds a role comes from the shared assignments reader (permissions.RoleHolders); this
+// package keeps no cache of its own.
+package tts
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"html"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/audit"
+	"gatehouse/plugins/prepared"
+)
+
+// Deps are the services the endpoints use.
+type Deps struct {
+	Kit *apikit.Kit
+}
+
+type plugin struct {
+	kit   *apikit.Kit
+	picks picker // the round-robin picks of this app, batched (roundrobin.go)
+}
+
+var errDeps = errors.New("tts: missing dependencies")
+
+// Register mounts the plugin's routes; call it from OnServe.
+func Register(se *core.ServeEvent, deps Deps) error {
+	if deps.Kit == nil {
+		return errDeps
+	}
+	p := &plugin{kit: deps.Kit}
+	return deps.Kit.Mount(se.Router, p.routes())
+}
+
+// SystemSlug is the system every TTS endpoint works on (§5.13).
+const SystemSlug = "tts"
+
+// system is a row of systems.
+type system struct {
+	ID, Name, Slug string
+}
+
+const systemBySlugQuery = "SELECT id, name, slug FROM systems WHERE slug = {:slug}"
+
+// findSystem returns the system with that slug, or nil when there is none.
+func findSystem(app core.App, slug string) (*system, error) {
+	rows, err := prepared.Rows(app, systemBySlugQuery, dbx.Params{"slug": slug})
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	r := rows[0]
+	return &system{ID: r["id"].String, Name: r["name"].String, Slug: r["slug"].String}, nil
+}
+
+// ttsSystem is system tts (a 500 if it was deleted: the endpoints have nothing to work on).
+func ttsSystem(app core.App) (*system, error) {
+	s, err := findSystem(app, SystemSlug)
+	if err == nil && s == nil {
+		err = errors.New("tts: system tts does not exist")
+	}
+	return s, err
+}
+
+// serviceBoundElsewhere is the SERVICE half of an Auth line that accepts keys "unbound or
+// bound to tts" (§5.13.7, §5.15.4): a key bound to another system gets 403.
+func serviceBoundElsewhere(e *core.RequestEvent, tts *system) error {
+	c := apikit.CallerOf(e)
+	if c == nil || c.Kind != apikit.KindService || c.Record == nil {
+		return nil
+	}
+	if bound := c.Record.GetString("system"); bound != "" && bound != tts.ID {
+		return apikit.PermissionDenied("")
+	}
+	return nil
+}
+
+// actor fills the audit entry's actor from the request's caller.
+func actor(e *core.RequestEvent, entry *audit.Entry) {
+	c := apikit.CallerOf(e)
+	if c == nil || c.Record == nil {
+		return
+	}
+	switch c.Kind {
+	case apikit.KindService:
+		entry.ActorType, entry.ActorID = audit.ActorService, c.Record.Id
+	case apikit.KindStaff:
+		entry.ActorType, entry.ActorID = "staff", c.Record.Id
+	}
+}
+
+// servePage answers the HTML variant of a page endpoint (§1.11): the page of pb_public when
+// it exists, until then a placeholder naming where the page will be and its JSON variant.
+func (p *plugin) servePage(e *core.RequestEvent, file, jsonPath string) error {
+	if pub := p.kit.Public(); pub != nil {
+		if _, err := fs.Stat(pub, file); err == nil {
+			return p.kit.ServePage(e, file)
+		}
+	}
+	body := "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gatehouse</title></head>\n" +
+		"<body><p>This page is not built yet: it will be served from <code>pb_public/" + html.EscapeString(file) +
+		"</code>. Its data: <code>GET " + html.EscapeString(jsonPath) + "</code> with <code>Accept: application/json</code>.</p></body></html>\n"
+	apikit.SetPageHeaders(e)
+	h := e.Response.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	e.Response.WriteHeader(http.StatusOK)
+	if e.Request.Method == http.MethodHead {
+		return nil
+	}
+	_, err := e.Response.Write([]byte(body))
+	return err
+}
+
+// Settings rules of §5.11.4 (and §2.6).
+const (
+	msgDeployedBool  = "is_deployed must be a boolean."
+	msgSettingsLarge = "Settings must not exceed 16 KB."
+	maxSettingsBytes = 16384
+)
+
+// readSettings reads the optional settings object of §5.11.4: a JSON object whose compact
+// UTF-8 form is at most 16,384 bytes and whose is_deployed, when present, is a boolean. It
+// returns the object and whether the key was present.
+func readSettings(b *apikit.Body) (map[string]any, bool) {
+	obj, raw, present := b.Object("settings", false)
+	if !present || obj == nil {
+		return nil, present
+	}
+	if v, ok := obj["is_deployed"]; ok {
+		if _, isBool := v.(bool); !isBool {
+			b.Errors.Add("settings", msgDeployedBool)
+			return nil, true
+		}
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil || compact.Len() > maxSettingsBytes {
+		b.Errors.Add("settings", msgSettingsLarge)
+		return nil, true
+	}
+	return obj, true
+}
+
+// deployed is settings.is_deployed, true when absent (§5.13.4).
+func deployed(settings map[string]any) bool {
+	v, ok := settings["is_deployed"].(bool)
+	return !ok || v
+}
+
+// fullName is first_name + " " + last_name, trimmed (§3.2 note 2).
+func fullName(first, last string) string { return strings.TrimSpace(first + " " + last) }
+
+// upperSlug is <SLUG> of the messages (the slug upper-cased).
+func upperSlug(slug string) string {
+	b := []byte(slug)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
