@@ -299,8 +299,63 @@ func testImportOriginal(t *testing.T, from string) {
 		t.Fatalf("wrong password after the re-hash: %d", st)
 	}
 
+	// The 8 imported employees (fixture README: password TestPassword123!, 6 Approved, one
+	// Pending, one Rejected) sign in at the employee login with their original passwords.
 	t.Run("employees", func(t *testing.T) {
-		t.Skip("employee login (POST /api/v1/hdts/employees/api/login/, §5.12.4) does not exist yet; the 8 imported employees keep their argon2 hashes until it does")
+		rows, err := db.Query("SELECT email, status FROM employees ORDER BY email")
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses := map[string]string{}
+		for rows.Next() {
+			var email, status string
+			if err := rows.Scan(&email, &status); err != nil {
+				t.Fatal(err)
+			}
+			statuses[email] = status
+		}
+		rows.Close()
+		if len(statuses) != 8 {
+			t.Fatalf("%d imported employees, want 8", len(statuses))
+		}
+		approved := 0
+		for email, status := range statuses {
+			st, _, body := s.Do(t, http.MethodPost, "/api/v1/hdts/employees/api/login/", map[string]string{"email": email, "password": "TestPassword123!"})
+			switch status {
+			case "Approved":
+				approved++
+				// the password step passed: tokens, or the second factor for an account whose
+				// email 2FA switch was imported on
+				if st != http.StatusOK || !(strings.Contains(string(body), `"employee":{`) || strings.Contains(string(body), `"otp_required":true`)) {
+					t.Errorf("%s (Approved): %d %s", email, st, body)
+					continue
+				}
+				var password, legacy string
+				if err := db.QueryRow("SELECT password, legacy_password_hash FROM employees WHERE email = ?", email).Scan(&password, &legacy); err != nil {
+					t.Fatal(err)
+				}
+				if legacy != "" || !strings.HasPrefix(password, "$2a$12$") {
+					t.Errorf("%s after its first login: password %.7s…, legacy %q", email, password, legacy)
+				}
+			case "Pending":
+				if st != http.StatusForbidden || !strings.Contains(string(body), `"code":"account_pending"`) {
+					t.Errorf("%s (Pending): %d %s", email, st, body)
+				}
+			case "Rejected":
+				if st != http.StatusForbidden || !strings.Contains(string(body), `"code":"account_rejected"`) {
+					t.Errorf("%s (Rejected): %d %s", email, st, body)
+				}
+			default:
+				t.Errorf("%s: unexpected status %q", email, status)
+			}
+			// a wrong password reveals nothing
+			if st, _, body := s.Do(t, http.MethodPost, "/api/v1/hdts/employees/api/login/", map[string]string{"email": email, "password": "not-the-password"}); st != http.StatusBadRequest || !strings.Contains(string(body), "invalid_credentials") {
+				t.Errorf("%s wrong password: %d %s", email, st, body)
+			}
+		}
+		if approved != 6 {
+			t.Errorf("%d approved employees, want 6", approved)
+		}
 	})
 }
 
