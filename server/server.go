@@ -21,6 +21,7 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/datadir"
+	"gatehouse/plugins/directory"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/permissions"
@@ -42,8 +43,8 @@ type Options struct {
 type Services struct {
 	Kit      *apikit.Kit
 	Tokens   *tokens.Service
-	Pool     *passwords.Pool  // the one bcrypt pool of §7.2
-	Mailer   *mailer.Mailer   // email_outbox + delivery
+	Pool     *passwords.Pool   // the one bcrypt pool of §7.2
+	Mailer   *mailer.Mailer    // email_outbox + delivery
 	Attempts *captcha.Attempts // password attempts under the CAPTCHA and lockout counters
 }
 
@@ -115,6 +116,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 				return err
 			}
 			if err := accounts.Register(se, accounts.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Flows: staffFlows}); err != nil {
+				return err
+			}
+			if err := directory.Register(se, directory.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Flows: staffFlows}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {
