@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -72,7 +73,7 @@ const assignmentSelect = "a.id AS id, a.user AS user, u.email AS email, u.userna
 	"a.is_active AS is_active, a.settings AS settings, a.assigned_at AS assigned_at, a.last_logged_on AS last_logged_on"
 
 func (p *plugin) assignmentQuery() *dbx.SelectQuery {
-	return p.app.DB().Select(assignmentSelect).From(colAssignments+" a").
+	return p.app.DB().Select(strings.Split(assignmentSelect, ", ")...).From(colAssignments+" a").
 		InnerJoin("users u", dbx.NewExp("u.id = a.user")).
 		InnerJoin("systems s", dbx.NewExp("s.id = a.system")).
 		InnerJoin("roles r", dbx.NewExp("r.id = a.role"))
