@@ -24,8 +24,10 @@ const (
 	msgPhoneTaken           = "A user with this phone number already exists."
 )
 
+// userOrdering: emails are stored lower-cased (§1.9), so their NOCASE order is their byte
+// order, and the unique NOCASE email index serves it.
 var userOrdering = map[string]string{
-	"email": "[[users.email]]", "username": "[[users.username]]", "first_name": "[[users.first_name]]",
+	"email": "[[users.email]] COLLATE NOCASE", "username": "[[users.username]]", "first_name": "[[users.first_name]]",
 	"last_name": "[[users.last_name]]", "company_id": "[[users.company_id]]",
 	"date_joined": "[[users.created]]", "last_login": "[[users.last_login]]",
 }
