@@ -3,11 +3,14 @@ package hooks
 import (
 	"encoding/json"
 
+	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/permissions"
+	"gatehouse/plugins/realm"
+	"gatehouse/plugins/tokens"
 )
 
 // AdminRoleName is the role whose active assignment makes a user ADMIN(S) (§1.7).
@@ -90,6 +93,55 @@ func defaultAssignmentSettings(e *core.RecordEvent) error {
 func stampOccurredAt(e *core.RecordEvent) error {
 	if e.Record.GetDateTime("occurred_at").IsZero() {
 		e.Record.Set("occurred_at", types.NowDateTime())
+	}
+	return e.Next()
+}
+
+// renameSystemRevokes ends every session of the users holding an assignment in a system whose
+// slug changes (§3.5 slug_renamed), in the rename's transaction, whoever renames it (the API's
+// forced rename or the dashboard): tokens naming the old slug never silently stay in use.
+func renameSystemRevokes(e *core.RecordEvent) error {
+	orig, err := storedRecord(e)
+	if err != nil {
+		return err
+	}
+	if orig.GetString("slug") == e.Record.GetString("slug") {
+		return e.Next()
+	}
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		if err := e.Next(); err != nil {
+			return err
+		}
+		var users []struct {
+			U string `db:"u"`
+		}
+		if err := tx.DB().NewQuery("SELECT DISTINCT [[user]] AS u FROM {{user_system_roles}} WHERE [[system]] = {:s}").
+			Bind(dbx.Params{"s": e.Record.Id}).All(&users); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := tokens.RevokeSessions(tx, realm.TypeStaff, u.U, tokens.ReasonSlugRenamed, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// keepDefaultRoleName refuses a new name for a default role (is_custom = false, §5.10.5): the
+// Admin role especially, whose exact name is what grants ADMIN(S).
+func keepDefaultRoleName(e *core.RecordEvent) error {
+	orig, err := storedRecord(e)
+	if err != nil {
+		return err
+	}
+	if !orig.GetBool("is_custom") {
+		if e.Record.GetString("name") != orig.GetString("name") {
+			return validation.Errors{"name": validation.NewError("validation_default_role_name",
+				"The name of a default role cannot be changed.")}
+		}
+		e.Record.Set("is_custom", false)
 	}
 	return e.Next()
 }

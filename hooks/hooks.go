@@ -18,7 +18,9 @@ func Register(app core.App) {
 	app.OnRecordCreateRequest("users", "user_system_roles").BindFunc(defaultActiveOnDashboardCreate)
 
 	app.OnRecordCreate("systems").BindFunc(createSystemWithAdminRole)
+	app.OnRecordUpdate("systems").BindFunc(renameSystemRevokes)
 	app.OnRecordUpdate("roles").BindFunc(keepImmutable("system"))
+	app.OnRecordUpdate("roles").BindFunc(keepDefaultRoleName)
 	app.OnRecordUpdate("user_system_roles").BindFunc(keepImmutable("user", "system"))
 	app.OnRecordCreate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
 	app.OnRecordUpdate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)

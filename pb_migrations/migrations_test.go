@@ -445,6 +445,13 @@ var expectedIndexes = map[string][]indexExpectation{
 		{"idx_users_username", true, "username NOCASE", ""},
 		{"idx_users_company_id", true, "company_id", ""},
 		{"idx_users_phone_number", true, "phone_number", "phone_number != ''"},
+		{"idx_users_created", false, "created", ""},
+		{"idx_users_username_order", false, "username", ""},
+		{"idx_users_first_name", false, "first_name", ""},
+		{"idx_users_last_name", false, "last_name", ""},
+		{"idx_users_last_login", false, "last_login", ""},
+		{"idx_users_status", false, "status", ""},
+		{"idx_users_is_active", false, "is_active", ""},
 	},
 	"employees": {
 		{"idx_email_{id}", true, "email NOCASE", ""}, // not partial: see configureAuthCollection
@@ -456,12 +463,15 @@ var expectedIndexes = map[string][]indexExpectation{
 	"systems": {
 		{"idx_systems_name", true, "name NOCASE", ""},
 		{"idx_systems_slug", true, "slug", ""},
+		{"idx_systems_created", false, "created", ""},
 	},
-	"roles": {{"idx_roles_system_name", true, "system,name", ""}},
+	"roles": {{"idx_roles_system_name", true, "system,name", ""}, {"idx_roles_created", false, "created", ""}},
 	"user_system_roles": {
 		{"idx_user_system_roles_user_system_role", true, "user,system,role", ""},
 		{"idx_user_system_roles_system_role_is_active", false, "system,role,is_active", ""},
 		{"idx_user_system_roles_user", false, "user", ""},
+		{"idx_user_system_roles_system_user", false, "system,user", ""},
+		{"idx_user_system_roles_assigned_at", false, "assigned_at", ""},
 	},
 	"sessions": {
 		{"idx_sessions_refresh_jti_hash", true, "refresh_jti_hash", ""},
@@ -477,6 +487,11 @@ var expectedIndexes = map[string][]indexExpectation{
 	"invitations": {
 		{"idx_invitations_email_system", false, "email,system", ""},
 		{"idx_invitations_token_hash", true, "token_hash", ""},
+		{"idx_invitations_system_created", false, "system,created", ""},
+		{"idx_invitations_invited_by_created", false, "invited_by,created", ""},
+		{"idx_invitations_created", false, "created", ""},
+		{"idx_invitations_expires_at", false, "expires_at", ""},
+		{"idx_invitations_email", false, "email", ""},
 	},
 	"captcha_challenges": nil,
 	"api_keys":           {{"idx_api_keys_key_prefix", true, "key_prefix", ""}},
@@ -938,8 +953,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 6 {
-		t.Errorf("reverted %v, want our 6 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords)", reverted)
+	if len(reverted) != 7 {
+		t.Errorf("reverted %v, want our 7 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")

@@ -21,6 +21,7 @@ import (
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/datadir"
+	"gatehouse/plugins/directory"
 	"gatehouse/plugins/hdts"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
@@ -134,6 +135,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 				return err
 			}
 			if err := tts.Register(se, tts.Deps{Kit: kit}); err != nil {
+				return err
+			}
+			if err := directory.Register(se, directory.Deps{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Flows: staffFlows}); err != nil {
 				return err
 			}
 			if err := apidocs.Register(se, kit); err != nil {

@@ -1,5 +1,5 @@
 // Package admincli adds the operator commands of spec/API.md §2.20 to PocketBase's root command:
-// `seed`, `users create-admin` and `keys rotate`.
+// `seed`, `users create-admin`, `apikey create` and `keys rotate`.
 package admincli
 
 import (
@@ -21,7 +21,7 @@ import (
 // Register adds the commands. Commands run after PocketBase's bootstrap but before app
 // migrations, so each one applies them first.
 func Register(app core.App, root *cobra.Command, deps Deps) {
-	root.AddCommand(seedCommand(app), usersCommand(app), keysCommand(app, deps.Tokens))
+	root.AddCommand(seedCommand(app), usersCommand(app), keysCommand(app, deps.Tokens), apikeyCommand(app))
 }
 
 // Deps are the services the commands use.

@@ -82,8 +82,11 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 		}
 		for _, method := range mountedMethods {
 			idx := slices.IndexFunc(routes, func(rt Route) bool { return rt.Method == method })
-			if method == http.MethodHead && slices.Contains(allow, http.MethodGet) {
-				continue // net/http serves HEAD with the GET pattern and drops the body
+			if method == http.MethodHead {
+				// net/http serves HEAD with the GET pattern (the route's GET, or its GET 405)
+				// and drops the body. A HEAD pattern of its own would conflict with a GET of a
+				// more specific path (HEAD /x/{id} against GET /x/accept).
+				continue
 			}
 			var rt Route
 			if idx >= 0 {

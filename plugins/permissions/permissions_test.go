@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -432,8 +433,13 @@ func TestChangesTakeEffectAtOnce(t *testing.T) {
 	testkit.SetField(t, f.app, a, "is_active", true)
 	f.expect("reactivated", "tts-admin/", token, 200, adminSummary)
 
-	// the Admin role renamed: its holders are no longer admins (a member role now)
+	// the Admin role renamed: its holders are no longer admins (a member role now). A default
+	// role keeps its name (hooks: keepDefaultRoleName), so the role is made a custom one first.
 	admin := f.roles["tts/Admin"]
+	if _, err := f.app.DB().Update("roles", dbx.Params{"is_custom": true}, dbx.HashExp{"id": admin.Id}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	admin = testkit.Reload(t, f.app, admin)
 	for _, name := range []string{"Administrator", "ADMIN"} {
 		testkit.SetField(t, f.app, admin, "name", name)
 		f.expect("role renamed "+name, "tts-admin/", token, 403, bodyForbidden)

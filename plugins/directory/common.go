@@ -1,0 +1,154 @@
+package directory
+
+import (
+	"database/sql"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/audit"
+	"gatehouse/plugins/permissions"
+	"gatehouse/plugins/realm"
+)
+
+const (
+	colUsers       = "users"
+	colSystems     = "systems"
+	colRoles       = "roles"
+	colAssignments = "user_system_roles"
+	colInvitations = "invitations"
+)
+
+// Choices of §1.16.
+var (
+	suffixChoices     = []string{"Jr.", "Sr.", "II", "III", "IV", "V"}
+	departmentChoices = []string{"IT Department", "Asset Department", "Budget Department"}
+	statusChoices     = []string{"Pending", "Approved", "Rejected"}
+)
+
+var idRe = regexp.MustCompile(`^[a-z0-9]{15}$`)
+
+// findByID loads a record by id; a malformed or unknown id is (nil, nil), never an error (§1.1).
+func findByID(app core.App, collection, id string) (*core.Record, error) {
+	if !idRe.MatchString(id) {
+		return nil, nil
+	}
+	rec, err := app.FindRecordById(collection, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return rec, err
+}
+
+// findSystemBySlug loads a system by slug ((nil, nil) when unknown).
+func findSystemBySlug(app core.App, slug string) (*core.Record, error) {
+	if slug == "" {
+		return nil, nil
+	}
+	rec, err := app.FindFirstRecordByData(colSystems, "slug", slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return rec, err
+}
+
+// adminScope returns the request's Scope and its admin systems as an id set (all = superuser).
+func adminScope(e *core.RequestEvent) (*permissions.Scope, map[string]bool, bool, error) {
+	s, err := permissions.For(e)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	systems, all := s.AdminSystems()
+	ids := make(map[string]bool, len(systems))
+	for _, sys := range systems {
+		ids[sys.ID] = true
+	}
+	return s, ids, all, nil
+}
+
+// idList is the sorted ids of a set, as arguments of an IN expression.
+func idList(set map[string]bool) []any {
+	out := make([]any, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	return out
+}
+
+// likePattern is a LIKE pattern for a case-insensitive substring (ESCAPE '\').
+func likePattern(s string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s) + "%"
+}
+
+// searchExp is "any of the columns contains s" (§1.8: case-insensitive, OR across fields).
+func searchExp(s string, columns ...string) dbx.Expression {
+	parts := make([]string, 0, len(columns))
+	for _, c := range columns {
+		parts = append(parts, c+" LIKE {:search} ESCAPE '\\'")
+	}
+	return dbx.NewExp("("+strings.Join(parts, " OR ")+")", dbx.Params{"search": likePattern(s)})
+}
+
+// orderBy turns the validated ordering into ORDER BY terms through columns (field → SQL
+// column), with the default when none was asked for and id ascending as the final tie-break.
+func orderBy(q apikit.PageQuery, columns map[string]string, def []apikit.OrderField, idColumn string) []string {
+	terms := q.Ordering
+	if len(terms) == 0 {
+		terms = def
+	}
+	out := make([]string, 0, len(terms)+1)
+	for _, t := range terms {
+		col := columns[t.Field]
+		if t.Desc {
+			out = append(out, col+" DESC")
+		} else {
+			out = append(out, col+" ASC")
+		}
+	}
+	return append(out, idColumn+" ASC")
+}
+
+// keys lists a map's keys (the allowed ordering names).
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// actorEntry starts an audit entry for the request's staff caller.
+func actorEntry(e *core.RequestEvent, event, targetType, targetID, system string) audit.Entry {
+	entry := audit.FromRequest(e, event, true)
+	if c := apikit.CallerOf(e); c != nil && c.Kind == apikit.KindStaff && c.Record != nil {
+		entry.ActorType, entry.ActorID = realm.TypeStaff, c.Record.Id
+	}
+	entry.TargetType, entry.TargetID, entry.System = targetType, targetID, system
+	return entry
+}
+
+// callerRecord is the staff caller's users record (nil for any other caller).
+func callerRecord(e *core.RequestEvent) *core.Record {
+	if c := apikit.CallerOf(e); c != nil && c.Kind == apikit.KindStaff {
+		return c.Record
+	}
+	return nil
+}
+
+// countQuery runs SELECT COUNT(*) on a prepared select.
+func countRows(q *dbx.SelectQuery) (int, error) {
+	var n struct {
+		N int `db:"n"`
+	}
+	if err := q.Select("COUNT(*) AS n").One(&n); err != nil {
+		return 0, err
+	}
+	return n.N, nil
+}
+
+// pkMessage is the §1.4 message of an unknown referenced id.
+func pkMessage(v string) string { return `Invalid pk "` + v + `" - object does not exist.` }

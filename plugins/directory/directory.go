@@ -1,0 +1,54 @@
+// Package directory serves the directory and access-control endpoints of spec/API.md: staff
+// user management (§5.3.3–§5.3.7, §5.4), invitations (§5.5, §5.11.1, §5.15.5), systems (§5.9),
+// roles (§5.10) and system-role assignments (§5.11).
+//
+// Every check goes through the permission model of plugins/permissions (one cached reader of
+// assignments, read again after any write), in the order of §1.3: level (403) → lookup and
+// scope (404) → object permission (403) → body (400) → state (409).
+package directory
+
+import (
+	"errors"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/config"
+	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/signin"
+	"gatehouse/plugins/tokens"
+)
+
+// Deps are the services the endpoints use.
+type Deps struct {
+	Kit    *apikit.Kit
+	Tokens *tokens.Service
+	Pool   *passwords.Pool // the app's one bcrypt pool (admin creation, invitation acceptance)
+	Mailer *mailer.Mailer  // access_granted, invitation, email_changed
+	// Flows is the staff realm of the sign-in flows: the current-password check of an own
+	// email change (§5.3.6 case A).
+	Flows *signin.Flows
+}
+
+type plugin struct {
+	app    core.App
+	kit    *apikit.Kit
+	cfg    *config.Config
+	pool   *passwords.Pool
+	mailer *mailer.Mailer
+	flows  *signin.Flows
+	invite *inviteLimiter
+}
+
+var errDeps = errors.New("directory: Deps.Kit, Pool, Mailer and the staff Flows are required")
+
+// Register mounts the plugin's routes; call it from OnServe.
+func Register(se *core.ServeEvent, deps Deps) error {
+	if deps.Kit == nil || deps.Pool == nil || deps.Mailer == nil || deps.Flows == nil {
+		return errDeps
+	}
+	p := &plugin{app: se.App, kit: deps.Kit, cfg: deps.Kit.Config(), pool: deps.Pool,
+		mailer: deps.Mailer, flows: deps.Flows, invite: newInviteLimiter()}
+	return deps.Kit.Mount(se.Router, p.routes())
+}

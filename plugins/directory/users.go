@@ -1,0 +1,422 @@
+package directory
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/audit"
+	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/permissions"
+	"gatehouse/plugins/profiles"
+)
+
+// Messages of §5.3.
+const (
+	msgUserNotFoundOrDenied = "User not found or access denied"
+	msgOnlySuperusersDelUsr = "Only superusers can delete users"
+	msgNoDeleteSuperusers   = "Cannot delete other superusers"
+	msgEmailTaken           = "A user with this email already exists."
+	msgUsernameTaken        = "This username is already taken. Please choose a different one."
+	msgPhoneTaken           = "A user with this phone number already exists."
+)
+
+// userOrdering: emails are stored lower-cased (§1.9), so their NOCASE order is their byte
+// order, and the unique NOCASE email index serves it.
+var userOrdering = map[string]string{
+	"email": "[[users.email]] COLLATE NOCASE", "username": "[[users.username]]", "first_name": "[[users.first_name]]",
+	"last_name": "[[users.last_name]]", "company_id": "[[users.company_id]]",
+	"date_joined": "[[users.created]]", "last_login": "[[users.last_login]]",
+}
+
+var userSearchColumns = []string{"[[users.email]]", "[[users.username]]", "[[users.first_name]]",
+	"[[users.last_name]]", "[[users.company_id]]", "[[users.phone_number]]"}
+
+// hasAssignmentIn is "the user holds an assignment (any state) in one of these systems".
+func hasAssignmentIn(systemIDs []any) dbx.Expression {
+	return dbx.NewExp("EXISTS (SELECT 1 FROM user_system_roles a WHERE a.user = [[users.id]] AND "+
+		inList("a.system", systemIDs)+")", inParams(systemIDs))
+}
+
+// inList builds "col IN ({:in0}, …)" (never an empty IN: no ids matches nothing).
+func inList(col string, ids []any) string {
+	if len(ids) == 0 {
+		return "0"
+	}
+	parts := make([]string, len(ids))
+	for i := range ids {
+		parts[i] = "{:in" + itoa(i) + "}"
+	}
+	return col + " IN (" + strings.Join(parts, ", ") + ")"
+}
+
+func inParams(ids []any) dbx.Params {
+	p := dbx.Params{}
+	for i, id := range ids {
+		p["in"+itoa(i)] = id
+	}
+	return p
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	return string(b)
+}
+
+// userListFilter resolves the query of §5.3.3 shared by the user lists: the admin scope, the
+// optional system (403/404 as the contract says) and the page parameters. systems is the set of
+// systems whose assignments the answer's system_roles show (nil = all).
+type userListFilter struct {
+	pq      apikit.PageQuery
+	where   dbx.Expression
+	systems map[string]bool // nil: every system (superuser without ?system=)
+}
+
+func (p *plugin) userFilter(e *core.RequestEvent, agents bool) (*userListFilter, error) {
+	q := e.Request.URL.Query()
+	errs := apikit.FieldErrors{}
+	var status string
+	var hasStatus, isActive, hasActive bool
+	if !agents {
+		status, hasStatus = apikit.QueryChoice(q, "status", statusChoices, errs)
+		isActive, hasActive = apikit.QueryBool(q, "is_active", errs)
+	}
+	pq, perr := apikit.ParsePageQuery(q, keys(userOrdering))
+	_, ids, all, err := adminScope(e)
+	if err != nil {
+		return nil, err
+	}
+	f := &userListFilter{pq: pq}
+	if !all {
+		f.systems = ids
+	}
+	if slug := q.Get("system"); slug != "" {
+		sys, err := findSystemBySlug(p.app, slug)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case all && sys == nil:
+			return nil, apikit.NotFound(msgSystemNotFound)
+		case sys == nil || !(all || ids[sys.Id]):
+			return nil, apikit.PermissionDenied(msgAccessDeniedSystem)
+		}
+		f.systems = map[string]bool{sys.Id: true}
+	}
+	mergeErr(errs, perr)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	where := dbx.And()
+	if agents {
+		where = dbx.And(where, dbx.HashExp{"users.is_active": true})
+		cond := "EXISTS (SELECT 1 FROM user_system_roles a JOIN roles r ON r.id = a.role WHERE a.user = [[users.id]] AND a.is_active = 1"
+		params := dbx.Params{}
+		if f.systems != nil {
+			list := idList(f.systems)
+			cond += " AND " + inList("a.system", list)
+			params = inParams(list)
+		}
+		if role := q.Get("role"); role != "" {
+			cond += " AND r.name = {:role}"
+			params["role"] = role
+		}
+		where = dbx.And(where, dbx.NewExp(cond+")", params))
+	} else if f.systems != nil {
+		where = dbx.And(where, hasAssignmentIn(idList(f.systems)))
+	}
+	if hasStatus {
+		where = dbx.And(where, dbx.HashExp{"users.status": status})
+	}
+	if hasActive {
+		where = dbx.And(where, dbx.HashExp{"users.is_active": isActive})
+	}
+	if pq.Search != "" {
+		where = dbx.And(where, searchExp(pq.Search, userSearchColumns...))
+	}
+	f.where = where
+	return f, nil
+}
+
+// listUsers serves GET /api/v1/users/, /api/v1/users/list/ and /api/v1/users/management/
+// (§5.3.3, §5.4.2, §5.4.3).
+func (p *plugin) listUsers(e *core.RequestEvent) error { return p.usersPage(e, false) }
+
+// listAgents serves GET /api/v1/users/agents/ (§5.4.1).
+func (p *plugin) listAgents(e *core.RequestEvent) error { return p.usersPage(e, true) }
+
+func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
+	f, err := p.userFilter(e, agents)
+	if err != nil {
+		return err
+	}
+	order := orderBy(f.pq, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
+	recs, count, err := p.pageRecords(colUsers, f.where, f.pq, order, nil)
+	if err != nil {
+		return err
+	}
+	out := make([]profiles.UserProfileJSON, 0, len(recs))
+	for _, r := range recs {
+		prof, err := p.scopedProfile(r, f.systems)
+		if err != nil {
+			return err
+		}
+		out = append(out, prof)
+	}
+	return p.writePage(e, f.pq, count, out)
+}
+
+// scopedProfile is the UserProfile of a user with system_roles limited to systems (nil = all).
+func (p *plugin) scopedProfile(user *core.Record, systems map[string]bool) (profiles.UserProfileJSON, error) {
+	prof, err := profiles.UserProfile(p.app, p.kit.AppURL(), user, "")
+	if err != nil {
+		return prof, err
+	}
+	if systems != nil {
+		kept := prof.SystemRoles[:0:0]
+		for _, item := range prof.SystemRoles {
+			if systems[item.SystemID] {
+				kept = append(kept, item)
+			}
+		}
+		prof.SystemRoles = kept
+	}
+	return prof, nil
+}
+
+// callerSystems is the admin scope as a filter for system_roles (nil for a superuser).
+func callerSystems(e *core.RequestEvent) (map[string]bool, error) {
+	_, ids, all, err := adminScope(e)
+	if err != nil || all {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// userInScope loads the user of the path if the caller may manage it (§5.3.3 scope), else 404.
+func (p *plugin) userInScope(e *core.RequestEvent) (*core.Record, error) {
+	user, err := findByID(p.app, colUsers, e.Request.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if user == nil {
+		return nil, apikit.NotFound(msgUserNotFoundOrDenied)
+	}
+	ok, err := p.managesUser(e, user.Id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, apikit.NotFound(msgUserNotFoundOrDenied)
+	}
+	return user, nil
+}
+
+// managesUser: a superuser manages every user; a system admin the users holding an assignment
+// (active or not) in a system of its admin scope.
+func (p *plugin) managesUser(e *core.RequestEvent, userID string) (bool, error) {
+	_, ids, all, err := adminScope(e)
+	if err != nil || all {
+		return all, err
+	}
+	rows, err := permissions.Assignments(p.app, userID)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range rows {
+		if ids[a.SystemID] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// getUser serves GET /api/v1/users/{id}/ and /api/v1/users/management/{id}/ (§5.3.5).
+func (p *plugin) getUser(e *core.RequestEvent) error {
+	user, err := p.userInScope(e)
+	if err != nil {
+		return err
+	}
+	systems, err := callerSystems(e)
+	if err != nil {
+		return err
+	}
+	prof, err := p.scopedProfile(user, systems)
+	if err != nil {
+		return err
+	}
+	return apikit.WriteJSON(e, http.StatusOK, prof)
+}
+
+// uniquenessErrors checks the unique user fields of §1.16 (empty values are not checked).
+func (p *plugin) uniquenessErrors(exceptID, email, username, phone string) apikit.FieldErrors {
+	fe := apikit.FieldErrors{}
+	if email != "" && p.taken(colUsers, "[[email]] = {:v} COLLATE NOCASE", email, exceptID) {
+		fe.Add("email", msgEmailTaken)
+	}
+	if username != "" && p.taken(colUsers, "[[username]] = {:v} COLLATE NOCASE", username, exceptID) {
+		fe.Add("username", msgUsernameTaken)
+	}
+	if phone != "" && p.taken(colUsers, "[[phone_number]] = {:v}", phone, exceptID) {
+		fe.Add("phone_number", msgPhoneTaken)
+	}
+	return fe
+}
+
+func addAll(dst apikit.FieldErrors, src apikit.FieldErrors) {
+	for k, v := range src {
+		for _, m := range v {
+			if !dst.Has(k) {
+				dst.Add(k, m)
+			}
+		}
+	}
+}
+
+// createUser serves POST /api/v1/users/ and /api/v1/users/management/ (§5.3.4). The password
+// is the one the admin gives; the server never chooses one.
+func (p *plugin) createUser(e *core.RequestEvent) error {
+	body, err := apikit.ReadBody(e, 0)
+	if err != nil {
+		return err
+	}
+	s, err := permissions.For(e)
+	if err != nil {
+		return err
+	}
+	roleID, hasRole := body.String("role_id", apikit.Str{Required: !s.IsSuperuser(), Nullable: s.IsSuperuser()})
+	var role *core.Record
+	if hasRole && roleID != "" && !body.Errors.Has("role_id") {
+		if role, err = findByID(p.app, colRoles, roleID); err != nil {
+			return err
+		}
+		if role == nil {
+			body.Errors.Add("role_id", pkMessage(roleID))
+		} else if err := permissions.RequireAdmin(e, role.GetString("system"), msgAccessDeniedSystem); err != nil {
+			return err
+		}
+	}
+	email, _ := body.Email("email", true)
+	password, _ := body.String("password", apikit.Str{Required: true, Raw: true, BlankMsg: apikit.MsgRequired})
+	username, _ := body.Username("username", false)
+	first, _ := body.String("first_name", apikit.Str{AllowBlank: true, Max: 100})
+	middle, _ := body.String("middle_name", apikit.Str{Nullable: true, Max: 100})
+	last, _ := body.String("last_name", apikit.Str{AllowBlank: true, Max: 100})
+	suffix, _ := body.String("suffix", apikit.Str{Nullable: true, Choices: suffixChoices})
+	department, _ := body.String("department", apikit.Str{Nullable: true, Choices: departmentChoices})
+	phone, _ := body.Phone("phone_number")
+	notified, _ := body.Bool("notified", false)
+	status, isStaff := "Pending", false
+	if s.IsSuperuser() { // ignored for everyone else (§5.3.4)
+		if v, ok := body.String("status", apikit.Str{Choices: statusChoices}); ok && !body.Errors.Has("status") {
+			status = v
+		}
+		isStaff, _ = body.Bool("is_staff", false)
+	}
+	addAll(body.Errors, p.uniquenessErrors("", email, username, phone))
+	if !body.Errors.Has("password") {
+		name := username
+		if name == "" {
+			name = profiles.UsernameBase(email)
+		}
+		for _, m := range passwords.NewPolicy(p.cfg).Check(e.Request.Context(), password, name, email) {
+			body.Errors.Add("password", m)
+		}
+	}
+	if err := body.Err(); err != nil {
+		return err
+	}
+
+	col, err := p.app.FindCachedCollectionByNameOrId(colUsers)
+	if err != nil {
+		return err
+	}
+	user := core.NewRecord(col)
+	user.SetEmail(email)
+	user.SetVerified(false)
+	for k, v := range map[string]any{"username": username, "first_name": first, "middle_name": middle, "last_name": last,
+		"suffix": suffix, "department": department, "phone_number": phone, "notified": notified, "status": status,
+		"is_active": true, "is_staff": isStaff, "is_superuser": false, "otp_enabled": false} {
+		user.Set(k, v)
+	}
+	if err := p.pool.SetPassword(e.Request.Context(), user, password); err != nil {
+		return err
+	}
+	err = p.app.RunInTransaction(func(tx core.App) error {
+		if err := tx.Save(user); err != nil {
+			return err
+		}
+		if err := audit.Log(tx, actorEntry(e, "user.created", "user", user.Id, "")); err != nil {
+			return err
+		}
+		if role == nil {
+			return nil
+		}
+		assignments, err := tx.FindCachedCollectionByNameOrId(colAssignments)
+		if err != nil {
+			return err
+		}
+		a := core.NewRecord(assignments)
+		a.Set("user", user.Id)
+		a.Set("system", role.GetString("system"))
+		a.Set("role", role.Id)
+		a.Set("is_active", true)
+		if err := tx.Save(a); err != nil {
+			return err
+		}
+		return audit.Log(tx, actorEntry(e, "assignment.created", "assignment", a.Id, ""))
+	})
+	if err != nil {
+		if fe := p.uniquenessErrors("", email, username, phone); len(fe) > 0 {
+			return apikit.Invalid(fe)
+		}
+		return err
+	}
+	systems, err := callerSystems(e)
+	if err != nil {
+		return err
+	}
+	prof, err := p.scopedProfile(user, systems)
+	if err != nil {
+		return err
+	}
+	return apikit.WriteJSON(e, http.StatusCreated, prof)
+}
+
+// deleteUser serves DELETE /api/v1/users/{id}/ and /api/v1/users/management/{id}/ (§5.3.7).
+func (p *plugin) deleteUser(e *core.RequestEvent) error {
+	if err := permissions.RequireSuperuser(e, msgOnlySuperusersDelUsr); err != nil {
+		return err
+	}
+	user, err := findByID(p.app, colUsers, e.Request.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if user == nil {
+		return apikit.NotFound(msgUserNotFoundOrDenied)
+	}
+	caller := callerRecord(e)
+	if user.GetBool("is_superuser") && (caller == nil || caller.Id != user.Id) {
+		return apikit.PermissionDenied(msgNoDeleteSuperusers)
+	}
+	err = p.app.RunInTransaction(func(tx core.App) error {
+		if err := tx.Delete(user); err != nil {
+			return err
+		}
+		return audit.Log(tx, actorEntry(e, "user.deleted", "user", user.Id, ""))
+	})
+	if err != nil {
+		return err
+	}
+	return e.NoContent(http.StatusNoContent)
+}
