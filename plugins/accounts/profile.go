@@ -38,7 +38,6 @@ var (
 		"first_name", "middle_name", "last_name", "suffix", "email"}
 )
 
-
 // staffCaller returns the caller and its users record. The authenticator read that record from
 // the database for this very request (authorization uses the database, §1.5), so it is not
 // read again.

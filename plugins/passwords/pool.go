@@ -138,7 +138,6 @@ func (p *pacer) pace(spent time.Duration, until time.Time) {
 	}
 }
 
-
 // acquire takes a slot, waiting at most p.wait. The returned func releases it.
 func (p *Pool) acquire(ctx context.Context) (func(), error) {
 	return p.acquireWithin(ctx, p.wait)

@@ -412,4 +412,3 @@ func TestVerifyDummyTakesAsLongAsVerify(t *testing.T) {
 		t.Errorf("VerifyDummy %v vs Verify %v: not comparable", dummy, real)
 	}
 }
-
