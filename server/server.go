@@ -42,8 +42,8 @@ type Options struct {
 type Services struct {
 	Kit      *apikit.Kit
 	Tokens   *tokens.Service
-	Pool     *passwords.Pool  // the one bcrypt pool of §7.2
-	Mailer   *mailer.Mailer   // email_outbox + delivery
+	Pool     *passwords.Pool   // the one bcrypt pool of §7.2
+	Mailer   *mailer.Mailer    // email_outbox + delivery
 	Attempts *captcha.Attempts // password attempts under the CAPTCHA and lockout counters
 }
 
