@@ -228,6 +228,11 @@ func (b *browser) signedInAs(email string) {
 	if got != "200 "+email {
 		b.t.Fatalf("after sign-in, /api/me/ = %s, want 200 %s", got, email)
 	}
+	// Nothing secret is kept where scripts can read it: no web storage, HttpOnly token cookies.
+	if kept := eval[string](b, "web storage and script-visible cookies",
+		`localStorage.length + " " + sessionStorage.length + " " + (document.cookie.indexOf("_token") >= 0)`); kept != "0 0 false" {
+		b.t.Fatalf("after sign-in: localStorage, sessionStorage, token cookie visible = %s", kept)
+	}
 }
 
 // browserServer is a dev-mode binary (solvable CAPTCHAs) whose APP_URL is its own address, so

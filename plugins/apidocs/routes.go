@@ -56,19 +56,15 @@ func openAPI(kit *apikit.Kit) func(e *core.RequestEvent) error {
 	var (
 		once sync.Once
 		body []byte
-		err  error
 	)
 	return func(e *core.RequestEvent) error {
 		once.Do(func() {
-			var doc map[string]any
-			if doc, err = Build(kit); err == nil {
-				body = mustJSON(doc)
+			doc, problems := Build(kit)
+			for _, p := range problems {
+				e.App.Logger().Warn("openapi document", "problem", p.Error())
 			}
+			body = mustJSON(doc)
 		})
-		if err != nil {
-			e.App.Logger().Error("openapi document", "error", err.Error())
-			return apikit.ServerError()
-		}
 		h := e.Response.Header()
 		h.Set("Content-Type", "application/json; charset=utf-8")
 		h.Set("Cache-Control", "public, max-age=300")
