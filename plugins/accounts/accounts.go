@@ -46,5 +46,9 @@ func Register(se *core.ServeEvent, deps Deps) error {
 	for _, part := range [][]apikit.Route{p.tokenRoutes(), p.profileRoutes(), p.secondFactorRoutes(), p.passwordRoutes()} {
 		table = append(table, part...)
 	}
+	table, err := apikit.WithDocs(table, docs)
+	if err != nil {
+		return err
+	}
 	return deps.Kit.Mount(se.Router, table)
 }

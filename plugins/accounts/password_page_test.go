@@ -109,43 +109,59 @@ func TestResetPageClearsTheQueryString(t *testing.T) {
 	}
 }
 
-// The page works under the CSP of §1.11: no inline script or style, no external resource; its
-// script and stylesheet are served from pb_public/assets.
-func TestResetPageAssetsRespectTheCSP(t *testing.T) {
+// Every page of pb_public works under the CSP of §1.11: no inline script or style, no external
+// resource; its scripts and stylesheet are served from pb_public/assets.
+func TestPagesRespectTheCSP(t *testing.T) {
 	t.Parallel()
-	page, err := fs.ReadFile(pbPublic, "reset-password/index.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	html := string(page)
-	for _, re := range []string{`<style`, `\sstyle=`, `\son[a-z]+=`, `https?://`, `javascript:`} {
-		if regexp.MustCompile(`(?i)` + re).MatchString(html) {
-			t.Errorf("the page matches %s", re)
-		}
-	}
-	scripts := regexp.MustCompile(`(?is)<script[^>]*>.*?</script>`).FindAllString(html, -1)
-	if len(scripts) == 0 {
-		t.Error("no script")
-	}
-	for _, s := range scripts {
-		if !regexp.MustCompile(`^<script src="/assets/[a-z-]+\.js" defer></script>$`).MatchString(s) {
-			t.Errorf("inline or external script: %s", s)
-		}
+	pages, err := fs.Glob(pbPublic, "*/index.html")
+	if err != nil || len(pages) < 3 {
+		t.Fatalf("pages: %v %v", pages, err)
 	}
 	f := newPwFlow(t, pwOpts{public: true})
-	for path, ctype := range map[string]string{
-		"/assets/reset-password.js":  "text/javascript; charset=utf-8",
-		"/assets/reset-password.css": "text/css; charset=utf-8",
-	} {
-		r := f.do(http.MethodGet, path, nil)
-		if r.status != 200 || r.header.Get("Content-Type") != ctype || len(r.body) == 0 {
-			t.Errorf("%s: %d %q", path, r.status, r.header.Get("Content-Type"))
+	for _, name := range pages {
+		page, err := fs.ReadFile(pbPublic, name)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if regexp.MustCompile(`https?://`).Match(r.body) {
-			t.Errorf("%s refers to an external resource", path)
+		html := string(page)
+		for _, re := range []string{`<style`, `\sstyle=`, `\son[a-z]+=`, `https?://`, `javascript:`} {
+			if regexp.MustCompile(`(?i)` + re).MatchString(html) {
+				t.Errorf("%s matches %s", name, re)
+			}
 		}
-		if !strings.Contains(html, path) {
-			t.Errorf("the page does not load %s", path)
+		scripts := regexp.MustCompile(`(?is)<script[^>]*>.*?</script>`).FindAllString(html, -1)
+		var assets []string
+		for _, m := range regexp.MustCompile(`<link rel="stylesheet" href="([^"]+)">`).FindAllStringSubmatch(html, -1) {
+			assets = append(assets, m[1])
+		}
+		for _, s := range scripts {
+			m := regexp.MustCompile(`^<script src="(/assets/[a-z-]+\.js)" defer></script>$`).FindStringSubmatch(s)
+			if m == nil {
+				t.Errorf("%s: inline or external script: %s", name, s)
+				continue
+			}
+			assets = append(assets, m[1])
+		}
+		// The pages of this package share the stylesheet and the script of the API envelope.
+		if shared := map[string]bool{"login/index.html": true, "reset-password/index.html": true, "two-factor/index.html": true}; shared[name] &&
+			(!strings.Contains(html, `<script src="/assets/app.js" defer></script>`) || !strings.Contains(html, `<link rel="stylesheet" href="/assets/app.css">`)) {
+			t.Errorf("%s does not load the shared script and stylesheet", name)
+		}
+		for _, path := range assets {
+			ctype := "text/javascript; charset=utf-8"
+			if strings.HasSuffix(path, ".css") {
+				ctype = "text/css; charset=utf-8"
+			}
+			r := f.do(http.MethodGet, path, nil)
+			if r.status != 200 || r.header.Get("Content-Type") != ctype || len(r.body) == 0 {
+				t.Errorf("%s: %d %q", path, r.status, r.header.Get("Content-Type"))
+			}
+			if regexp.MustCompile(`https?://`).Match(r.body) {
+				t.Errorf("%s refers to an external resource", path)
+			}
+			if !strings.Contains(html, path) {
+				t.Errorf("%s does not load %s", name, path)
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ type Kit struct {
 
 	mu      sync.RWMutex
 	mounted map[string]bool // "METHOD /slash/form/{param}/" of every mounted route
+	routes  []MountedRoute  // the same, with what the OpenAPI document needs (Routes)
 
 	public fs.FS // pb_public (page endpoints, static pages)
 

@@ -30,6 +30,11 @@ func (k *Kit) ServePage(e *core.RequestEvent, name string) error {
 	if err != nil {
 		return err
 	}
+	return WritePage(e, page)
+}
+
+// WritePage answers 200 text/html with page and the headers of §1.11 (HEAD: headers only).
+func WritePage(e *core.RequestEvent, page []byte) error {
 	SetPageHeaders(e)
 	h := e.Response.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -38,7 +43,7 @@ func (k *Kit) ServePage(e *core.RequestEvent, name string) error {
 	if e.Request.Method == http.MethodHead {
 		return nil
 	}
-	_, err = e.Response.Write(page)
+	_, err := e.Response.Write(page)
 	return err
 }
 
@@ -62,10 +67,25 @@ func (k *Kit) StaticPageRoutes() []Route {
 		if _, err := fs.Stat(k.public, page); err != nil {
 			continue
 		}
+		summary := staticPageSummaries[entry.Name()]
+		if summary == "" {
+			summary = "The " + entry.Name() + " page"
+		}
 		routes = append(routes, Route{Method: http.MethodGet, Path: "/" + entry.Name() + "/", Page: true,
-			Handler: func(e *core.RequestEvent) error { return k.ServePage(e, page) }})
+			Handler: func(e *core.RequestEvent) error { return k.ServePage(e, page) },
+			Doc: &Doc{Tag: "Pages", Summary: summary,
+				Description: "An HTML page embedded in the binary (§5.15.8); it calls the JSON endpoints with the browser's cookies.",
+				Responses:   []Response{{Status: http.StatusOK, Description: "The page.", HTML: true}}}})
 	}
 	return routes
+}
+
+// staticPageSummaries name the pages of pb_public in the OpenAPI document.
+var staticPageSummaries = map[string]string{
+	"login":             "The sign-in page: password, CAPTCHA when needed, second factor (§5.15.8)",
+	"reset-password":    "The password reset page: a new password from an emailed link, or a link by email (§5.15.8)",
+	"two-factor":        "The two-step verification setup page (QR code, confirmation, recovery codes)",
+	"accept-invitation": "The invitation acceptance page (§5.15.8)",
 }
 
 const savedQueryKey = "gatehouse.query"

@@ -37,6 +37,9 @@ type Route struct {
 	// caller's Record may be shared with other requests (SharedAuthenticator): read it only.
 	Fast    bool
 	Handler func(e *core.RequestEvent) error
+	// Doc describes the route in the OpenAPI document (plugins/apidocs); every mounted route
+	// needs one (apidocs' completeness test). Tables usually attach them with WithDocs.
+	Doc *Doc
 }
 
 // Priorities of our route-level middlewares relative to PocketBase's globals: the error
@@ -92,6 +95,7 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 			if idx >= 0 {
 				rt = routes[idx]
 				k.markMounted(method, path)
+				k.recordRoute(rt)
 				if rt.Fast {
 					k.markFast(rt)
 				}
@@ -149,10 +153,14 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 		route.BindFunc(skipSuccessLog)
 	}
 	page, secretQuery := rt.Page, rt.SecretQuery
+	docPath := rt.Path
 	route.Bind(&hook.Handler[*core.RequestEvent]{
 		Id:       "gatehouseErrors",
 		Priority: errorWriterPriority,
 		Func: func(e *core.RequestEvent) (err error) {
+			if statusLogOn && docPath != "" {
+				defer func() { recordStatus(e.Request.Method, docPath, e.Status()) }()
+			}
 			if secretQuery {
 				hideQuery(e)
 			}

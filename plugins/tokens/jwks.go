@@ -20,9 +20,12 @@ type jwk struct {
 
 // Routes is the tokens plugin's path table: the JWKS document and its alias (§5.15.1).
 func (s *Service) Routes() []apikit.Route {
+	doc := &apikit.Doc{Tag: "Tokens", Summary: "The public signing keys (JWKS, §5.15.1)",
+		Description: "One entry per active or retired signing key; `Cache-Control: public, max-age=300`.",
+		Responses:   []apikit.Response{apikit.OK("The key set.", apikit.Ref("JWKS"))}}
 	return []apikit.Route{
-		{Method: http.MethodGet, Path: "/.well-known/jwks.json", SkipSuccessLog: true, Handler: s.jwks},
-		{Method: http.MethodGet, Path: "/api/v1/token/jwks/", Handler: s.jwks},
+		{Method: http.MethodGet, Path: "/.well-known/jwks.json", SkipSuccessLog: true, Handler: s.jwks, Doc: doc},
+		{Method: http.MethodGet, Path: "/api/v1/token/jwks/", Handler: s.jwks, Doc: doc},
 	}
 }
 
