@@ -52,6 +52,9 @@ func Build(kit *apikit.Kit) (map[string]any, []error) {
 				"security":  security(rt.Access),
 				"responses": map[string]any{"default": map[string]any{"description": "Not documented yet."}},
 			}
+			if params := pathParameters(rt.Path); len(params) > 0 {
+				op["parameters"] = params
+			}
 		}
 		item[strings.ToLower(rt.Method)] = op
 		tags[op["tags"].([]string)[0]] = true
@@ -110,6 +113,16 @@ var tagOrder = []struct{ name, description string }{
 	{"Discovery", "Discovery documents and this document (§5.14, §5.15.7)."},
 }
 
+// pathParameters are the path parameters of a route path (§1.1).
+func pathParameters(path string) []map[string]any {
+	var params []map[string]any
+	for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
+		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true,
+			"description": pathParamDocs[m[1]], "schema": map[string]any{"type": "string"}})
+	}
+	return params
+}
+
 func operation(rt apikit.MountedRoute) (map[string]any, error) {
 	d := rt.Doc
 	if d == nil {
@@ -127,11 +140,7 @@ func operation(rt apikit.MountedRoute) (map[string]any, error) {
 	if d.Description != "" {
 		op["description"] = d.Description
 	}
-	var params []map[string]any
-	for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
-		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true,
-			"description": pathParamDocs[m[1]], "schema": map[string]any{"type": "string"}})
-	}
+	params := pathParameters(rt.Path)
 	for _, q := range d.Query {
 		p := map[string]any{"name": q.Name, "in": "query", "required": q.Required, "schema": q.Schema}
 		if q.Description != "" {
