@@ -18,16 +18,14 @@ const CleanupJob = "captcha.cleanup"
 
 // ScheduleCleanup schedules CleanupJob on app's job scheduler.
 func ScheduleCleanup(app core.App, cfg *config.Config) {
-	if err := jobs.For(app).Add(CleanupJob, "0 29 * * * *", func() {
-		if _, err := Cleanup(app, cfg, time.Now()); err != nil {
-			app.Logger().Error("captcha: cleanup", "error", err.Error())
-		}
-	}); err != nil {
-		app.Logger().Error("captcha: schedule cleanup", "error", err.Error())
-	}
+	jobs.AddLogged(app, CleanupJob, "0 29 * * * *", func() error {
+		_, err := Cleanup(app, cfg, time.Now())
+		return err
+	})
 }
 
-// Cleanup deletes the rows past retention at now, in batches of 500, and returns how many.
+// Cleanup deletes the rows past retention at now, in batches (jobs.DeleteInBatches), and
+// returns how many.
 func Cleanup(app core.App, cfg *config.Config, now time.Time) (int64, error) {
 	var total int64
 	for _, q := range []struct {
@@ -38,17 +36,10 @@ func Cleanup(app core.App, cfg *config.Config, now time.Time) (int64, error) {
 		{"captcha_challenges", "expires_at", cfg.ExpiredRowRetention},
 	} {
 		cutoff := now.Add(-q.keep).UTC().Format(types.DefaultDateLayout)
-		for {
-			res, err := app.NonconcurrentDB().NewQuery("DELETE FROM " + q.table + " WHERE id IN (SELECT id FROM " + q.table +
-				" WHERE " + q.column + " != '' AND " + q.column + " < {:c} LIMIT 500)").Bind(dbx.Params{"c": cutoff}).Execute()
-			if err != nil {
-				return total, err
-			}
-			n, _ := res.RowsAffected()
-			total += n
-			if n < 500 {
-				break
-			}
+		n, err := jobs.DeleteInBatches(app, q.table, q.column+" != '' AND "+q.column+" < {:c}", dbx.Params{"c": cutoff})
+		total += n
+		if err != nil {
+			return total, err
 		}
 	}
 	return total, nil

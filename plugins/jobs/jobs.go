@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/robfig/cron/v3"
@@ -73,4 +74,34 @@ type cronLogger struct{ app core.App }
 func (l cronLogger) Info(msg string, kv ...any) { l.app.Logger().Debug("cron: "+msg, kv...) }
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.app.Logger().Error("cron: "+msg, append(kv, slog.String("error", err.Error()))...)
+}
+
+// AddLogged schedules fn under name like Add; an error of fn, or of scheduling it, is logged
+// with the job's name (the retention jobs use it).
+func AddLogged(app core.App, name, spec string, fn func() error) {
+	if err := For(app).Add(name, spec, func() {
+		if err := fn(); err != nil {
+			app.Logger().Error("job failed", "job", name, "error", err.Error())
+		}
+	}); err != nil {
+		app.Logger().Error("job not scheduled", "job", name, "error", err.Error())
+	}
+}
+
+// DeleteInBatches deletes the rows of table matching where (a SQL condition with params), 500
+// per statement so the single write connection is never held long, and returns how many.
+func DeleteInBatches(app core.App, table, where string, params dbx.Params) (int64, error) {
+	var total int64
+	for {
+		res, err := app.NonconcurrentDB().NewQuery("DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table +
+			" WHERE " + where + " LIMIT 500)").Bind(params).Execute()
+		if err != nil {
+			return total, err
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < 500 {
+			return total, nil
+		}
+	}
 }
