@@ -102,3 +102,20 @@ func Concurrently(tb testing.TB, n int, fn func() (bool, error)) int {
 	}
 	return int(wins.Load())
 }
+
+// NewCustomRole saves a custom role (is_custom) named name in the system systemID.
+func NewCustomRole(tb testing.TB, app core.App, systemID, name string) *core.Record {
+	tb.Helper()
+	col, err := app.FindCollectionByNameOrId("roles")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := core.NewRecord(col)
+	r.Set("name", name)
+	r.Set("system", systemID)
+	r.Set("is_custom", true)
+	if err := app.Save(r); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}

@@ -97,15 +97,7 @@ func (f *fixture) assign(u *core.Record, role string, active bool) *core.Record 
 
 func (f *fixture) customRole(slug, name string) *core.Record {
 	f.t.Helper()
-	col, _ := f.app.FindCollectionByNameOrId("roles")
-	r := core.NewRecord(col)
-	r.Set("name", name)
-	r.Set("system", f.systems[slug].Id)
-	r.Set("is_custom", true)
-	if err := f.app.Save(r); err != nil {
-		f.t.Fatal(err)
-	}
-	return r
+	return testkit.NewCustomRole(f.t, f.app, f.systems[slug].Id, name)
 }
 
 func (f *fixture) token(rec *core.Record) string {

@@ -158,18 +158,7 @@ func (f *fixture) routes() []apikit.Route {
 
 func (f *fixture) newRole(sys *core.Record, name string) *core.Record {
 	f.t.Helper()
-	col, err := f.app.FindCollectionByNameOrId("roles")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	r := core.NewRecord(col)
-	r.Set("name", name)
-	r.Set("system", sys.Id)
-	r.Set("is_custom", true)
-	if err := f.app.Save(r); err != nil {
-		f.t.Fatal(err)
-	}
-	return r
+	return testkit.NewCustomRole(f.t, f.app, sys.Id, name)
 }
 
 // staff creates an active staff user holding the given assignments ("tts/Admin" or, inactive,

@@ -55,18 +55,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) role(sys *core.Record, name string) *core.Record {
 	f.t.Helper()
-	col, err := f.app.FindCollectionByNameOrId("roles")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	r := core.NewRecord(col)
-	r.Set("name", name)
-	r.Set("system", sys.Id)
-	r.Set("is_custom", true)
-	if err := f.app.Save(r); err != nil {
-		f.t.Fatal(err)
-	}
-	return r
+	return testkit.NewCustomRole(f.t, f.app, sys.Id, name)
 }
 
 // user creates an active staff user with the given names.
