@@ -240,7 +240,18 @@ func TestSoak(t *testing.T) {
 				stacks = append(stacks, stack)
 			}
 		}
-		t.Fatalf("goroutines grew: %d before the load, %d after it (%d allowed); new ones:\n%s", baseline, after, allowed, strings.Join(stacks, "\n\n"))
+		// The cron ticker's start depends on the wall clock, so the time window above can miss
+		// it on a slow machine: recognise it by its stack too (once, and only if not yet allowed).
+		cron := 0
+		for _, stack := range stacks {
+			if cron == 0 && allowed == baseline && strings.Contains(stack, "tools/cron.(*Cron).Start") {
+				cron++
+			}
+		}
+		if after > allowed+cron {
+			t.Fatalf("goroutines grew: %d before the load, %d after it (%d allowed); new ones:\n%s", baseline, after, allowed, strings.Join(stacks, "\n\n"))
+		}
+		t.Logf("the one new goroutine is PocketBase's cron ticker (by its stack), not a leak")
 	}
 
 	// Bounded tables: one session per successful login, one auth_failures row per compared
