@@ -35,14 +35,24 @@ func TestPoolPacesHashingWhileBusy(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	free := verify()
+	// An unpaced comparison is measured as the fastest of three: on a shared machine a single
+	// run can be stretched by other work, which would make the paced one look unpaced.
+	fastest := func() time.Duration {
+		t.Helper()
+		best := verify()
+		for range 2 {
+			best = min(best, verify())
+		}
+		return best
+	}
+	free := fastest()
 	busy = true
 	paced := verify()
 	if paced < 4*free {
 		t.Fatalf("paced comparison took %v, unpaced %v: not spread out", paced, free)
 	}
 	busy = false
-	if again := verify(); again > paced/2 {
+	if again := fastest(); again > paced/2 {
 		t.Fatalf("after the load: %v (paced %v)", again, paced)
 	}
 
