@@ -1,8 +1,6 @@
 package directory
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -23,13 +21,9 @@ const (
 	msgModifyDenied          = "Access denied to modify this system's role assignments"
 	msgNoRemoveAdmin         = "Cannot remove Admin role assignments"
 	msgDuplicateAssignment   = "This user already has this role in this system."
-	msgSettingsTooLarge      = "Settings must not exceed 16 KB."
-	msgIsDeployedBool        = "is_deployed must be a boolean."
 	msgSystemRequiredSeveral = "This field is required when you administer several systems."
 	msgRoleIDRequired        = "The user holds several roles in this system; role_id is required."
 )
-
-const maxSettingsBytes = 16384
 
 // assignmentRow is an assignment joined with its user, system and role (§4.7).
 type assignmentRow struct {
@@ -178,31 +172,6 @@ func mergeErr(errs apikit.FieldErrors, err error) {
 	}
 }
 
-// readSettings reads a settings object with the rules of §2.6/§5.11.4; it returns the compact
-// JSON.
-func readSettings(body *apikit.Body, required bool) (types.JSONRaw, bool) {
-	obj, raw, present := body.Object("settings", required)
-	if !present || body.Errors.Has("settings") {
-		return nil, present
-	}
-	if v, ok := obj["is_deployed"]; ok {
-		if _, isBool := v.(bool); !isBool {
-			body.Errors.Add("settings", msgIsDeployedBool)
-			return nil, true
-		}
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		body.Errors.Add("settings", apikit.MsgNotObject)
-		return nil, true
-	}
-	if buf.Len() > maxSettingsBytes {
-		body.Errors.Add("settings", msgSettingsTooLarge)
-		return nil, true
-	}
-	return types.JSONRaw(buf.Bytes()), true
-}
-
 // roleSystemMessage is §5.11.4's message for a role of another system.
 func roleSystemMessage(role, sys, other *core.Record) string {
 	return "The selected role '" + role.GetString("name") + "' does not belong to the system '" +
@@ -236,7 +205,7 @@ func (p *plugin) createAssignment(e *core.RequestEvent) error {
 		return err
 	}
 	isActive, hasActive := body.Bool("is_active", false)
-	settings, _ := readSettings(body, false)
+	_, settings, _ := permissions.ReadSettings(body, false)
 	if sys == nil {
 		return body.Err()
 	}
@@ -367,7 +336,7 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 			}
 		}
 		isActive, hasActive := body.Bool("is_active", put)
-		settings, hasSettings := readSettings(body, false)
+		_, settings, hasSettings := permissions.ReadSettings(body, false)
 		for _, f := range [][2]string{{"user", row.User}, {"system", row.System}} {
 			if v, present := body.String(f[0], apikit.Str{Nullable: true}); present && !body.Errors.Has(f[0]) && v != f[1] {
 				body.Errors.Add(f[0], msgFieldCannotBeChanged)
@@ -433,15 +402,7 @@ func (p *plugin) deleteAssignment(e *core.RequestEvent) error {
 		if err := tx.Delete(rec); err != nil {
 			return err
 		}
-		state, err := tx.FindAllRecords("tts_round_robin_state", dbx.HashExp{"role": row.Role, "user": row.User})
-		if err != nil {
-			return err
-		}
-		for _, st := range state {
-			if err := tx.Delete(st); err != nil {
-				return err
-			}
-		}
+		// hooks.dropRoundRobinState deletes the (role, user) round-robin state with it.
 		return audit.Log(tx, actorEntry(e, "assignment.deleted", "assignment", row.ID, row.SystemSlug))
 	})
 	if err != nil {
@@ -490,7 +451,7 @@ func (p *plugin) editSettings(e *core.RequestEvent) error {
 		}
 	}
 	userID, _ := body.String("user_id", apikit.Str{Required: true})
-	settings, _ := readSettings(body, true)
+	_, settings, _ := permissions.ReadSettings(body, true)
 	roleID, hasRoleID := body.String("role_id", apikit.Str{Nullable: true})
 	if body.Errors.Has("system") || body.Errors.Has("user_id") || body.Errors.Has("settings") || body.Errors.Has("role_id") {
 		return body.Err()

@@ -112,7 +112,7 @@ func (p *plugin) listAssignments(path string) func(e *core.RequestEvent) error {
 			at, _ := types.ParseDateTime(r["assigned_at"].String)
 			out = append(out, assignmentRow{ID: r["id"].String, UserID: r["user_id"].String, UserFirstName: r["first_name"].String,
 				UserLastName: r["last_name"].String, UserEmail: r["email"].String, RoleID: r["role_id"].String,
-				RoleName: r["role_name"].String, IsActive: truthy(r["is_active"].String), IsDeployed: deployed(settings),
+				RoleName: r["role_name"].String, IsActive: truthy(r["is_active"].String), IsDeployed: permissions.Deployed(settings),
 				CreatedAt: profiles.Timestamp(at)})
 		}
 		return apikit.WriteJSON(e, http.StatusOK, struct {
@@ -144,7 +144,7 @@ func (p *plugin) assignAgent(e *core.RequestEvent) error {
 	}
 	userID, _ := body.String("userID", apikit.Str{Required: true})
 	roleID, _ := body.String("role", apikit.Str{Required: true})
-	settings, hasSettings := readSettings(body)
+	settings, _, hasSettings := permissions.ReadSettings(body, false)
 	var user, roleRec *core.Record
 	if userID != "" {
 		if user, _ = e.App.FindRecordById("users", userID); user == nil {
@@ -250,7 +250,7 @@ func (p *plugin) updateAssignment(e *core.RequestEvent) error {
 		return err
 	}
 	active, _ := body.Bool("is_active", true)
-	settings, hasSettings := readSettings(body)
+	settings, _, hasSettings := permissions.ReadSettings(body, false)
 	if !body.Errors.Has("is_active") && !active {
 		if err := mayRemoveAdmin(e, roleRec); err != nil {
 			return err
@@ -313,9 +313,7 @@ func (p *plugin) deleteAssignment(e *core.RequestEvent) error {
 		if err := tx.Delete(fresh); err != nil {
 			return err
 		}
-		if _, err := tx.DB().Delete("tts_round_robin_state", dbx.HashExp{"role": fresh.GetString("role"), "user": fresh.GetString("user")}).Execute(); err != nil {
-			return err
-		}
+		// hooks.dropRoundRobinState deletes the (role, user) round-robin state with it.
 		entry := audit.FromRequest(e, "assignment.deleted", true)
 		actor(e, &entry)
 		entry.TargetType, entry.TargetID, entry.System = "assignment", fresh.Id, fresh.GetString("system")

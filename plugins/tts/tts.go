@@ -7,8 +7,6 @@
 package tts
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"html"
 	"io/fs"
@@ -122,41 +120,6 @@ func (p *plugin) servePage(e *core.RequestEvent, file, jsonPath string) error {
 	}
 	_, err := e.Response.Write([]byte(body))
 	return err
-}
-
-// Settings rules of §5.11.4 (and §2.6).
-const (
-	msgDeployedBool  = "is_deployed must be a boolean."
-	msgSettingsLarge = "Settings must not exceed 16 KB."
-	maxSettingsBytes = 16384
-)
-
-// readSettings reads the optional settings object of §5.11.4: a JSON object whose compact
-// UTF-8 form is at most 16,384 bytes and whose is_deployed, when present, is a boolean. It
-// returns the object and whether the key was present.
-func readSettings(b *apikit.Body) (map[string]any, bool) {
-	obj, raw, present := b.Object("settings", false)
-	if !present || obj == nil {
-		return nil, present
-	}
-	if v, ok := obj["is_deployed"]; ok {
-		if _, isBool := v.(bool); !isBool {
-			b.Errors.Add("settings", msgDeployedBool)
-			return nil, true
-		}
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil || compact.Len() > maxSettingsBytes {
-		b.Errors.Add("settings", msgSettingsLarge)
-		return nil, true
-	}
-	return obj, true
-}
-
-// deployed is settings.is_deployed, true when absent (§5.13.4).
-func deployed(settings map[string]any) bool {
-	v, ok := settings["is_deployed"].(bool)
-	return !ok || v
 }
 
 // fullName is first_name + " " + last_name, trimmed (§3.2 note 2).
