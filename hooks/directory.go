@@ -145,3 +145,30 @@ func keepDefaultRoleName(e *core.RecordEvent) error {
 	}
 	return e.Next()
 }
+
+// keepDefaultRoles refuses to delete a default role (is_custom = false, §5.10.6) whoever asks,
+// the dashboard included. Deleting its system still takes it: PocketBase deletes the system
+// first and its roles in the same transaction, so the system is gone by the time we look.
+func keepDefaultRoles(e *core.RecordEvent) error {
+	if !e.Record.GetBool("is_custom") {
+		if _, err := e.App.FindRecordById("systems", e.Record.GetString("system")); err == nil {
+			return validation.Errors{"is_custom": validation.NewError("validation_default_role_delete",
+				"A default role cannot be deleted.")}
+		}
+	}
+	return e.Next()
+}
+
+// dropRoundRobinState deletes the round-robin state of an assignment's (role, user) with the
+// assignment (§5.11.7, §5.13.9), in its transaction, whoever deletes it.
+func dropRoundRobinState(e *core.RecordEvent) error {
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		if err := e.Next(); err != nil {
+			return err
+		}
+		_, err := tx.DB().Delete("tts_round_robin_state", dbx.HashExp{
+			"role": e.Record.GetString("role"), "user": e.Record.GetString("user")}).Execute()
+		return err
+	})
+}

@@ -21,6 +21,8 @@ func Register(app core.App) {
 	app.OnRecordUpdate("systems").BindFunc(renameSystemRevokes)
 	app.OnRecordUpdate("roles").BindFunc(keepImmutable("system"))
 	app.OnRecordUpdate("roles").BindFunc(keepDefaultRoleName)
+	app.OnRecordDelete("roles").BindFunc(keepDefaultRoles)
+	app.OnRecordDelete("user_system_roles").BindFunc(dropRoundRobinState)
 	app.OnRecordUpdate("user_system_roles").BindFunc(keepImmutable("user", "system"))
 	app.OnRecordCreate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
 	app.OnRecordUpdate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -287,5 +288,96 @@ func TestNewPasswordClearsTheLegacyHash(t *testing.T) {
 		if got := stored(); got != "" {
 			t.Fatalf("%s: a copied hash kept the legacy hash %q", collection, got)
 		}
+	}
+}
+
+// A default role cannot be deleted by anyone (the dashboard writes through app.Delete too); a
+// custom role can, and deleting a system still takes its default roles with it.
+func TestDefaultRolesAreNotDeletedButGoWithTheirSystem(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	systems, _ := app.FindCachedCollectionByNameOrId("systems")
+	sys := core.NewRecord(systems)
+	sys.Set("name", "Asset Tracker")
+	sys.Set("slug", "assets")
+	if err := app.Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := app.FindFirstRecordByFilter("roles", "system = {:s} && name = 'Admin'", map[string]any{"s": sys.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Delete(admin); err == nil {
+		t.Fatal("the default Admin role was deleted")
+	}
+	if _, err := app.FindRecordById("roles", admin.Id); err != nil {
+		t.Fatalf("the Admin role is gone after a refused delete: %v", err)
+	}
+	rolesCol, _ := app.FindCachedCollectionByNameOrId("roles")
+	custom := core.NewRecord(rolesCol)
+	custom.Set("name", "Auditor")
+	custom.Set("system", sys.Id)
+	custom.Set("is_custom", true)
+	if err := app.Save(custom); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Delete(custom); err != nil {
+		t.Fatalf("a custom role must be deletable: %v", err)
+	}
+	if err := app.Delete(sys); err != nil {
+		t.Fatalf("deleting the system: %v", err)
+	}
+	if n, _ := app.CountRecords("roles", dbx.HashExp{"system": sys.Id}); n != 0 {
+		t.Fatalf("%d roles of the deleted system remain", n)
+	}
+}
+
+// Deleting an assignment, by any writer, deletes the round-robin state of its (role, user)
+// and only that (§5.11.7, §5.13.9).
+func TestDeletingAnAssignmentDropsItsRoundRobinState(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	tts, _ := app.FindFirstRecordByData("systems", "slug", "tts")
+	rolesCol, _ := app.FindCachedCollectionByNameOrId("roles")
+	agentRole := core.NewRecord(rolesCol)
+	agentRole.Set("name", "Agent")
+	agentRole.Set("system", tts.Id)
+	agentRole.Set("is_custom", true)
+	if err := app.Save(agentRole); err != nil {
+		t.Fatal(err)
+	}
+	assignCol, _ := app.FindCachedCollectionByNameOrId("user_system_roles")
+	stateCol, _ := app.FindCachedCollectionByNameOrId("tts_round_robin_state")
+	var assignments []*core.Record
+	for i := range 2 {
+		u, err := newAccount(t, app, "users", fmt.Sprintf("agent%d@example.com", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := core.NewRecord(assignCol)
+		a.Set("user", u.Id)
+		a.Set("system", tts.Id)
+		a.Set("role", agentRole.Id)
+		a.Set("is_active", true)
+		if err := app.Save(a); err != nil {
+			t.Fatal(err)
+		}
+		st := core.NewRecord(stateCol)
+		st.Set("role", agentRole.Id)
+		st.Set("user", u.Id)
+		st.Set("assigned_count", 3)
+		if err := app.Save(st); err != nil {
+			t.Fatal(err)
+		}
+		assignments = append(assignments, a)
+	}
+	if err := app.Delete(assignments[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := app.CountRecords("tts_round_robin_state", dbx.HashExp{"user": assignments[0].GetString("user")}); n != 0 {
+		t.Fatalf("the deleted assignment's state remains (%d rows)", n)
+	}
+	if n, _ := app.CountRecords("tts_round_robin_state", dbx.HashExp{"user": assignments[1].GetString("user")}); n != 1 {
+		t.Fatalf("the other agent's state: %d rows, want 1", n)
 	}
 }
