@@ -9,7 +9,6 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/captcha"
-	"gatehouse/plugins/jobs"
 	"gatehouse/plugins/tokens"
 	"gatehouse/server"
 	"gatehouse/testkit"
@@ -23,7 +22,8 @@ func TestCleanupJobsKeepTablesBounded(t *testing.T) {
 	cfg.SessionRetention = time.Minute
 	cfg.AuthFailureRetention = time.Minute
 	cfg.ExpiredRowRetention = time.Minute
-	app := testkit.NewApp(t, func(app *tests.TestApp) { server.Register(app, cfg, server.Options{}) })
+	var services *server.Services
+	app := testkit.NewApp(t, func(app *tests.TestApp) { services = server.Register(app, cfg, server.Options{}) })
 
 	now := time.Now()
 	d := func(ago time.Duration) string { return now.Add(-ago).UTC().Format(types.DefaultDateLayout) }
@@ -53,7 +53,7 @@ func TestCleanupJobsKeepTablesBounded(t *testing.T) {
 	)
 
 	for _, job := range []string{tokens.CleanupJob, captcha.CleanupJob} {
-		if err := jobs.For(app).Run(job); err != nil {
+		if err := services.Jobs.Run(job); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"gatehouse/plugins/datadir"
 	"gatehouse/plugins/directory"
 	"gatehouse/plugins/hdts"
+	"gatehouse/plugins/jobs"
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/permissions"
@@ -48,6 +49,7 @@ type Services struct {
 	Pool     *passwords.Pool   // the one bcrypt pool of §7.2
 	Mailer   *mailer.Mailer    // email_outbox + delivery
 	Attempts *captcha.Attempts // password attempts under the CAPTCHA and lockout counters
+	Jobs     *jobs.Scheduler   // the scheduled work; tests run a job with Jobs.Run(name)
 }
 
 // Register binds everything to app and returns the shared services. It touches no data: the
@@ -97,12 +99,16 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 	mail := mailer.Register(app, cfg)
 	tokenService := tokens.New(app, kit)
 	attempts := captcha.NewAttempts()
-	services := &Services{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts}
+	sched := jobs.New(app)
+	services := &Services{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts, Jobs: sched}
 	// The permission levels of the route tables (§1.7); without it apikit refuses them all.
 	permissions.Register(app, kit)
-	// retention of §7.1 (hourly jobs): sessions, auth_failures, captcha_challenges
-	tokens.ScheduleCleanup(app, cfg)
-	captcha.ScheduleCleanup(app, cfg)
+	// Scheduled work: outbox retries, key reload/rotation, and the retention of §7.1 (hourly):
+	// sessions, auth_failures, captcha_challenges.
+	mail.Schedule(sched)
+	tokenService.Schedule(sched)
+	tokens.ScheduleCleanup(sched, app, cfg)
+	captcha.ScheduleCleanup(sched, app, cfg)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",

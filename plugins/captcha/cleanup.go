@@ -16,9 +16,9 @@ import (
 // ExpiredRowRetention (24 h) after expires_at.
 const CleanupJob = "captcha.cleanup"
 
-// ScheduleCleanup schedules CleanupJob on app's job scheduler.
-func ScheduleCleanup(app core.App, cfg *config.Config) {
-	jobs.AddLogged(app, CleanupJob, "0 29 * * * *", func() error {
+// ScheduleCleanup schedules CleanupJob on sched.
+func ScheduleCleanup(sched *jobs.Scheduler, app core.App, cfg *config.Config) {
+	sched.AddLogged(CleanupJob, "0 29 * * * *", func() error {
 		_, err := Cleanup(app, cfg, time.Now())
 		return err
 	})

@@ -23,24 +23,21 @@ type Scheduler struct {
 	jobs map[string]func()
 }
 
-const storeKey = "gatehouse.jobs"
-
-// For returns the app's scheduler, creating it (and binding its start/stop) on first use.
-func For(app core.App) *Scheduler {
-	return app.Store().GetOrSet(storeKey, func() any {
-		s := &Scheduler{app: app, jobs: map[string]func(){}}
-		logger := cronLogger{app}
-		s.cron = cron.New(cron.WithSeconds(), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
-		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "gatehouseJobsStart", Func: func(se *core.ServeEvent) error {
-			s.cron.Start()
-			return se.Next()
-		}})
-		app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{Id: "gatehouseJobsStop", Func: func(te *core.TerminateEvent) error {
-			<-s.cron.Stop().Done()
-			return te.Next()
-		}})
-		return s
-	}).(*Scheduler)
+// New returns a scheduler for app that starts with the server and stops (waiting for running
+// jobs) on termination. server.Register makes the one scheduler and passes it to the plugins.
+func New(app core.App) *Scheduler {
+	s := &Scheduler{app: app, jobs: map[string]func(){}}
+	logger := cronLogger{app}
+	s.cron = cron.New(cron.WithSeconds(), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "gatehouseJobsStart", Func: func(se *core.ServeEvent) error {
+		s.cron.Start()
+		return se.Next()
+	}})
+	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{Id: "gatehouseJobsStop", Func: func(te *core.TerminateEvent) error {
+		<-s.cron.Stop().Done()
+		return te.Next()
+	}})
+	return s
 }
 
 // Add schedules fn under a unique name with a 6-field spec (seconds first), e.g. "*/10 * * * * *".
@@ -78,13 +75,13 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 
 // AddLogged schedules fn under name like Add; an error of fn, or of scheduling it, is logged
 // with the job's name (the retention jobs use it).
-func AddLogged(app core.App, name, spec string, fn func() error) {
-	if err := For(app).Add(name, spec, func() {
+func (s *Scheduler) AddLogged(name, spec string, fn func() error) {
+	if err := s.Add(name, spec, func() {
 		if err := fn(); err != nil {
-			app.Logger().Error("job failed", "job", name, "error", err.Error())
+			s.app.Logger().Error("job failed", "job", name, "error", err.Error())
 		}
 	}); err != nil {
-		app.Logger().Error("job not scheduled", "job", name, "error", err.Error())
+		s.app.Logger().Error("job not scheduled", "job", name, "error", err.Error())
 	}
 }
 

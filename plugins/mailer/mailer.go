@@ -59,7 +59,7 @@ const (
 	StatusDisabled = "disabled"
 )
 
-// Job names (plugins/jobs); tests run them with jobs.For(app).Run(name).
+// Job names (plugins/jobs), added by Schedule.
 const (
 	RetryJob   = "mailer.retry"
 	CleanupJob = "mailer.cleanup"
@@ -120,17 +120,20 @@ func Register(app core.App, cfg *config.Config) *Mailer {
 		},
 	})
 
-	s := jobs.For(app)
+	return m
+}
+
+// Schedule adds the outbox jobs to sched: retries every 10 s, old bodies blanked hourly.
+func (m *Mailer) Schedule(sched *jobs.Scheduler) {
 	for name, spec := range map[string]string{RetryJob: "*/10 * * * * *", CleanupJob: "0 17 * * * *"} {
 		fn := m.retryDue
 		if name == CleanupJob {
 			fn = m.blankOldBodies
 		}
-		if err := s.Add(name, spec, fn); err != nil {
-			app.Logger().Error("mailer: schedule job", "job", name, "error", err.Error())
+		if err := sched.Add(name, spec, fn); err != nil {
+			m.app.Logger().Error("mailer: schedule job", "job", name, "error", err.Error())
 		}
 	}
-	return m
 }
 
 // registered returns the mailer registered on app, nil when Register was never called.

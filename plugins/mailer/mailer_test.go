@@ -55,10 +55,22 @@ func newMailer(t *testing.T, sink *smtpsink.Sink, cfgs ...*config.Config) (*test
 	}
 	var m *Mailer
 	app := testkit.NewApp(t, func(app *tests.TestApp) { m = Register(app, cfg) })
+	sched := jobs.New(app)
+	m.Schedule(sched)
+	schedulers.Store(m, sched)
 	if sink != nil {
 		smtpTo(app, sink)
 	}
 	return app, m
+}
+
+// schedulers holds the job scheduler of each test's mailer (runJob runs a job by its name,
+// as the scheduler would).
+var schedulers sync.Map
+
+func runJob(m *Mailer, name string) error {
+	s, _ := schedulers.Load(m)
+	return s.(*jobs.Scheduler).Run(name)
 }
 
 // waitRow polls the outbox row until cond holds (10 s at most).
@@ -222,7 +234,7 @@ func TestMailerQueueWithoutSMTPIsDisabledAndNeverSent(t *testing.T) {
 	}
 	waitRow(t, app, manual.Id, "disabled", func(r *core.Record) bool { return r.GetString("status") == StatusDisabled })
 
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -236,7 +248,7 @@ func TestMailerQueueWithoutSMTPIsDisabledAndNeverSent(t *testing.T) {
 
 	// Configuring SMTP later leaves disabled rows as they are.
 	smtpTo(app, sink)
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(sink.Messages()); n != 0 {
@@ -288,7 +300,7 @@ func TestMailerQueueInCommittedTransactionIsDeliveredOnce(t *testing.T) {
 	}
 
 	// The retry job never sends a sent row again.
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -341,14 +353,14 @@ func TestMailerFailuresAreRetriedWithTheContractDelaysThenFail(t *testing.T) {
 		if n > 1 {
 			// Not due yet: the job leaves it alone.
 			clk.advance(delays[n-2] - time.Second)
-			if err := jobs.For(app).Run(RetryJob); err != nil {
+			if err := runJob(m, RetryJob); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := app.FindRecordById(outbox, rec.Id); got.GetInt("attempts") != n-1 {
 				t.Fatalf("attempt %d ran before its delay", n)
 			}
 			clk.advance(time.Second)
-			if err := jobs.For(app).Run(RetryJob); err != nil {
+			if err := runJob(m, RetryJob); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -371,7 +383,7 @@ func TestMailerFailuresAreRetriedWithTheContractDelaysThenFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.advance(24 * time.Hour)
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(sink.Messages()); n != 0 {
@@ -397,7 +409,7 @@ func TestMailerRetryJobDeliversADueRowAfterAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.advance(time.Minute)
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	msg := sink.WaitFor(t, to("later@example.com"), 5*time.Second)
@@ -408,7 +420,7 @@ func TestMailerRetryJobDeliversADueRowAfterAnOutage(t *testing.T) {
 	if got.GetInt("attempts") != 2 || got.GetString("last_error") != "" || !got.GetDateTime("sent_at").Time().Equal(clk.now()) {
 		t.Fatalf("row: attempts %d last_error %q sent_at %v", got.GetInt("attempts"), got.GetString("last_error"), got.GetDateTime("sent_at"))
 	}
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	if n := sink.Count(nil); n != 1 {
@@ -431,7 +443,7 @@ func TestMailerConcurrentAttemptsSendOnce(t *testing.T) {
 		go func() { defer wg.Done(); m.attempt(rec.Id) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); _ = jobs.For(app).Run(RetryJob) }()
+	go func() { defer wg.Done(); _ = runJob(m, RetryJob) }()
 	wg.Wait()
 	waitRow(t, app, rec.Id, "sent", func(r *core.Record) bool { return r.GetString("status") == StatusSent })
 	time.Sleep(200 * time.Millisecond)
@@ -464,7 +476,7 @@ func TestMailerCleanupJobBlanksBodiesAfterRetention(t *testing.T) {
 	recent := mk(StatusSent, 7*24*time.Hour-time.Minute)
 	disabled := mk(StatusDisabled, 0)
 
-	if err := jobs.For(app).Run(CleanupJob); err != nil {
+	if err := runJob(m, CleanupJob); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -635,7 +647,7 @@ func TestMailerInterruptedAttemptsResumeAfterTheirLease(t *testing.T) {
 
 	m.attempt(midway)
 	m.attempt(last)
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{midway, last} {
@@ -648,7 +660,7 @@ func TestMailerInterruptedAttemptsResumeAfterTheirLease(t *testing.T) {
 	}
 
 	clk.advance(time.Hour)
-	if err := jobs.For(app).Run(RetryJob); err != nil {
+	if err := runJob(m, RetryJob); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := app.FindRecordById(outbox, midway); r.GetString("status") != StatusSent || r.GetInt("attempts") != 3 {

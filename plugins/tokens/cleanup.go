@@ -15,9 +15,9 @@ import (
 // revocation or expiry (idle or absolute), hourly. Nothing references a session row.
 const CleanupJob = "tokens.cleanupSessions"
 
-// ScheduleCleanup schedules CleanupJob on app's job scheduler.
-func ScheduleCleanup(app core.App, cfg *config.Config) {
-	jobs.AddLogged(app, CleanupJob, "0 23 * * * *", func() error {
+// ScheduleCleanup schedules CleanupJob on sched.
+func ScheduleCleanup(sched *jobs.Scheduler, app core.App, cfg *config.Config) {
+	sched.AddLogged(CleanupJob, "0 23 * * * *", func() error {
 		_, err := CleanupSessions(app, cfg, time.Now())
 		return err
 	})

@@ -41,7 +41,7 @@ type Service struct {
 	refreshAudits auditSampler
 }
 
-// New creates the service, installs it as the kit's authenticator and schedules key rotation.
+// New creates the service and installs it as the kit's authenticator (Schedule adds its jobs).
 // It touches no data until the server starts (EnsureActiveKey runs in OnServe).
 func New(app core.App, kit *apikit.Kit) *Service {
 	s := &Service{app: app, cfg: kit.Config(), kit: kit}
@@ -68,15 +68,14 @@ func New(app core.App, kit *apikit.Kit) *Service {
 		}
 		return se.Next()
 	}})
-	// Every minute: pick up keys written by another process (`keys rotate`); hourly: rotate when due.
-	sched := jobs.For(app)
-	_ = sched.Add("tokens.reloadKeys", "30 * * * * *", func() { _ = s.reloadKeys() })
-	_ = sched.Add("tokens.rotateKeys", "0 5 * * * *", func() {
-		if err := s.RotateIfDue(); err != nil {
-			app.Logger().Error("signing key rotation failed", "error", err)
-		}
-	})
 	return s
+}
+
+// Schedule adds the key jobs to sched: every minute, pick up keys written by another process
+// (`keys rotate`); hourly, rotate when due.
+func (s *Service) Schedule(sched *jobs.Scheduler) {
+	sched.AddLogged("tokens.reloadKeys", "30 * * * * *", s.reloadKeys)
+	sched.AddLogged("tokens.rotateKeys", "0 5 * * * *", s.RotateIfDue)
 }
 
 // Issued is the result of a login or a refresh.
