@@ -19,6 +19,7 @@ import (
 	"gatehouse/plugins/apidocs"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/captcha"
+	"gatehouse/plugins/checkpoint"
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/datadir"
 	"gatehouse/plugins/directory"
@@ -27,7 +28,6 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/permissions"
-	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/superusers"
 	"gatehouse/plugins/tokens"
@@ -93,7 +93,7 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 	pool.YieldTo(kit.AuthenticatedBusy)
 
 	// WAL checkpoints in a background goroutine instead of inside a writer's commit (issue 6).
-	prepared.CheckpointInBackground(app)
+	checkpoint.InBackground(app)
 
 	hooks.Register(app)
 	mail := mailer.Register(app, cfg)

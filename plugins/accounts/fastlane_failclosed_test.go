@@ -10,7 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"gatehouse/plugins/apikit"
-	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/server"
 	"gatehouse/testkit"
 )
@@ -47,7 +47,7 @@ func TestFastLaneFailsClosedOnUnknownMiddleware(t *testing.T) {
 			r := f.do(http.MethodGet, "/api/v1/users/token/validate/", nil, bearer(access)...)
 			served := kit.FastLaneServed() - before
 			reason := kit.FastLaneDisabled()
-			if d := prepared.Disabled(app); d != "" {
+			if d := writeepoch.Disabled(app); d != "" {
 				t.Fatalf("a normal flow switched the write-epoch caches off: %s", d)
 			}
 			switch level {

@@ -8,6 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/writeepoch"
 )
 
 // AdminRole is the role whose active assignment makes a user ADMIN(S) of its system (§1.7),
@@ -38,7 +39,7 @@ func (a *Assignment) GrantsAdmin() bool { return a.IsActive && a.RoleName == Adm
 //
 // It is the one reader of assignments behind the permission levels, UserProfile
 // (plugins/profiles) and the roles claim (plugins/tokens): one prepared query, whose answer is
-// kept under the write epoch (plugins/prepared), so it is read again after any write to the
+// kept under the write epoch (plugins/writeepoch), so it is read again after any write to the
 // main tables (an assignment, a role rename, a system change) and never served stale.
 //
 // The returned slice is shared with other callers: read it, never modify it (Active and
@@ -48,7 +49,7 @@ func Assignments(app core.App, userID string) ([]Assignment, error) {
 	if rows, ok := cache.Get(app, userID); ok {
 		return rows, nil
 	}
-	before := prepared.Epoch(app)
+	before := writeepoch.Epoch(app)
 	rows, err := queryAssignments(app, userID)
 	if err != nil {
 		return nil, err
@@ -81,13 +82,13 @@ func InSystem(rows []Assignment, slug string) []Assignment {
 
 // assignmentsCache is app's cache, kept in its store. The last app's is also remembered here,
 // so that the hot paths (every refresh reads the roles) do not take the store's lock.
-func assignmentsCache(app core.App) *prepared.SnapshotCache[[]Assignment] {
+func assignmentsCache(app core.App) *writeepoch.SnapshotCache[[]Assignment] {
 	if last := lastCache.Load(); last != nil && last.app == app {
 		return last.cache
 	}
 	cache := app.Store().GetOrSet("gatehouse.permissions.assignments", func() any {
-		return &prepared.SnapshotCache[[]Assignment]{}
-	}).(*prepared.SnapshotCache[[]Assignment])
+		return &writeepoch.SnapshotCache[[]Assignment]{}
+	}).(*writeepoch.SnapshotCache[[]Assignment])
 	if !app.IsTransactional() { // (a transaction's app is short-lived)
 		lastCache.Store(&appCache{app: app, cache: cache})
 	}
@@ -96,7 +97,7 @@ func assignmentsCache(app core.App) *prepared.SnapshotCache[[]Assignment] {
 
 type appCache struct {
 	app   core.App
-	cache *prepared.SnapshotCache[[]Assignment]
+	cache *writeepoch.SnapshotCache[[]Assignment]
 }
 
 var lastCache atomic.Pointer[appCache]

@@ -10,13 +10,13 @@ import (
 	"gatehouse/hooks"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/permissions"
-	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/testkit"
 )
 
 // benchApp: a staff user holding the Admin roles of tts and hdts (as bench/run.sh's reader).
 func benchApp(b *testing.B) (*tests.TestApp, *core.Record) {
-	app := testkit.NewApp(b, func(app *tests.TestApp) { hooks.Register(app); prepared.WatchWrites(app) })
+	app := testkit.NewApp(b, func(app *tests.TestApp) { hooks.Register(app); writeepoch.WatchWrites(app) })
 	u := testkit.NewPrincipal(b, app, "users", "bench")
 	u.Set("is_active", true)
 	if err := app.Save(u); err != nil {

@@ -5,6 +5,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/writeepoch"
 )
 
 // Holder is one assignment of a role with its staff user: the same rows as Assignments, seen
@@ -35,7 +36,7 @@ func RoleHolders(app core.App, roleID string) ([]Holder, error) {
 	if rows, ok := cache.Get(app, roleID); ok {
 		return rows, nil
 	}
-	before := prepared.Epoch(app)
+	before := writeepoch.Epoch(app)
 	rows, err := queryHolders(app, roleID)
 	if err != nil {
 		return nil, err
@@ -44,10 +45,10 @@ func RoleHolders(app core.App, roleID string) ([]Holder, error) {
 	return rows, nil
 }
 
-func holdersCache(app core.App) *prepared.SnapshotCache[[]Holder] {
+func holdersCache(app core.App) *writeepoch.SnapshotCache[[]Holder] {
 	return app.Store().GetOrSet("gatehouse.permissions.holders", func() any {
-		return &prepared.SnapshotCache[[]Holder]{}
-	}).(*prepared.SnapshotCache[[]Holder])
+		return &writeepoch.SnapshotCache[[]Holder]{}
+	}).(*writeepoch.SnapshotCache[[]Holder])
 }
 
 const holdersQuery = "SELECT a.id AS id, u.id AS user_id, u.email AS email, u.first_name AS first_name, " +

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"gatehouse/plugins/permissions"
-	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/testkit"
 )
 
@@ -13,7 +13,7 @@ import (
 func TestRoleHolders(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	prepared.WatchWrites(f.app)
+	writeepoch.WatchWrites(f.app)
 	role := f.roles["tts/Agent"]
 	a, b := f.staff(false), f.staff(false)
 	aa, ba := f.assign(a, "tts/Agent", true), f.assign(b, "tts/Agent", true)

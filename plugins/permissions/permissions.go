@@ -20,13 +20,13 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/apikit"
-	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/writeepoch"
 )
 
 // Register installs the level checker of app's routes (apikit.Access.Level) and the write
 // watch the assignments cache depends on. server.Register calls it once.
 func Register(app core.App, kit *apikit.Kit) {
-	prepared.WatchWrites(app)
+	writeepoch.WatchWrites(app)
 	kit.SetLevelChecker(Checker{})
 }
 

@@ -2,6 +2,7 @@ package prepared
 
 import (
 	"errors"
+	"gatehouse/plugins/writeepoch"
 	"sync"
 
 	"github.com/pocketbase/dbx"
@@ -46,7 +47,7 @@ func ExecReturningBatch(app core.App, stmts []Statement) ([][]dbx.NullStringMap,
 	}
 	out := make([][]dbx.NullStringMap, len(stmts))
 	for i, st := range prepared {
-		bump(app, tableOfWrite(stmts[i].Query)) // at exec time, as dbx's ExecLogFunc does
+		writeepoch.Bump(app, writeepoch.TableOfWrite(stmts[i].Query)) // at exec time, as dbx's ExecLogFunc does
 		rows, err := tx.Stmt(st.stmt).Query(args[i]...)
 		if err == nil {
 			out[i], err = scanRows(rows)
@@ -58,7 +59,7 @@ func ExecReturningBatch(app core.App, stmts []Statement) ([][]dbx.NullStringMap,
 	}
 	err = tx.Commit()
 	for _, s := range stmts {
-		bump(app, tableOfWrite(s.Query))
+		writeepoch.Bump(app, writeepoch.TableOfWrite(s.Query))
 	}
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/testkit"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestBatcher(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t)
-	WatchWrites(app)
+	writeepoch.WatchWrites(app)
 	if _, err := app.DB().NewQuery("CREATE TABLE bt (id TEXT PRIMARY KEY, v INTEGER NOT NULL)").Execute(); err != nil {
 		t.Fatal(err)
 	}

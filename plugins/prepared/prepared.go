@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"gatehouse/plugins/writeepoch"
 	"regexp"
 	"sync"
 
@@ -132,7 +133,7 @@ func ExecReturning(app core.App, query string, params dbx.Params) ([]dbx.NullStr
 	if app.IsTransactional() {
 		var out []dbx.NullStringMap
 		err := app.DB().NewQuery(query).Bind(params).All(&out)
-		bump(app, tableOfWrite(query)) // a query, so dbx's ExecLogFunc does not see it
+		writeepoch.Bump(app, writeepoch.TableOfWrite(query)) // a query, so dbx's ExecLogFunc does not see it
 		return out, err
 	}
 	st, args, err := bound(app.NonconcurrentDB(), writeCacheOf(app), query, params)
@@ -141,11 +142,11 @@ func ExecReturning(app core.App, query string, params dbx.Params) ([]dbx.NullStr
 	}
 	rows, err := st.stmt.Query(args...)
 	if err != nil {
-		bump(app, tableOfWrite(query))
+		writeepoch.Bump(app, writeepoch.TableOfWrite(query))
 		return nil, err
 	}
 	out, err := scanRows(rows)
-	bump(app, tableOfWrite(query)) // autocommit: committed once the rows are read and closed
+	writeepoch.Bump(app, writeepoch.TableOfWrite(query)) // autocommit: committed once the rows are read and closed
 	return out, err
 }
 
@@ -205,7 +206,7 @@ func Exec(app core.App, query string, params dbx.Params) (int64, error) {
 		return 0, err
 	}
 	res, err := st.stmt.Exec(args...)
-	bump(app, tableOfWrite(query)) // autocommit: the write is committed now
+	writeepoch.Bump(app, writeepoch.TableOfWrite(query)) // autocommit: the write is committed now
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package prepared
 import (
 	"database/sql"
 	"errors"
+	"gatehouse/plugins/writeepoch"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -66,7 +67,7 @@ func RunTx(app core.App, queries []string, fn func(*Tx) error) error {
 
 func (t *Tx) bumpWritten() {
 	for _, table := range t.tables {
-		bump(t.app, table)
+		writeepoch.Bump(t.app, table)
 	}
 }
 
@@ -88,7 +89,7 @@ func (t *Tx) Rows(query string, params dbx.Params) ([]dbx.NullStringMap, error) 
 	if err != nil {
 		return nil, err
 	}
-	if table := tableOfWrite(query); table != "" {
+	if table := writeepoch.TableOfWrite(query); table != "" {
 		t.wrote(table)
 	}
 	rows, err := st.Query(args...)
@@ -104,7 +105,7 @@ func (t *Tx) Exec(query string, params dbx.Params) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	t.wrote(tableOfWrite(query))
+	t.wrote(writeepoch.TableOfWrite(query))
 	res, err := st.Exec(args...)
 	if err != nil {
 		return 0, err
@@ -115,7 +116,7 @@ func (t *Tx) Exec(query string, params dbx.Params) (int64, error) {
 // wrote bumps the epoch at exec time (as dbx's ExecLogFunc does) and remembers the table for
 // the bump after commit.
 func (t *Tx) wrote(table string) {
-	bump(t.app, table)
+	writeepoch.Bump(t.app, table)
 	for _, seen := range t.tables {
 		if seen == table {
 			return

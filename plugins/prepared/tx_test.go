@@ -6,6 +6,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/testkit"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestRunTx(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t)
-	WatchWrites(app)
+	writeepoch.WatchWrites(app)
 	if _, err := app.DB().NewQuery("CREATE TABLE txt (id TEXT PRIMARY KEY, v INTEGER NOT NULL)").Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +28,7 @@ func TestRunTx(t *testing.T) {
 		return rows[0]["n"].String
 	}
 
-	before := Epoch(app)
+	before := writeepoch.Epoch(app)
 	err := RunTx(app, []string{ins, sel}, func(tx *Tx) error {
 		if _, err := tx.Exec(ins, dbx.Params{"id": "a", "v": 1}); err != nil {
 			return err
@@ -41,7 +42,7 @@ func TestRunTx(t *testing.T) {
 	if err != nil || count() != "1" {
 		t.Fatalf("commit: %v, %s rows", err, count())
 	}
-	if cacheable(app, before, false) {
+	if writeepoch.Cacheable(app, before, false) {
 		t.Fatal("a committed RunTx did not move the epoch")
 	}
 

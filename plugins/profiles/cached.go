@@ -6,7 +6,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/apikit"
-	"gatehouse/plugins/prepared"
+	"gatehouse/plugins/writeepoch"
 )
 
 // encodedProfile is a UserProfile as JSON, cached for the read-only hot paths.
@@ -18,7 +18,7 @@ type encodedProfile struct {
 }
 
 // UserProfileBytes is UserProfile(app, appURL, user, systemSlug) encoded as JSON
-// (apikit.MarshalJSON). The encoding is kept under the write epoch (plugins/prepared), like
+// (apikit.MarshalJSON). The encoding is kept under the write epoch (plugins/writeepoch), like
 // the record and assignment rows it is built from, and keyed by the record's id and "updated"
 // stamp, so a token check followed by a profile answer reads and encodes nothing until the
 // next write; a profile with a lock in progress is rebuilt once the lock ends (is_locked).
@@ -31,7 +31,7 @@ func UserProfileBytes(app core.App, appURL string, user *core.Record, systemSlug
 	if hit, ok := cache.Get(app, key); ok && hit.updated.Equal(updated) && hit.appURL == appURL && now.Before(hit.validUntil) {
 		return hit.body, nil
 	}
-	before := prepared.Epoch(app)
+	before := writeepoch.Epoch(app)
 	p, err := UserProfile(app, appURL, user, systemSlug)
 	if err != nil {
 		return nil, err
@@ -53,8 +53,8 @@ func UserProfileBytes(app core.App, appURL string, user *core.Record, systemSlug
 // maxCachedSlug bounds the ?system= values whose answers are cached (system slugs are short).
 const maxCachedSlug = 64
 
-func encodedProfiles(app core.App) *prepared.SnapshotCache[encodedProfile] {
+func encodedProfiles(app core.App) *writeepoch.SnapshotCache[encodedProfile] {
 	return app.Store().GetOrSet("gatehouse.profiles.encoded", func() any {
-		return &prepared.SnapshotCache[encodedProfile]{}
-	}).(*prepared.SnapshotCache[encodedProfile])
+		return &writeepoch.SnapshotCache[encodedProfile]{}
+	}).(*writeepoch.SnapshotCache[encodedProfile])
 }

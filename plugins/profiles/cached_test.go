@@ -10,8 +10,8 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"gatehouse/hooks"
-	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/testkit"
 )
 
@@ -19,7 +19,7 @@ import (
 // write to the database (assignments), the lock's end.
 func TestUserProfileBytesFollowsChanges(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, func(app *tests.TestApp) { hooks.Register(app); prepared.WatchWrites(app) })
+	app := testkit.NewApp(t, func(app *tests.TestApp) { hooks.Register(app); writeepoch.WatchWrites(app) })
 	col, err := app.FindCollectionByNameOrId("users")
 	must(t, err)
 	u := core.NewRecord(col)

@@ -1,9 +1,8 @@
 package tokens
 
 import (
+	"gatehouse/plugins/writeepoch"
 	"time"
-
-	"gatehouse/plugins/prepared"
 )
 
 // parseCache remembers fully verified token parses (signature, kid, iss, aud) by the exact
@@ -12,7 +11,7 @@ import (
 // every hit; the database checks (session, principal) always run. The cache is cleared whenever the keyring is reloaded, so a deleted key's tokens
 // stop verifying at once, and when it grows past 20000 tokens.
 type parseCache struct {
-	m prepared.HotMap[*Claims] // at most 20000 tokens
+	m writeepoch.HotMap[*Claims] // at most 20000 tokens
 }
 
 func (c *parseCache) get(raw string) *Claims {
@@ -56,7 +55,7 @@ func (s *Service) parseCached(raw string) (*Claims, error) {
 // needs the old token verified, is unchanged.
 // At most maxIssued tokens (≈ 6 MB) are held; past that the memory starts over.
 type issuedTokens struct {
-	m prepared.HotMap[issuedToken]
+	m writeepoch.HotMap[issuedToken]
 }
 
 const maxIssued = 10000

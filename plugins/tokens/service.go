@@ -20,6 +20,7 @@ import (
 	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/realm"
+	"gatehouse/plugins/writeepoch"
 )
 
 // Service is the per-app token service. It implements apikit.Authenticator.
@@ -33,9 +34,9 @@ type Service struct {
 	parsed   parseCache
 	// issuedRefresh: refresh tokens signed by this process, until presented (parsecache.go)
 	issuedRefresh issuedTokens
-	live          prepared.SnapshotCache[liveSession]
+	live          writeepoch.SnapshotCache[liveSession]
 
-	principals    prepared.SnapshotCache[*core.Record] // by user type and id: refresh's principal
+	principals    writeepoch.SnapshotCache[*core.Record] // by user type and id: refresh's principal
 	absolutes     absoluteExpiries
 	rotations     prepared.Batcher
 	refreshAudits auditSampler
@@ -48,7 +49,7 @@ func New(app core.App, kit *apikit.Kit) *Service {
 	s.issuedRefresh.m.Max = maxIssued
 	s.live.Sessions = true // a live session is a row of sessions
 	kit.SetAuthenticator(s)
-	prepared.WatchWrites(app) // invalidation of the hot-path caches
+	writeepoch.WatchWrites(app) // invalidation of the hot-path caches
 
 	// Any write to signing_keys (our rotation, the dashboard) refreshes the in-memory keyring.
 	reload := func(e *core.RecordEvent) error {
@@ -263,7 +264,7 @@ func (s *Service) verifyAccess(app core.App, raw string, shared bool) (*Claims, 
 
 // principalWithLiveSession loads the principal only when it may act (is_active / Approved) and
 // sid is a live session of it: one prepared query, whose answer is kept under the write epoch
-// (plugins/prepared) so that repeated checks of one session read nothing until the next write
+// (plugins/writeepoch) so that repeated checks of one session read nothing until the next write
 // to the database. The caller gets its own copy of the record, or with shared the cached
 // record itself (read-only callers).
 func (s *Service) principalWithLiveSession(app core.App, userType, id, sid string, shared bool) (*core.Record, error) {
@@ -287,7 +288,7 @@ func (s *Service) principalWithLiveSession(app core.App, userType, id, sid strin
 	if err != nil {
 		return nil, err
 	}
-	before := prepared.Epoch(app)
+	before := writeepoch.Epoch(app)
 	rows, err := prepared.Rows(app, query, dbx.Params{"id": id, "sid": sid, "now": nowDT()})
 	if err != nil {
 		return nil, err
@@ -331,7 +332,7 @@ func (s *Service) principalShared(app core.App, userType, id string) (*core.Reco
 	if rec, ok := s.principals.Get(app, key); ok {
 		return rec, nil
 	}
-	before := prepared.Epoch(app)
+	before := writeepoch.Epoch(app)
 	rec, err := s.principalFor(app, userType, id)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,10 @@
-package prepared
+// Package checkpoint runs SQLite's WAL checkpoints of the data database in a background
+// goroutine instead of inside a writer's commit (see InBackground).
+package checkpoint
 
 import (
 	"context"
+	"gatehouse/plugins/writeepoch"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,13 +25,13 @@ import (
 // ~16 % of the throughput (issue 6; bench/README.md). Here the data database's connections
 // checkpoint only past writerAutocheckpoint pages (a safety net should the background
 // checkpointer fall behind or stop), and a goroutine runs a PASSIVE checkpoint on a read
-// connection every CheckpointEvery while there were writes. Durability is unchanged: in WAL
+// connection every Every while there were writes. Durability is unchanged: in WAL
 // mode with synchronous=NORMAL (PocketBase's setting) commits never fsync, checkpoints do, the
 // same ones as before, only in another goroutine. The WAL stays about one interval of writes
 // long.
 
-// CheckpointEvery is how often the background checkpointer runs while the database is written.
-const CheckpointEvery = 200 * time.Millisecond
+// Every is how often the background checkpointer runs while the database is written.
+const Every = 200 * time.Millisecond
 
 // writerAutocheckpoint is the WAL length (pages, ~40 MB) past which a committing connection
 // checkpoints by itself after all.
@@ -36,10 +39,10 @@ const writerAutocheckpoint = 10000
 
 var hookOnce sync.Once
 
-// CheckpointInBackground moves app's data-database checkpoints to a background goroutine. Call
+// InBackground moves app's data-database checkpoints to a background goroutine. Call
 // it before the app bootstraps (the setting is made on each new connection of any data.db of
 // the process); the goroutine runs from OnServe until the app terminates or is reset.
-func CheckpointInBackground(app core.App) {
+func InBackground(app core.App) {
 	registerConnectionHook()
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseCheckpoints",
@@ -50,7 +53,7 @@ func CheckpointInBackground(app core.App) {
 				once.Do(func() { close(stop) })
 				return e.Next()
 			})
-			go checkpointLoop(se.App, CheckpointEvery, stop)
+			go checkpointLoop(se.App, Every, stop)
 			return se.Next()
 		},
 	})
@@ -81,8 +84,7 @@ func isDataDB(dsn string) bool {
 func checkpointLoop(app core.App, every time.Duration, stop <-chan struct{}) {
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
-	e := epochOf(app)
-	seen := e.writes.Load()
+	seen := writeepoch.Writes(app)
 	for {
 		select {
 		case <-stop:
@@ -92,7 +94,7 @@ func checkpointLoop(app core.App, every time.Duration, stop <-chan struct{}) {
 		if !app.IsBootstrapped() {
 			return
 		}
-		if w := e.writes.Load(); w != seen {
+		if w := writeepoch.Writes(app); w != seen {
 			seen = w
 			if _, err := app.ConcurrentDB().NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Execute(); err != nil {
 				app.Logger().Warn("WAL checkpoint failed", "error", err)

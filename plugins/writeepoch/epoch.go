@@ -1,4 +1,4 @@
-package prepared
+package writeepoch
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"modernc.org/sqlite"
 )
 
+// Package writeepoch holds the write epoch and the caches that depend on it.
+//
 // The write epoch lets hot paths cache what they read (the caller's record, its live session,
 // its assignments) without ever serving stale data after a change: every write to the data
 // database bumps the epoch, and a cached value is used only while the epoch is unchanged.
@@ -86,9 +88,9 @@ func classOf(table string) tableClass {
 	return classMain
 }
 
-// tableOfWrite is the table an INSERT/UPDATE/DELETE/REPLACE statement writes, or "" when the
+// TableOfWrite is the table an INSERT/UPDATE/DELETE/REPLACE statement writes, or "" when the
 // statement is anything else or not understood (the caller then bumps the main counter).
-func tableOfWrite(sql string) string {
+func TableOfWrite(sql string) string {
 	// the first words, without allocating (it runs on every write)
 	var words [6]string
 	n, rest := 0, sql
@@ -143,7 +145,8 @@ func epochOf(app core.App) *epochState {
 	return app.Store().GetOrSet(epochKey, func() any { return &epochState{} }).(*epochState)
 }
 
-func bump(app core.App, table string) {
+// Bump counts a write to table (the class of table decides which counters move).
+func Bump(app core.App, table string) {
 	e := epochOf(app)
 	e.writes.Add(1)
 	switch classOf(table) {
@@ -155,8 +158,12 @@ func bump(app core.App, table string) {
 	}
 }
 
+// Writes is the number of write statements seen so far, log tables included (the background
+// checkpointer runs only when it moved).
+func Writes(app core.App) uint64 { return epochOf(app).writes.Load() }
+
 // bumpAll is a write whose table is unknown.
-func bumpAll(app core.App) { bump(app, "") }
+func bumpAll(app core.App) { Bump(app, "") }
 
 // Epoch is the current write epoch, to read before a cacheable read.
 func Epoch(app core.App) Stamp {
@@ -176,10 +183,10 @@ func writerIdle(app core.App) bool {
 	return db.DB().Stats().InUse == 0
 }
 
-// cacheable reports whether a value read since `before` may be stored: the write connection
+// Cacheable reports whether a value read since `before` may be stored: the write connection
 // was idle at `before` and the epoch did not move (the sessions counter too when the value
 // depends on sessions).
-func cacheable(app core.App, before Stamp, sessions bool) bool {
+func Cacheable(app core.App, before Stamp, sessions bool) bool {
 	e := epochOf(app)
 	if !e.watching.Load() || e.disabled.Load() != nil || !before.writerIdle || e.main.Load() != before.main {
 		return false
@@ -286,7 +293,7 @@ func WatchWrites(app core.App) {
 			}
 			prev := db.ExecLogFunc
 			db.ExecLogFunc = func(ctx context.Context, t time.Duration, q string, res sql.Result, err error) {
-				bump(app, tableOfWrite(q))
+				Bump(app, TableOfWrite(q))
 				if prev != nil {
 					prev(ctx, t, q, res, err)
 				}
@@ -297,7 +304,7 @@ func WatchWrites(app core.App) {
 	if app.IsBootstrapped() {
 		install()
 		bumpAll(app)
-		bump(app, "sessions")
+		Bump(app, "sessions")
 	}
 	// (re)install whenever the databases are (re)opened, e.g. after a backup restore
 	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{Id: "gatehouseWriteEpoch", Func: func(be *core.BootstrapEvent) error {
@@ -306,11 +313,11 @@ func WatchWrites(app core.App) {
 		}
 		install()
 		bumpAll(app)
-		bump(app, "sessions")
+		Bump(app, "sessions")
 		return nil
 	}})
 	after := func(e *core.ModelEvent) error {
-		bump(app, e.Model.TableName())
+		Bump(app, e.Model.TableName())
 		return e.Next()
 	}
 	app.OnModelAfterCreateSuccess().BindFunc(after)
@@ -395,7 +402,7 @@ func (c *SnapshotCache[T]) Get(app core.App, key string) (T, bool) {
 // Put stores v, read after epoch `before`, when it may be cached (see cacheable); never inside
 // a transaction (a transaction's reads may include its own uncommitted writes).
 func (c *SnapshotCache[T]) Put(app core.App, key string, before Stamp, v T) {
-	if app.IsTransactional() || !cacheable(app, before, c.Sessions) {
+	if app.IsTransactional() || !Cacheable(app, before, c.Sessions) {
 		return
 	}
 	c.m.Put(key, &Snapshot[T]{Value: v, epoch: before, stored: time.Now()})

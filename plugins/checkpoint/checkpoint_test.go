@@ -1,4 +1,4 @@
-package prepared
+package checkpoint
 
 import (
 	"os"
@@ -11,6 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/testkit"
 )
 
@@ -20,7 +21,7 @@ func checkpointApp(t *testing.T) *tests.TestApp {
 	t.Helper()
 	registerConnectionHook() // before the app opens its connections, as server.Register does
 	app := testkit.NewApp(t)
-	WatchWrites(app)
+	writeepoch.WatchWrites(app)
 	if _, err := app.NonconcurrentDB().NewQuery("CREATE TABLE ck (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestIsDataDB(t *testing.T) {
 func TestCheckpointInBackgroundWhileServing(t *testing.T) {
 	t.Parallel()
 	app := checkpointApp(t)
-	CheckpointInBackground(app)
+	InBackground(app)
 	testkit.Serve(t, app)
 
 	writeAndAwaitCheckpoint(t, app)

@@ -1,4 +1,4 @@
-package prepared
+package writeepoch
 
 import (
 	"database/sql"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/testkit"
@@ -30,8 +31,8 @@ func TestTableOfWrite(t *testing.T) {
 		"INSERT INTO":                                           "",
 		"   INSERT    INTO    email_outbox   (id) VALUES (1)  ": "email_outbox",
 	} {
-		if got := tableOfWrite(sql); got != want {
-			t.Errorf("tableOfWrite(%q) = %q, want %q", sql, got, want)
+		if got := TableOfWrite(sql); got != want {
+			t.Errorf("TableOfWrite(%q) = %q, want %q", sql, got, want)
 		}
 	}
 }
@@ -68,8 +69,8 @@ func TestWriteClasses(t *testing.T) {
 			s.Set("refresh_jti_hash", "h1")
 			return app.Save(s)
 		}, false, true},
-		{"session Exec", func() error {
-			_, err := Exec(app, "UPDATE sessions SET refresh_jti_hash = {:h} WHERE refresh_jti_hash = 'h1'", map[string]any{"h": "h2"})
+		{"session raw sql.DB exec", func() error { // not through dbx: seen by the row hook alone
+			_, err := app.NonconcurrentDB().(*dbx.DB).DB().Exec("UPDATE sessions SET refresh_jti_hash = ? WHERE refresh_jti_hash = 'h1'", "h2")
 			return err
 		}, false, true},
 		{"audit builder insert", func() error {
@@ -136,8 +137,8 @@ func TestNothingIsCachedWhileAWriteTransactionIsOpen(t *testing.T) {
 
 func TestTableOfWriteDoesNotAllocate(t *testing.T) {
 	q := "UPDATE sessions SET refresh_jti_hash = 'x', previous_jti_hash = 'y' WHERE id = 'z' RETURNING absolute_expires_at"
-	if n := testing.AllocsPerRun(100, func() { _ = tableOfWrite(q) }); n != 0 {
-		t.Fatalf("tableOfWrite allocates %v times per call", n)
+	if n := testing.AllocsPerRun(100, func() { _ = TableOfWrite(q) }); n != 0 {
+		t.Fatalf("TableOfWrite allocates %v times per call", n)
 	}
 }
 
@@ -168,7 +169,7 @@ func TestEveryRowWriteBumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	ss := Epoch(app)
-	if _, err := Exec(app, "UPDATE users SET last_name = 'T' WHERE id = {:id}", map[string]any{"id": u.Id}); err != nil {
+	if _, err := app.NonconcurrentDB().(*dbx.DB).DB().Exec("UPDATE users SET last_name = 'T' WHERE id = ?", u.Id); err != nil {
 		t.Fatal(err)
 	}
 	if after := Epoch(app); after.main == ss.main {
