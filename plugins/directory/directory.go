@@ -50,5 +50,9 @@ func Register(se *core.ServeEvent, deps Deps) error {
 	}
 	p := &plugin{app: se.App, kit: deps.Kit, cfg: deps.Kit.Config(), pool: deps.Pool,
 		mailer: deps.Mailer, flows: deps.Flows, invite: newInviteLimiter()}
-	return deps.Kit.Mount(se.Router, p.routes())
+	table, err := apikit.WithDocs(p.routes(), docs)
+	if err != nil {
+		return err
+	}
+	return deps.Kit.Mount(se.Router, table)
 }
