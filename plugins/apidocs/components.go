@@ -104,6 +104,8 @@ func components() map[string]any {
 		}),
 		"TokenResponse": object("A staff login's tokens (§4.14); the cookies are set too.",
 			tokenFields(map[string]schema{"user": apikit.Ref("LoginUser"), "redirect": apikit.Ref("Redirect")}), "access_hs256"),
+		"EmployeeTokenResponse": object("An employee login's tokens (§4.14); the cookies are set too.",
+			tokenFields(map[string]schema{"employee": apikit.Ref("EmployeeProfile")}), "access_hs256"),
 		"RefreshResponse": object("A rotated token pair (§4.14).",
 			tokenFields(map[string]schema{"user_type": enumOf("staff", "employee"), "message": str()}), "access_hs256"),
 		"OtpChallenge": object("A second factor is needed (§4.15).", map[string]schema{
@@ -127,6 +129,10 @@ func components() map[string]any {
 			"absolute_expires_at": ts(),
 		}),
 		"Message": object("", map[string]schema{"message": str()}),
+		"TypedPrincipal": schema{"description": "A staff user or an employee, tagged by type (§5.14.2, §5.12.19).", "oneOf": []any{
+			object("", map[string]schema{"type": schema{"const": "user"}, "data": apikit.Ref("UserProfile")}),
+			object("", map[string]schema{"type": schema{"const": "employee"}, "data": apikit.Ref("EmployeeProfile")}),
+		}},
 		"JWKS": object("The public signing keys.", map[string]schema{
 			"keys": arrayOf(object("", map[string]schema{
 				"kty": enumOf("OKP"), "crv": enumOf("Ed25519"), "x": str(), "kid": str(), "alg": enumOf("EdDSA"), "use": enumOf("sig"),

@@ -95,11 +95,11 @@ func Build(kit *apikit.Kit) (map[string]any, []error) {
 
 // tagOrder is the order of the groups in the document (then any other tag, by name).
 var tagOrder = []struct{ name, description string }{
-	{"Sign-in", "Staff login, the second-factor step and logout (§5.1)."},
+	{"Sign-in", "Staff and employee login, the second-factor step and logout (§5.1, §5.12)."},
 	{"Tokens", "Refresh, verification and validation of tokens; the public keys (§5.2, §5.15.1)."},
 	{"Sessions", "The caller's sessions (§5.15.6)."},
-	{"Password", "Password change, forgot and reset (§5.6)."},
-	{"Two-factor", "TOTP and email second factors, recovery codes (§5.7)."},
+	{"Password", "Password change, forgot and reset, staff and employees (§5.6, §5.12)."},
+	{"Two-factor", "TOTP and email second factors, recovery codes, staff and employees (§5.7, §5.12)."},
 	{"CAPTCHA", "The self-hosted image CAPTCHA (§5.8)."},
 	{"Profile", "Registration, the own profile and the current principal (§5.1.1, §5.3.1, §5.3.2, §5.14.2)."},
 	{"Users", "User management (§5.3, §5.4, §5.5)."},
@@ -107,8 +107,8 @@ var tagOrder = []struct{ name, description string }{
 	{"Roles", "Roles (§5.10)."},
 	{"Assignments", "System-role assignments (§5.11)."},
 	{"Invitations", "Invitations (§5.15.5)."},
-	{"HDTS", "The help desk: employees and their management (§5.12)."},
-	{"TTS", "The ticket tracker (§5.13, §5.15.4)."},
+	{"HDTS", "The help desk: employee registration and profile, employees and their management (§5.12, §5.15.3)."},
+	{"TTS", "The ticket tracker: round-robin, TTS roles and assignments, user information (§5.13, §5.14.4, §5.15.4)."},
 	{"Pages", "HTML pages embedded in the binary (§1.11, §5.15.8)."},
 	{"Discovery", "Discovery documents and this document (§5.14, §5.15.7)."},
 }

@@ -43,7 +43,11 @@ func Register(se *core.ServeEvent, deps Deps) error {
 		return errDeps
 	}
 	p := &plugin{app: se.App, kit: deps.Kit, cfg: deps.Kit.Config(), pool: deps.Pool, mailer: deps.Mailer, flows: deps.Flows}
-	return deps.Kit.Mount(se.Router, p.routes())
+	table, err := apikit.WithDocs(p.routes(), docs)
+	if err != nil {
+		return err
+	}
+	return deps.Kit.Mount(se.Router, table)
 }
 
 func (p *plugin) passwordPolicy() *passwords.Policy { return passwords.NewPolicy(p.cfg) }

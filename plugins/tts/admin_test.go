@@ -76,6 +76,8 @@ func TestTTSAssignments(t *testing.T) {
 		list.JSON["system"] != "tts" || list.JSON["count"] != float64(2) {
 		t.Fatalf("assign-agent-to-role list: %d %s", list.Status, list.Body)
 	}
+	// a refused reader gets the envelope, never the agents
+	expect(t, "assign-agent-to-role list by hdts admin", f.client.Do(http.MethodGet, "/api/v1/tts/assign-agent-to-role/", nil, hdtsAdmin...), 403, bodyDenied)
 	for _, path := range []string{"/api/v1/tts/assign-role/", "/assign-role"} {
 		l := f.client.Do(http.MethodGet, path, nil, admin...)
 		if l.Status != 200 || !strings.Contains(string(l.Body), `"id":"`+id+`","user_id":"`+agent.Id+`","user_first_name":"Zed","user_last_name":"Agent","user_email":"`+agent.Email()+`","role_id":"`+agentRole.Id+`","role_name":"Budget Manager","is_active":true,"is_deployed":true,"created_at":"`) ||
@@ -156,6 +158,8 @@ func TestTTSCreateRole(t *testing.T) {
 		`{"detail":"You don't have permission to create roles in HDTS system","code":"permission_denied"}`)
 	expect(t, "view another system", f.client.Do(http.MethodGet, "/api/v1/tts/create-role/?system=hdts", nil, admin...), 403,
 		`{"detail":"You don't have permission to view roles in HDTS system","code":"permission_denied"}`)
+	expect(t, "view unknown system", f.client.Do(http.MethodGet, "/api/v1/tts/create-role/?system=nope", nil, admin...), 404,
+		`{"detail":"NOPE system not found","code":"not_found"}`)
 	expect(t, "blank name", post(admin, "", map[string]any{"name": "  "}), 400, `{"detail":"Invalid input.","code":"invalid","errors":{"name":["Role name is required"]}}`)
 	expect(t, "missing name", post(admin, "", map[string]any{"description": strings.Repeat("d", 1001)}), 400,
 		`{"detail":"Invalid input.","code":"invalid","errors":{"description":["Ensure this field has no more than 1000 characters."],"name":["Role name is required"]}}`)
@@ -259,6 +263,10 @@ func TestTTSUserInfo(t *testing.T) {
 	r = many(ttsMember, map[string]any{"employee_cookie_ids": []string{ttsUser.Id, hdtsUser.Id, loner.Id, ttsUser.Id, "nosuchuser00000"}})
 	if r.Status != 200 || len(r.JSON) != 1 || r.JSON[ttsUser.Id] == nil {
 		t.Fatalf("users-info: %d %s", r.Status, r.Body)
+	}
+	// a caller without tts/hdts membership, or a key without users:read, reads nobody
+	for label, h := range map[string][]string{"no membership": f.bearer(f.user("No", "One", false)), "key without users:read": f.apiKey(nil, "round_robin:read")} {
+		expect(t, "users-info, "+label, many(h, map[string]any{"employee_cookie_ids": []string{ttsUser.Id}}), 403, bodyDenied)
 	}
 	ids := make([]string, 201)
 	for i := range ids {

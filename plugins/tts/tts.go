@@ -40,7 +40,11 @@ func Register(se *core.ServeEvent, deps Deps) error {
 		return errDeps
 	}
 	p := &plugin{kit: deps.Kit}
-	return deps.Kit.Mount(se.Router, p.routes())
+	table, err := apikit.WithDocs(p.routes(), docs)
+	if err != nil {
+		return err
+	}
+	return deps.Kit.Mount(se.Router, table)
 }
 
 // SystemSlug is the system every TTS endpoint works on (§5.13).
