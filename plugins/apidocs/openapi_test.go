@@ -82,20 +82,9 @@ func fetchDoc(t *testing.T, base string) (document, []byte) {
 func TestOpenAPIListsExactlyTheMountedRoutes(t *testing.T) {
 	t.Parallel()
 	base, kit := fullApp(t)
-	known := knownUndocumented(t)
 	_, problems := apidocs.Build(kit)
-	stillUndocumented := map[string]bool{}
 	for _, p := range problems {
-		if m := undocumentedRe.FindStringSubmatch(p.Error()); m != nil && known[m[1]] {
-			stillUndocumented[m[1]] = true
-			continue
-		}
 		t.Errorf("every mounted route needs a complete apikit.Doc: %v", p)
-	}
-	for key := range known {
-		if !stillUndocumented[key] {
-			t.Errorf("%s is documented (or gone) now: remove it from testdata/undocumented.txt", key)
-		}
 	}
 	doc, raw := fetchDoc(t, base)
 	// .ci/run lints the document with a standard validator (redocly) from this file.
@@ -169,7 +158,7 @@ func TestOpenAPIListsExactlyTheMountedRoutes(t *testing.T) {
 		if rt.Access.IsPublic() != (len(sec) == 0) {
 			t.Errorf("%s: security %v for access %+v", key, sec, rt.Access)
 		}
-		if _, ok := op["responses"].(map[string]any)["200"]; !ok && method == http.MethodGet && !known[key] {
+		if _, ok := op["responses"].(map[string]any)["200"]; !ok && method == http.MethodGet {
 			t.Errorf("%s: no 200 answer documented", key)
 		}
 	}
@@ -269,9 +258,6 @@ func TestDocumentedStatusesOccurInTests(t *testing.T) {
 	for path, item := range doc.Paths {
 		for method, op := range item {
 			for status := range op["responses"].(map[string]any) {
-				if status == "default" {
-					continue // the placeholder of a route listed in testdata/undocumented.txt
-				}
 				total++
 				key := strings.ToUpper(method) + " " + path + " " + status
 				if !seen[key] {
@@ -286,22 +272,4 @@ func TestDocumentedStatusesOccurInTests(t *testing.T) {
 	if len(missing) > 0 {
 		t.Fatalf("documented answers no test produced (%d):\n%s", len(missing), strings.Join(missing, "\n"))
 	}
-}
-
-var undocumentedRe = regexp.MustCompile(`apidocs: ([A-Z]+ \S+) has no documentation`)
-
-// knownUndocumented reads testdata/undocumented.txt: the routes that have no documentation yet.
-func knownUndocumented(t *testing.T) map[string]bool {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/undocumented.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	known := map[string]bool{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			known[line] = true
-		}
-	}
-	return known
 }
