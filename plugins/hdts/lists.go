@@ -24,9 +24,11 @@ type listQuery struct {
 	kind   string // HDTS users only
 }
 
-// parseListQuery validates page, page_size, search, ordering (names of ordering) and the
-// status (and, with kinds, kind) filters, reporting every failure in one 400 (§1.8).
-func parseListQuery(q url.Values, ordering []string, kinds []string) (listQuery, error) {
+// parseListQuery validates page, page_size, search, ordering (names of ordering) and, with
+// withStatus, the status filter (and, with kinds, kind), reporting every failure in one 400
+// (§1.8). The pending list has no status filter: a status there is ignored, as §1.8 ignores
+// unknown parameters.
+func parseListQuery(q url.Values, ordering []string, kinds []string, withStatus bool) (listQuery, error) {
 	var lq listQuery
 	errs := apikit.FieldErrors{}
 	pq, err := apikit.ParsePageQuery(q, ordering)
@@ -40,7 +42,9 @@ func parseListQuery(q url.Values, ordering []string, kinds []string) (listQuery,
 		}
 	}
 	lq.page = pq
-	lq.status, _ = apikit.QueryChoice(q, "status", employeeStatuses, errs)
+	if withStatus {
+		lq.status, _ = apikit.QueryChoice(q, "status", employeeStatuses, errs)
+	}
 	if kinds != nil {
 		lq.kind, _ = apikit.QueryChoice(q, "kind", kinds, errs)
 	}
@@ -118,7 +122,7 @@ func (p *plugin) listEmployees(e *core.RequestEvent) error { return p.employeePa
 func (p *plugin) listPending(e *core.RequestEvent) error { return p.employeePage(e, pendingEmployees) }
 
 func (p *plugin) employeePage(e *core.RequestEvent, l employeeList) error {
-	lq, err := parseListQuery(e.Request.URL.Query(), keys(l.ordering), nil)
+	lq, err := parseListQuery(e.Request.URL.Query(), keys(l.ordering), nil, !l.pendingOnly)
 	if err != nil {
 		return err
 	}
@@ -234,7 +238,7 @@ FROM {{employees}} e`
 
 // listHDTSUsers serves GET /api/v1/hdts/user-management/users/api/ (§5.12.18).
 func (p *plugin) listHDTSUsers(e *core.RequestEvent) error {
-	lq, err := parseListQuery(e.Request.URL.Query(), keys(hdtsUserOrdering), []string{realm.TypeStaff, realm.TypeEmployee})
+	lq, err := parseListQuery(e.Request.URL.Query(), keys(hdtsUserOrdering), []string{realm.TypeStaff, realm.TypeEmployee}, true)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,17 @@ func TestEmployeeLists(t *testing.T) {
 			status: 400, exact: invalid(`{"ordering":["Invalid ordering field: last_name."]}`),
 		},
 		scenario{
+			name: "pending: a status parameter is not a filter here and is ignored (§1.8)", method: http.MethodGet,
+			url: pendingURL + "?status=Approved", as: asAdmin,
+			status: 200, content: []string{`"count":1,`, `"status":"Pending"`},
+			not: []string{`"status":"Approved"`},
+		},
+		scenario{
+			name: "pending: an unknown status value is ignored too", method: http.MethodGet,
+			url: pendingURL + "?status=Gone", as: asAdmin,
+			status: 200, content: []string{`"count":1,`, `"status":"Pending"`},
+		},
+		scenario{
 			name: "pending: search matches nothing", method: http.MethodGet, url: pendingURL + "?search=zzz", as: asAdmin,
 			status: 200, exact: `{"count":0,"next":null,"previous":null,"results":[]}`,
 		},
