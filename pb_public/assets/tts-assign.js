@@ -44,10 +44,9 @@
     });
   }
 
-  function cell(tr, text, cls) {
+  function cell(tr, text) {
     var td = document.createElement("td");
     td.textContent = text;
-    if (cls) { td.className = cls; }
     tr.appendChild(td);
   }
 
@@ -60,7 +59,7 @@
     if (!list.length) {
       var tr = document.createElement("tr");
       var td = document.createElement("td");
-      td.colSpan = withDeployed ? 5 : 4;
+      td.colSpan = withDeployed ? 4 : 3;
       td.className = "empty";
       td.textContent = "No one holds a TTS role yet.";
       tr.appendChild(td);
@@ -69,8 +68,14 @@
     }
     list.forEach(function (row) {
       var tr = document.createElement("tr");
-      cell(tr, fullName(row.first, row.last) || "—");
-      cell(tr, row.email, "email");
+      var who = document.createElement("td");
+      var name = fullName(row.first, row.last);
+      if (name) { who.appendChild(document.createTextNode(name)); }
+      var mail = document.createElement("span");
+      mail.className = "email";
+      mail.textContent = row.email;
+      who.appendChild(mail);
+      tr.appendChild(who);
       cell(tr, row.role);
       cell(tr, row.active ? "Yes" : "No");
       if (withDeployed) { cell(tr, row.deployed === false ? "No" : "Yes"); }
