@@ -612,6 +612,23 @@ func TestBrowserAcceptInvitationAndSignIn(t *testing.T) {
 	}
 	b.do("the used link", chromedp.Navigate(m[0]), textContains("#alert", "This invitation link is invalid, has expired or has already been used."),
 		visible("#done a"), until(`document.querySelector("#accept-form").hidden`))
+
+	// An invited email that got an account meanwhile: the API's answer sends the person to sign in.
+	const taken = "taken.browser@example.com"
+	if st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/invite-agent/", map[string]any{"email": taken, "role_id": role}, auth...); st != http.StatusCreated {
+		t.Fatalf("invite %s: %d %s", taken, st, body)
+	}
+	msg = sink.WaitFor(t, func(m smtpsink.Message) bool { return len(m.EnvelopeTo) == 1 && m.EnvelopeTo[0] == taken }, 15*time.Second)
+	link := resetLinkRe.FindStringSubmatch(msg.Text)
+	if link == nil {
+		t.Fatalf("no invitation link in the email:\n%s", msg.Text)
+	}
+	createStaffUser(t, s, su, taken, "violet-harbor-43")
+	b.do("accept for an email that has an account", chromedp.Navigate(link[0]), visible("#accept-form #password"),
+		typeInto("#password", password), typeInto("#password-confirm", password), click("#submit"),
+		textContains("#alert", "An account with this email already exists. Sign in and ask an administrator to add the role."),
+		visible("#done a"), until(`document.activeElement === document.querySelector("#done a")`))
+	b.checkPage("invitation for an existing account")
 }
 
 // A TTS admin page as a stranger → sign in → back; the invite page gives an existing agent a TTS
@@ -716,7 +733,8 @@ func TestBrowserCreateTTSRole(t *testing.T) {
 		textContains("#alert", "Role 'asset manager' already exists in TTS system"))
 	b.checkPage("create-role form with an API error")
 
-	b.do("create a role", clear("#name"), typeInto("#name", "Field Technician"), typeInto("#description", "Visits the sites."), click("#submit"),
+	// with the keyboard: Enter in the name field submits the form
+	b.do("create a role", clear("#name"), typeInto("#description", "Visits the sites."), typeInto("#name", "Field Technician\r"),
 		textContains("#status", "Role 'Field Technician' created successfully"), textContains("#roles tbody", "Visits the sites."),
 		until(`document.querySelector("#name").value === ""`))
 	b.checkPage("role created")

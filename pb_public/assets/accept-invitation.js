@@ -104,6 +104,10 @@
   }
 
   G.ready(function () {
+    // Another invitation link opened over this page changes only the fragment: start again.
+    window.addEventListener("hashchange", function () {
+      if (/(^#|&)token=/.test(window.location.hash)) { window.location.reload(); }
+    });
     var token = readToken();
     if (token === "") {
       invalid();
