@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -499,4 +500,247 @@ func TestBrowserDocsPage(t *testing.T) {
 		until(`document.querySelectorAll("details.op").length > 20 && !!document.getElementById("postApiV1UsersLogin")`))
 	b.do("open an operation", click("#postApiV1UsersLogin summary"), visible("#postApiV1UsersLogin .body pre"))
 	b.checkPage("docs page")
+}
+
+// createStaffAdmin creates an active, verified staff superuser (an admin of every system).
+func createStaffAdmin(t *testing.T, s *Server, su, email, password string) {
+	t.Helper()
+	st, _, body := s.Do(t, http.MethodPost, "/api/collections/users/records", map[string]any{
+		"email": email, "password": password, "passwordConfirm": password,
+		"is_active": true, "is_superuser": true, "verified": true, "first_name": "Boss", "last_name": "Admin",
+	}, "Authorization", su)
+	if st != http.StatusOK {
+		t.Fatalf("create admin %s: %d %s", email, st, body)
+	}
+}
+
+// ttsRoleID is the id of the tts role with that name (through the API, as admin).
+func ttsRoleID(t *testing.T, s *Server, auth []string, name string) string {
+	t.Helper()
+	st, _, body := s.Do(t, http.MethodGet, "/api/v1/system-roles/user-system-roles/system/tts/roles/", nil, auth...)
+	var roles struct {
+		Results []struct{ ID, Name string }
+	}
+	if st != http.StatusOK || json.Unmarshal(body, &roles) != nil {
+		t.Fatalf("tts roles: %d %s", st, body)
+	}
+	for _, r := range roles.Results {
+		if r.Name == name {
+			return r.ID
+		}
+	}
+	t.Fatalf("no tts role %q: %s", name, body)
+	return ""
+}
+
+// chooseOption picks the option of a select whose text contains text (once it is there) and
+// fires the change event, as choosing it with the keyboard does.
+func chooseOption(sel, text string) chromedp.Action[chromedp.Void] {
+	find := fmt.Sprintf(`Array.from(document.querySelector(%q).options).find(function (o) { return o.textContent.indexOf(%q) >= 0; })`, sel, text)
+	return chromedp.Steps(
+		until("!!"+find),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(function(){ var s = document.querySelector(%q); s.focus(); s.value = (%s).value; s.dispatchEvent(new Event("change", {bubbles: true})); })()`, sel, find)),
+	)
+}
+
+// signInFromPage opens an admin page as a stranger: it sends the browser to the sign-in page,
+// which brings it back to the page after the admin signs in.
+func (b *browser) signInFromPage(path, email, password string) {
+	b.t.Helper()
+	b.do("open "+path, chromedp.Navigate(b.base+path))
+	b.navigated("the page sends a stranger to sign in", fmt.Sprintf(`location.pathname === "/login/" && location.search === %q`, "?next="+strings.ReplaceAll(url.QueryEscape(path), "+", "%20")))
+	b.signIn(email, password)
+	b.navigated("and back to "+path, fmt.Sprintf(`location.pathname === %q`, path))
+}
+
+// An admin invites a new email through the API; the emailed link (real SMTP sink) opens the
+// invitation page, which shows the invited email (not editable), refuses a common password with
+// the API's message, sets a good one, and sends the new agent to the sign-in page, where the new
+// password signs in. The link works once.
+func TestBrowserAcceptInvitationAndSignIn(t *testing.T) {
+	t.Parallel()
+	sink := smtpsink.Start(t)
+	s, su := browserServer(t)
+	configureSMTP(t, s, []string{"Authorization", su}, sink)
+	const boss, bossPassword = "boss.browser@example.com", "violet-harbor-42"
+	const email, password = "new.agent.browser@example.com", "amber-lantern-77"
+	createStaffAdmin(t, s, su, boss, bossPassword)
+	auth := []string{"Authorization", "Bearer " + staffLogin(t, s, boss, bossPassword).Access}
+	role := ttsRoleID(t, s, auth, "Asset Manager")
+	if st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/invite-agent/", map[string]any{"email": email, "role_id": role}, auth...); st != http.StatusCreated {
+		t.Fatalf("invite: %d %s", st, body)
+	}
+	msg := sink.WaitFor(t, func(m smtpsink.Message) bool { return len(m.EnvelopeTo) == 1 && m.EnvelopeTo[0] == email }, 15*time.Second)
+	m := resetLinkRe.FindStringSubmatch(msg.Text)
+	if m == nil || m[1] != s.URL+"/accept-invitation/" {
+		t.Fatalf("no invitation link in the email:\n%s", msg.Text)
+	}
+
+	b := newBrowser(t, s)
+	b.do("open the emailed link", chromedp.Navigate(m[0]), visible("#accept-form #password"),
+		until(`location.hash === "" && location.pathname === "/accept-invitation/"`),
+		until(fmt.Sprintf(`document.querySelector("#email").value === %q && document.querySelector("#email").readOnly`, email)),
+		textContains("#system-name", "Ticket Tracking System"), textContains("#role-name", "Asset Manager"),
+		until(`document.activeElement.id === "first-name"`))
+	b.checkPage("invitation form")
+
+	b.do("passwords that differ are refused on the page", typeInto("#password", password), typeInto("#password-confirm", password+"x"),
+		click("#submit"), textContains("#password-confirm-errors", "Passwords do not match."), textContains("#alert", "Please correct the highlighted fields."))
+	b.do("a too common password is refused by the API",
+		clear("#password"), typeInto("#password", "password123"), clear("#password-confirm"), typeInto("#password-confirm", "password123"),
+		click("#submit"), textContains("#password-errors", "Password is too common."),
+		until(`document.querySelector("#password").getAttribute("aria-invalid") === "true" && document.activeElement.id === "password"`))
+	b.checkPage("invitation form with an API error")
+
+	b.do("accept with a good password", typeInto("#first-name", "Nova"),
+		clear("#password"), typeInto("#password", password), clear("#password-confirm"), typeInto("#password-confirm", password),
+		click("#submit"), textContains("#status", "Invitation accepted. You can now log in."), visible("#done a"),
+		until(`document.querySelector("#accept-form").hidden`))
+	b.checkPage("invitation accepted")
+
+	b.do("to the sign-in page", click("#done a"))
+	b.navigated("the sign-in page", `location.pathname === "/login/" && !!document.querySelector("#login-form #email")`)
+	b.signIn(email, password)
+	b.landed()
+	b.signedInAs(email)
+
+	// The account has the invited role (through the API), and the link works once.
+	st, _, body := s.Do(t, http.MethodGet, "/api/v1/tts/assign-role/", nil, auth...)
+	if st != http.StatusOK || !strings.Contains(string(body), `"user_first_name":"Nova"`) ||
+		!regexp.MustCompile(`"user_email":"`+regexp.QuoteMeta(email)+`","role_id":"`+role+`","role_name":"Asset Manager","is_active":true`).Match(body) {
+		t.Fatalf("the new agent's TTS assignment: %d %s", st, body)
+	}
+	b.do("the used link", chromedp.Navigate(m[0]), textContains("#alert", "This invitation link is invalid, has expired or has already been used."),
+		visible("#done a"), until(`document.querySelector("#accept-form").hidden`))
+
+	// An invited email that got an account meanwhile: the API's answer sends the person to sign in.
+	const taken = "taken.browser@example.com"
+	if st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/invite-agent/", map[string]any{"email": taken, "role_id": role}, auth...); st != http.StatusCreated {
+		t.Fatalf("invite %s: %d %s", taken, st, body)
+	}
+	msg = sink.WaitFor(t, func(m smtpsink.Message) bool { return len(m.EnvelopeTo) == 1 && m.EnvelopeTo[0] == taken }, 15*time.Second)
+	link := resetLinkRe.FindStringSubmatch(msg.Text)
+	if link == nil {
+		t.Fatalf("no invitation link in the email:\n%s", msg.Text)
+	}
+	createStaffUser(t, s, su, taken, "violet-harbor-43")
+	b.do("accept for an email that has an account", chromedp.Navigate(link[0]), visible("#accept-form #password"),
+		typeInto("#password", password), typeInto("#password-confirm", password), click("#submit"),
+		textContains("#alert", "An account with this email already exists. Sign in and ask an administrator to add the role."),
+		visible("#done a"), until(`document.activeElement === document.querySelector("#done a")`))
+	b.checkPage("invitation for an existing account")
+}
+
+// A TTS admin page as a stranger → sign in → back; the invite page gives an existing agent a TTS
+// role and sends a new email an invitation; the assign page gives the agent a second TTS role
+// (not deployed) and announces the API's conflict for a duplicate; the records are checked
+// through the API; the assignment list page (/assign-role/) shows them.
+func TestBrowserInviteAgentAndAssignTTSRole(t *testing.T) {
+	t.Parallel()
+	s, su := browserServer(t)
+	const boss, bossPassword = "boss.invite@example.com", "violet-harbor-42"
+	const agent, newcomer = "agent.one@example.com", "newcomer.browser@example.com"
+	createStaffAdmin(t, s, su, boss, bossPassword)
+	agentID := createStaffUser(t, s, su, agent, "amber-lantern-77")
+	auth := []string{"Authorization", "Bearer " + staffLogin(t, s, boss, bossPassword).Access}
+
+	b := newBrowser(t, s)
+	b.signInFromPage("/api/v1/users/invite-agent/", boss, bossPassword)
+	b.do("the invite form", visible("#invite-form #system"), until(`document.activeElement.id === "system"`),
+		until(`document.querySelector("#user").getAttribute("aria-busy") === "false"`))
+	b.checkPage("invite form")
+
+	b.do("invite the existing agent to TTS as Asset Manager",
+		chooseOption("#system", "Ticket Tracking System"), until(`document.querySelector("#user").getAttribute("aria-busy") === "false"`),
+		chooseOption("#role", "Asset Manager"), chooseOption("#user", agent), click("#submit"),
+		textContains("#status", "User "+agent+" successfully invited to Ticket Tracking System as Asset Manager"),
+		// the agent now has a TTS role: no longer offered for TTS
+		until(`document.querySelector("#user").getAttribute("aria-busy") === "false" && document.querySelector("#user").textContent.indexOf("agent.one@") < 0`))
+	b.checkPage("invite sent")
+
+	b.do("a malformed email is refused on the page", click("#mode-email"), visible("#email"), typeInto("#email", "not-an-email"), click("#submit"),
+		textContains("#email-errors", "Enter a valid email address."))
+	b.do("invite a new email", clear("#email"), typeInto("#email", newcomer), typeInto("#first-name", "Newt"), click("#submit"),
+		textContains("#status", "Invitation sent to "+newcomer+" for Ticket Tracking System as Asset Manager"))
+	b.do("the same email again: the API's conflict is announced", typeInto("#email", newcomer), click("#submit"),
+		textContains("#alert", "A pending invitation for "+newcomer+" to Ticket Tracking System already exists."))
+	b.checkPage("invite form with an API error")
+
+	st, _, body := s.Do(t, http.MethodGet, "/api/v1/invitations/?search="+url.QueryEscape(newcomer), nil, auth...)
+	if st != http.StatusOK || !strings.Contains(string(body), `"count":1`) || !strings.Contains(string(body), `"email":"`+newcomer+`"`) ||
+		!strings.Contains(string(body), `"role_name":"Asset Manager"`) || !strings.Contains(string(body), `"status":"pending"`) {
+		t.Fatalf("the invitation through the API: %d %s", st, body)
+	}
+
+	b.do("open the assign page", chromedp.Navigate(s.URL+"/api/v1/tts/assign-agent-to-role/"), visible("#assign-form #agent"),
+		textContains("#assignments tbody", agent), until(`document.activeElement.id === "agent"`))
+	b.checkPage("assign page")
+	b.do("give the agent Budget Manager, not deployed",
+		chooseOption("#agent", agent), chooseOption("#role", "Budget Manager"), click("#deployed"),
+		until(`!document.querySelector("#deployed").checked`), click("#submit"),
+		textContains("#status", "User successfully assigned to TTS role."),
+		until(`document.querySelectorAll("#assignments tbody tr").length === 2`), textContains("#assignments tbody", "Budget Manager"))
+	b.do("the same role again: the API's conflict is announced", click("#submit"),
+		textContains("#alert", "User is already assigned to this role in TTS."))
+	b.checkPage("assign page with an API error")
+
+	st, _, body = s.Do(t, http.MethodGet, "/api/v1/tts/assign-role/", nil, auth...)
+	var list struct {
+		Assignments []struct {
+			UserID     string `json:"user_id"`
+			RoleName   string `json:"role_name"`
+			IsActive   bool   `json:"is_active"`
+			IsDeployed bool   `json:"is_deployed"`
+		}
+	}
+	if st != http.StatusOK || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("assign-role JSON: %d %s", st, body)
+	}
+	got := []string{}
+	for _, a := range list.Assignments {
+		got = append(got, fmt.Sprintf("%s %s active=%v deployed=%v", a.UserID, a.RoleName, a.IsActive, a.IsDeployed))
+	}
+	want := []string{agentID + " Asset Manager active=true deployed=true", agentID + " Budget Manager active=true deployed=false"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("TTS assignments through the API:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	b.do("the assignment list page", chromedp.Navigate(s.URL+"/assign-role/"), visible("#assign-form #agent"),
+		until(`document.querySelectorAll("#assignments tbody tr").length === 2 && !document.querySelector("#deployed-col").hidden`),
+		until(`Array.from(document.querySelectorAll("#assignments tbody tr")).map(function (tr) { return tr.textContent; }).join("|") === "Agent One`+agent+`Asset ManagerYesYes|Agent One`+agent+`Budget ManagerYesNo"`))
+	b.checkPage("assignment list page")
+}
+
+// The role page: as a stranger → sign in → back; an empty name is refused on the page, a
+// case-insensitive duplicate gets the API's conflict, a new role is created and listed; the role
+// exists through the API.
+func TestBrowserCreateTTSRole(t *testing.T) {
+	t.Parallel()
+	s, su := browserServer(t)
+	const boss, bossPassword = "boss.roles@example.com", "violet-harbor-42"
+	createStaffAdmin(t, s, su, boss, bossPassword)
+	auth := []string{"Authorization", "Bearer " + staffLogin(t, s, boss, bossPassword).Access}
+
+	b := newBrowser(t, s)
+	b.signInFromPage("/api/v1/tts/create-role/", boss, bossPassword)
+	b.do("the role form", visible("#role-form #name"), until(`document.activeElement.id === "name"`),
+		until(`document.querySelector("#system").value === "tts"`), textContains("#roles tbody", "Asset Manager"))
+	b.checkPage("create-role form")
+
+	b.do("an empty name is refused on the page", click("#submit"), textContains("#name-errors", "Role name is required"),
+		until(`document.querySelector("#name").getAttribute("aria-invalid") === "true"`))
+	b.do("a duplicate is refused by the API", typeInto("#name", "  asset manager "), click("#submit"),
+		textContains("#alert", "Role 'asset manager' already exists in TTS system"))
+	b.checkPage("create-role form with an API error")
+
+	// with the keyboard: Enter in the name field submits the form
+	b.do("create a role", clear("#name"), typeInto("#description", "Visits the sites."), typeInto("#name", "Field Technician\r"),
+		textContains("#status", "Role 'Field Technician' created successfully"), textContains("#roles tbody", "Visits the sites."),
+		until(`document.querySelector("#name").value === ""`))
+	b.checkPage("role created")
+
+	st, _, body := s.Do(t, http.MethodGet, "/api/v1/tts/create-role/?system=tts", nil, auth...)
+	if st != http.StatusOK || !regexp.MustCompile(`"name":"Field Technician","description":"Visits the sites.","is_custom":true`).Match(body) {
+		t.Fatalf("the new role through the API: %d %s", st, body)
+	}
 }

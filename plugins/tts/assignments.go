@@ -44,7 +44,7 @@ const ttsAssignmentsQuery = "SELECT a.id AS id, a.is_active AS is_active, a.sett
 // GET /api/v1/tts/assign-agent-to-role/ (§5.13.2).
 func (p *plugin) listAgents(e *core.RequestEvent) error {
 	if apikit.WantsHTML(e) {
-		return p.servePage(e, pageAssignAgent, "/api/v1/tts/assign-agent-to-role/")
+		return p.kit.ServePage(e, pageAssignAgent)
 	}
 	rows, err := prepared.Rows(e.App, ttsAssignmentsQuery+"ORDER BY u.last_name, u.first_name, r.name, a.id", nil)
 	if err != nil {
@@ -80,46 +80,44 @@ func (p *plugin) listAgents(e *core.RequestEvent) error {
 }
 
 // listAssignments is GET /api/v1/tts/assign-role/ and GET /assign-role/ (§5.13.4, §5.14.4).
-func (p *plugin) listAssignments(path string) func(e *core.RequestEvent) error {
-	return func(e *core.RequestEvent) error {
-		if apikit.WantsHTML(e) {
-			return p.servePage(e, pageAssignRole, path)
-		}
-		rows, err := prepared.Rows(e.App, ttsAssignmentsQuery+"ORDER BY u.email, r.name, a.id", nil)
-		if err != nil {
-			return err
-		}
-		roles, err := ttsRoles(e.App)
-		if err != nil {
-			return err
-		}
-		type assignmentRow struct {
-			ID            string `json:"id"`
-			UserID        string `json:"user_id"`
-			UserFirstName string `json:"user_first_name"`
-			UserLastName  string `json:"user_last_name"`
-			UserEmail     string `json:"user_email"`
-			RoleID        string `json:"role_id"`
-			RoleName      string `json:"role_name"`
-			IsActive      bool   `json:"is_active"`
-			IsDeployed    bool   `json:"is_deployed"`
-			CreatedAt     string `json:"created_at"`
-		}
-		out := make([]assignmentRow, 0, len(rows))
-		for _, r := range rows {
-			var settings map[string]any
-			_ = json.Unmarshal([]byte(r["settings"].String), &settings)
-			at, _ := types.ParseDateTime(r["assigned_at"].String)
-			out = append(out, assignmentRow{ID: r["id"].String, UserID: r["user_id"].String, UserFirstName: r["first_name"].String,
-				UserLastName: r["last_name"].String, UserEmail: r["email"].String, RoleID: r["role_id"].String,
-				RoleName: r["role_name"].String, IsActive: truthy(r["is_active"].String), IsDeployed: permissions.Deployed(settings),
-				CreatedAt: profiles.Timestamp(at)})
-		}
-		return apikit.WriteJSON(e, http.StatusOK, struct {
-			Assignments []assignmentRow `json:"assignments"`
-			Roles       []roleBrief     `json:"roles"`
-		}{out, briefs(roles)})
+func (p *plugin) listAssignments(e *core.RequestEvent) error {
+	if apikit.WantsHTML(e) {
+		return p.kit.ServePage(e, pageAssignRole)
 	}
+	rows, err := prepared.Rows(e.App, ttsAssignmentsQuery+"ORDER BY u.email, r.name, a.id", nil)
+	if err != nil {
+		return err
+	}
+	roles, err := ttsRoles(e.App)
+	if err != nil {
+		return err
+	}
+	type assignmentRow struct {
+		ID            string `json:"id"`
+		UserID        string `json:"user_id"`
+		UserFirstName string `json:"user_first_name"`
+		UserLastName  string `json:"user_last_name"`
+		UserEmail     string `json:"user_email"`
+		RoleID        string `json:"role_id"`
+		RoleName      string `json:"role_name"`
+		IsActive      bool   `json:"is_active"`
+		IsDeployed    bool   `json:"is_deployed"`
+		CreatedAt     string `json:"created_at"`
+	}
+	out := make([]assignmentRow, 0, len(rows))
+	for _, r := range rows {
+		var settings map[string]any
+		_ = json.Unmarshal([]byte(r["settings"].String), &settings)
+		at, _ := types.ParseDateTime(r["assigned_at"].String)
+		out = append(out, assignmentRow{ID: r["id"].String, UserID: r["user_id"].String, UserFirstName: r["first_name"].String,
+			UserLastName: r["last_name"].String, UserEmail: r["email"].String, RoleID: r["role_id"].String,
+			RoleName: r["role_name"].String, IsActive: truthy(r["is_active"].String), IsDeployed: permissions.Deployed(settings),
+			CreatedAt: profiles.Timestamp(at)})
+	}
+	return apikit.WriteJSON(e, http.StatusOK, struct {
+		Assignments []assignmentRow `json:"assignments"`
+		Roles       []roleBrief     `json:"roles"`
+	}{out, briefs(roles)})
 }
 
 func briefs(roles []role) []roleBrief {

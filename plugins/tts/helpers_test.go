@@ -28,11 +28,14 @@ type fixture struct {
 	admin  map[string]*core.Record // the Admin role of each system by slug
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, server.Options{}) }
+
+// newFixtureWith is newFixture with server options (e.g. pb_public for the pages).
+func newFixtureWith(t testing.TB, opts server.Options) *fixture {
 	t.Helper()
 	f := &fixture{t: t, admin: map[string]*core.Record{}}
 	f.app = testkit.NewApp(t, func(app *tests.TestApp) {
-		f.tokens = server.Register(app, testkit.Config(), server.Options{}).Tokens
+		f.tokens = server.Register(app, testkit.Config(), opts).Tokens
 	})
 	f.app.Settings().RateLimits.Enabled = false
 	f.client = testkit.Client{TB: t, URL: testkit.Serve(t, f.app).URL}

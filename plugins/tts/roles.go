@@ -57,7 +57,7 @@ const systemRolesQuery = "SELECT id, name, description, is_custom, created FROM 
 // GET /api/v1/tts/create-role/ (§5.13.5).
 func (p *plugin) listRoles(e *core.RequestEvent) error {
 	if apikit.WantsHTML(e) {
-		return p.servePage(e, pageCreateRole, "/api/v1/tts/create-role/")
+		return p.kit.ServePage(e, pageCreateRole)
 	}
 	sys, err := roleSystem(e, "view")
 	if err != nil {

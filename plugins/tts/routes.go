@@ -23,8 +23,8 @@ func (p *plugin) routes() []apikit.Route {
 
 		{Method: http.MethodGet, Path: "/api/v1/tts/assign-agent-to-role/", Access: ttsAdmin, Page: true, Handler: p.listAgents},
 		{Method: http.MethodPost, Path: "/api/v1/tts/assign-agent-to-role/", Access: ttsAdmin, Handler: p.assignAgent},
-		{Method: http.MethodGet, Path: "/api/v1/tts/assign-role/", Access: ttsAdmin, Page: true, Handler: p.listAssignments("/api/v1/tts/assign-role/")},
-		{Method: http.MethodGet, Path: "/assign-role/", Access: ttsAdmin, Page: true, Handler: p.listAssignments("/assign-role/")},
+		{Method: http.MethodGet, Path: "/api/v1/tts/assign-role/", Access: ttsAdmin, Page: true, Handler: p.listAssignments},
+		{Method: http.MethodGet, Path: "/assign-role/", Access: ttsAdmin, Page: true, Handler: p.listAssignments},
 		{Method: http.MethodPut, Path: "/api/v1/tts/update-assignment/{assignment_id}/", Access: ttsAdmin, Handler: p.updateAssignment},
 		{Method: http.MethodDelete, Path: "/api/v1/tts/update-assignment/{assignment_id}/", Access: ttsAdmin, Handler: p.deleteAssignment},
 

@@ -8,10 +8,6 @@ package tts
 
 import (
 	"errors"
-	"html"
-	"io/fs"
-	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -101,29 +97,6 @@ func actor(e *core.RequestEvent, entry *audit.Entry) {
 	case apikit.KindStaff:
 		entry.ActorType, entry.ActorID = "staff", c.Record.Id
 	}
-}
-
-// servePage answers the HTML variant of a page endpoint (§1.11): the page of pb_public when
-// it exists, until then a placeholder naming where the page will be and its JSON variant.
-func (p *plugin) servePage(e *core.RequestEvent, file, jsonPath string) error {
-	if pub := p.kit.Public(); pub != nil {
-		if _, err := fs.Stat(pub, file); err == nil {
-			return p.kit.ServePage(e, file)
-		}
-	}
-	body := "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gatehouse</title></head>\n" +
-		"<body><p>This page is not built yet: it will be served from <code>pb_public/" + html.EscapeString(file) +
-		"</code>. Its data: <code>GET " + html.EscapeString(jsonPath) + "</code> with <code>Accept: application/json</code>.</p></body></html>\n"
-	apikit.SetPageHeaders(e)
-	h := e.Response.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	e.Response.WriteHeader(http.StatusOK)
-	if e.Request.Method == http.MethodHead {
-		return nil
-	}
-	_, err := e.Response.Write([]byte(body))
-	return err
 }
 
 // fullName is first_name + " " + last_name, trimmed (§3.2 note 2).
