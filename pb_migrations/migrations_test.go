@@ -953,8 +953,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 7 {
-		t.Errorf("reverted %v, want our 7 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes)", reverted)
+	if len(reverted) != 8 {
+		t.Errorf("reverted %v, want our 8 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes, users search)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")

@@ -3,6 +3,7 @@ package directory
 import (
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -34,6 +35,30 @@ var userOrdering = map[string]string{
 
 var userSearchColumns = []string{"[[users.email]]", "[[users.username]]", "[[users.first_name]]",
 	"[[users.last_name]]", "[[users.company_id]]", "[[users.phone_number]]"}
+
+// userSearchExp is the §1.8 search of the user lists: the LIKE test of every searched column,
+// narrowed first through the trigram index of pb_migrations/1764115600_users_search.go when the
+// term has one (3 characters or more), so a search reads its candidates, not the whole table.
+// The index folds case beyond ASCII (it finds "MÜLL" in "Müller", LIKE does not): the LIKE
+// test on the candidates keeps the answers exactly LIKE's. Shorter terms test every row.
+func userSearchExp(term string) dbx.Expression {
+	like := searchExp(term, userSearchColumns...)
+	phrase, ok := trigramPhrase(term)
+	if !ok {
+		return like
+	}
+	return dbx.And(dbx.NewExp("[[users.id]] IN (SELECT m.id FROM _users_search s JOIN _users_search_ids m ON m.n = s.rowid "+
+		"WHERE _users_search MATCH {:phrase})", dbx.Params{"phrase": phrase}), like)
+}
+
+// trigramPhrase quotes a search term as an FTS5 phrase, false when the trigram index cannot
+// answer it: under 3 characters (no trigram), invalid UTF-8 or a NUL (which FTS5 would cut).
+func trigramPhrase(term string) (string, bool) {
+	if utf8.RuneCountInString(term) < 3 || !utf8.ValidString(term) || strings.ContainsRune(term, 0) {
+		return "", false
+	}
+	return `"` + strings.ReplaceAll(term, `"`, `""`) + `"`, true
+}
 
 // hasAssignmentIn is "the user holds an assignment (any state) in one of these systems".
 func hasAssignmentIn(systemIDs []any) dbx.Expression {
@@ -142,7 +167,7 @@ func (p *plugin) userFilter(e *core.RequestEvent, agents bool) (*userListFilter,
 		where = dbx.And(where, dbx.HashExp{"users.is_active": isActive})
 	}
 	if pq.Search != "" {
-		where = dbx.And(where, searchExp(pq.Search, userSearchColumns...))
+		where = dbx.And(where, userSearchExp(pq.Search))
 	}
 	f.where = where
 	return f, nil

@@ -1,0 +1,115 @@
+package directory
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/testkit"
+)
+
+// searchPieces build the generated names: ASCII in both cases, LIKE's metacharacters and the
+// escape, FTS5's quote, letters LIKE does not fold (É/é, Ü/ü, the Kelvin sign K next to K),
+// combining marks, 4-byte characters and spaces.
+var searchPieces = []string{"an", "An", "AN", "son", "SON", "%", "_", `\`, `"`, "é", "É", "ü", "Ü", "K", "K", "k",
+	"e\u0301", "ß", "SS", "😀", "中文", " ", "-", ".", "o'", "Ma", "ria", "0", "12", "+63"}
+
+func randomText(r *rand.Rand, parts int) string {
+	var b strings.Builder
+	for range parts {
+		b.WriteString(searchPieces[r.IntN(len(searchPieces))])
+	}
+	return b.String()
+}
+
+// TestUserSearchMatchesLike: on a generated directory, the indexed search of the user lists
+// (userSearchExp) answers exactly what the plain LIKE test over the six columns answers, for
+// substrings of stored values in other cases, LIKE metacharacters taken literally, unicode,
+// terms of 1–2 characters (LIKE only) and terms matching nothing.
+func TestUserSearchMatchesLike(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	r := rand.New(rand.NewPCG(13, 17))
+	var values []string
+	err := app.RunInTransaction(func(tx core.App) error {
+		for i := range 400 {
+			row := dbx.Params{
+				"id": fmt.Sprintf("srch%011d", i), "tokenKey": fmt.Sprintf("tk%d", i), "email": strings.ToLower(fmt.Sprintf("u%d.%s@example.com", i, randomText(r, 2))),
+				"username": fmt.Sprintf("user_%d%s", i, randomText(r, 1)), "first_name": randomText(r, 1+r.IntN(3)),
+				"last_name": randomText(r, 1+r.IntN(3)), "company_id": fmt.Sprintf("MA%04d", i), "phone_number": "",
+			}
+			if i%3 == 0 {
+				row["phone_number"] = fmt.Sprintf("+6391712%05d", i)
+			}
+			if _, err := tx.DB().Insert("users", row).Execute(); err != nil {
+				return err
+			}
+			for _, k := range []string{"email", "username", "first_name", "last_name", "company_id", "phone_number"} {
+				values = append(values, row[k].(string))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms := []string{"a", "%", "_", `\`, `"`, "an", "AN", "%_", "son", "SON", "sOn", "é", "É", "éé", "ÉÉÉ", "Kan", "kan", "Kan",
+		"ss", "SSS", "ßan", "😀😀😀", "中文中", "e\u0301e", "+63", "917", "MA00", "ma01", "@example", "EXAMPLE.COM", "zzz",
+		`"%"`, `\%_`, "o'M", " an", "user_1", "USER_", "a_b", "%%%", "___"}
+	for range 500 { // substrings of stored values, case changed at random
+		v := []rune(values[r.IntN(len(values))])
+		if len(v) == 0 {
+			continue
+		}
+		lo := r.IntN(len(v))
+		hi := min(len(v), lo+1+r.IntN(9))
+		term := string(v[lo:hi])
+		switch r.IntN(3) {
+		case 0:
+			term = strings.ToUpper(term)
+		case 1:
+			term = strings.ToLower(term)
+		}
+		terms = append(terms, term)
+	}
+	ids := func(where dbx.Expression) []string {
+		var out []string
+		if err := app.DB().Select("id").From("users").Where(where).OrderBy("id").Column(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	indexed, nonEmpty := 0, 0
+	for _, term := range terms {
+		want := ids(searchExp(term, userSearchColumns...))
+		got := ids(userSearchExp(term))
+		if !slices.Equal(got, want) {
+			t.Errorf("search %q: indexed %d rows %v, LIKE %d rows %v", term, len(got), got, len(want), want)
+		}
+		if _, ok := trigramPhrase(term); ok {
+			indexed++
+			if len(want) > 0 {
+				nonEmpty++
+			}
+		}
+	}
+	if indexed < 200 || nonEmpty < 150 {
+		t.Errorf("only %d terms went through the index (%d with results): the test proves little", indexed, nonEmpty)
+	}
+}
+
+func TestTrigramPhrase(t *testing.T) {
+	t.Parallel()
+	for term, want := range map[string]string{"abc": `"abc"`, `a"b`: `"a""b"`, "中文中": `"中文中"`, "ab": "", "é": "",
+		"a\x00bc": "", "ab\xff": "", `"""`: `""""""""`} {
+		got, ok := trigramPhrase(term)
+		if got != want || ok != (want != "") {
+			t.Errorf("trigramPhrase(%q) = %q, %v; want %q", term, got, ok, want)
+		}
+	}
+}
