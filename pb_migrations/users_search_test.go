@@ -12,7 +12,7 @@ import (
 func searchIDs(t *testing.T, app core.App, term string) []string {
 	t.Helper()
 	var ids []string
-	err := app.DB().NewQuery("SELECT m.id FROM `_users_search` s JOIN `_users_search_ids` m ON m.n = s.rowid "+
+	err := app.DB().NewQuery("SELECT m.id FROM `_users_search` s JOIN `_users_search_ids` m ON m.n = s.rowid " +
 		"WHERE `_users_search` MATCH {:q} ORDER BY m.id").Bind(dbx.Params{"q": `"` + term + `"`}).Column(&ids)
 	if err != nil {
 		t.Fatalf("search %q: %v", term, err)
