@@ -13,7 +13,7 @@ func searchIDs(t *testing.T, app core.App, term string) []string {
 	t.Helper()
 	var ids []string
 	err := app.DB().NewQuery("SELECT m.id FROM `_users_search` s JOIN `_users_search_ids` m ON m.n = s.rowid " +
-		"WHERE `_users_search` MATCH {:q} ORDER BY m.id").Bind(dbx.Params{"q": `"` + term + `"`}).Column(&ids)
+		"WHERE `_users_search` MATCH lower({:q}) ORDER BY m.id").Bind(dbx.Params{"q": `"` + term + `"`}).Column(&ids)
 	if err != nil {
 		t.Fatalf("search %q: %v", term, err)
 	}
@@ -57,7 +57,8 @@ func TestUsersSearchIndexFollowsWrites(t *testing.T) {
 	want("johns", a.Id)
 	want("JOHNS", a.Id)
 	want("müll", b.Id)
-	want("MÜLL", b.Id) // the index folds more than LIKE; the lists re-check with LIKE
+	want("MÜLL") // ASCII letters only fold, as in LIKE
+	want("MüLL", b.Id)
 	want("1234", a.Id)
 	want("example", a.Id, b.Id)
 	want("MAann", a.Id) // company_id

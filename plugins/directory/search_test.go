@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/apikit"
 	"gatehouse/testkit"
 )
 
@@ -46,6 +47,8 @@ func TestUserSearchMatchesLike(t *testing.T) {
 			if i%3 == 0 {
 				row["phone_number"] = fmt.Sprintf("+6391712%05d", i)
 			}
+			row["created"] = fmt.Sprintf("2026-01-%02d 00:00:00.000Z", 1+r.IntN(20)) // ties: the id tie-break counts
+			row["status"] = []string{"Approved", "Pending"}[r.IntN(2)]
 			if _, err := tx.DB().Insert("users", row).Execute(); err != nil {
 				return err
 			}
@@ -77,24 +80,65 @@ func TestUserSearchMatchesLike(t *testing.T) {
 		}
 		terms = append(terms, term)
 	}
-	ids := func(where dbx.Expression) []string {
+	ids := func(where dbx.Expression, order ...string) []string {
 		var out []string
-		if err := app.DB().Select("id").From("users").Where(where).OrderBy("id").Column(&out); err != nil {
+		if err := app.DB().Select("users.id").From("users").Where(where).OrderBy(order...).Column(&out); err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
+	p := &plugin{app: app}
+	approved := dbx.HashExp{"users.status": "Approved"}
+	orderings := [][]apikit.OrderField{{{Field: "date_joined", Desc: true}}, {{Field: "first_name"}}, nil}
 	indexed, nonEmpty := 0, 0
-	for _, term := range terms {
-		want := ids(searchExp(term, userSearchColumns...))
-		got := ids(userSearchExp(term))
-		if !slices.Equal(got, want) {
+	for i, term := range terms {
+		want := ids(searchExp(term, userSearchColumns...), "users.id")
+		if got := ids(userSearchExp(term), "users.id"); !slices.Equal(got, want) {
 			t.Errorf("search %q: indexed %d rows %v, LIKE %d rows %v", term, len(got), got, len(want), want)
 		}
 		if _, ok := trigramPhrase(term); ok {
 			indexed++
 			if len(want) > 0 {
 				nonEmpty++
+			}
+		}
+		if i%5 != 0 {
+			continue
+		}
+		// The pages of the list (both plans of userPage: sizes 7 and 50 on 400 users), with
+		// and without another filter, in an ordering with ties.
+		ordering := orderings[i/5%len(orderings)]
+		for _, filtered := range []bool{false, true} {
+			where := dbx.Expression(dbx.And())
+			if filtered {
+				where = approved
+			}
+			order := orderBy(apikit.PageQuery{Ordering: ordering}, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
+			wantAll := ids(dbx.And(where, searchExp(term, userSearchColumns...)), order...)
+			for _, size := range []int{7, 50} {
+				var gotAll []string
+				for page := 1; ; page++ {
+					f := &userListFilter{pq: apikit.PageQuery{Page: page, Size: size, Search: term, Ordering: ordering}, where: where, filtered: filtered}
+					recs, count, err := p.userPage(f)
+					if err != nil {
+						t.Fatalf("search %q page %d: %v", term, page, err)
+					}
+					if count != len(wantAll) {
+						t.Errorf("search %q (filtered %v): count %d, LIKE %d", term, filtered, count, len(wantAll))
+					}
+					for _, r := range recs {
+						gotAll = append(gotAll, r.Id)
+					}
+					if len(recs) < size {
+						break
+					}
+					if page*size >= count {
+						break
+					}
+				}
+				if !slices.Equal(gotAll, wantAll) {
+					t.Errorf("search %q (filtered %v, size %d, order %v): pages %v, LIKE %v", term, filtered, size, order, gotAll, wantAll)
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -36,28 +37,45 @@ var userOrdering = map[string]string{
 var userSearchColumns = []string{"[[users.email]]", "[[users.username]]", "[[users.first_name]]",
 	"[[users.last_name]]", "[[users.company_id]]", "[[users.phone_number]]"}
 
-// userSearchExp is the §1.8 search of the user lists: the LIKE test of every searched column,
-// narrowed first through the trigram index of pb_migrations/1764115600_users_search.go when the
-// term has one (3 characters or more), so a search reads its candidates, not the whole table.
-// The index folds case beyond ASCII (it finds "MÜLL" in "Müller", LIKE does not): the LIKE
-// test on the candidates keeps the answers exactly LIKE's. Shorter terms test every row.
-func userSearchExp(term string) dbx.Expression {
-	like := searchExp(term, userSearchColumns...)
-	phrase, ok := trigramPhrase(term)
-	if !ok {
-		return like
-	}
-	return dbx.And(dbx.NewExp("[[users.id]] IN (SELECT m.id FROM _users_search s JOIN _users_search_ids m ON m.n = s.rowid "+
-		"WHERE _users_search MATCH {:phrase})", dbx.Params{"phrase": phrase}), like)
+// usersMatch is the trigram-index lookup of pb_migrations/1764115600_users_search.go: the
+// `_users_search` rows whose lower-cased columns contain {:phrase}, joined to their user ids.
+const usersMatch = "_users_search s CROSS JOIN _users_search_ids m ON m.n = s.rowid"
+
+// matchedUsers selects from the index matches joined to their users rows, in that order (CROSS
+// JOIN fixes SQLite's join order: the matches drive).
+func matchedUsers(db dbx.Builder, cols ...string) *dbx.SelectQuery {
+	return db.Select(cols...).From("_users_search s").
+		Join("CROSS JOIN", "_users_search_ids m", dbx.NewExp("m.n = s.rowid")).
+		Join("CROSS JOIN", colUsers, dbx.NewExp("[[users.id]] = m.id"))
 }
 
-// trigramPhrase quotes a search term as an FTS5 phrase, false when the trigram index cannot
-// answer it: under 3 characters (no trigram), invalid UTF-8 or a NUL (which FTS5 would cut).
+// userSearchExp is the §1.8 search of the user lists as an expression on `users`: through the
+// trigram index when the term has a trigram, LIKE over the six columns otherwise. Both answer
+// exactly the LIKE semantics (TestUserSearchMatchesLike).
+func userSearchExp(term string) dbx.Expression {
+	phrase, ok := trigramPhrase(term)
+	if !ok {
+		return searchExp(term, userSearchColumns...)
+	}
+	return dbx.NewExp("[[users.id]] IN (SELECT m.id FROM "+usersMatch+" WHERE _users_search MATCH {:phrase})",
+		dbx.Params{"phrase": phrase})
+}
+
+// trigramPhrase is a search term as an FTS5 phrase for the trigram index: ASCII letters
+// lower-cased (the index holds SQLite's lower() of each column, which folds ASCII only, as LIKE
+// does), quotes doubled. False when the index cannot answer the term: under 3 characters (no
+// trigram), invalid UTF-8 or a NUL (which FTS5 would cut short).
 func trigramPhrase(term string) (string, bool) {
 	if utf8.RuneCountInString(term) < 3 || !utf8.ValidString(term) || strings.ContainsRune(term, 0) {
 		return "", false
 	}
-	return `"` + strings.ReplaceAll(term, `"`, `""`) + `"`, true
+	b := []byte(term)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return `"` + strings.ReplaceAll(string(b), `"`, `""`) + `"`, true
 }
 
 // hasAssignmentIn is "the user holds an assignment (any state) in one of these systems".
@@ -102,9 +120,10 @@ func itoa(i int) string {
 // optional system (403/404 as the contract says) and the page parameters. systems is the set of
 // systems whose assignments the answer's system_roles show (nil = all).
 type userListFilter struct {
-	pq      apikit.PageQuery
-	where   dbx.Expression
-	systems map[string]bool // nil: every system (superuser without ?system=)
+	pq       apikit.PageQuery
+	where    dbx.Expression  // every condition but the search
+	filtered bool            // where is more than true
+	systems  map[string]bool // nil: every system (superuser without ?system=)
 }
 
 func (p *plugin) userFilter(e *core.RequestEvent, agents bool) (*userListFilter, error) {
@@ -166,10 +185,7 @@ func (p *plugin) userFilter(e *core.RequestEvent, agents bool) (*userListFilter,
 	if hasActive {
 		where = dbx.And(where, dbx.HashExp{"users.is_active": isActive})
 	}
-	if pq.Search != "" {
-		where = dbx.And(where, userSearchExp(pq.Search))
-	}
-	f.where = where
+	f.where, f.filtered = where, agents || f.systems != nil || hasStatus || hasActive
 	return f, nil
 }
 
@@ -185,8 +201,7 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 	if err != nil {
 		return err
 	}
-	order := orderBy(f.pq, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
-	recs, count, err := p.pageRecords(colUsers, f.where, f.pq, order, nil)
+	recs, count, err := p.userPage(f)
 	if err != nil {
 		return err
 	}
@@ -199,6 +214,76 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 		out = append(out, prof)
 	}
 	return p.writePage(e, f.pq, count, out)
+}
+
+// userPage counts the users of a list and loads its page, in two passes: the page's ids (read
+// in the order index when there is no search: `(column [DESC], id)` covers them, so a deep page
+// skips index entries, not rows), then their records.
+//
+// A search with a trigram (trigramPhrase) is counted in the trigram index: the index alone when
+// nothing else filters (no row is read), its matches joined to `users` otherwise. The page then
+// comes from the cheaper of two plans, by the share of users that match:
+//   - many matches: walk the order index and test each row with LIKE (same answers), which
+//     stops after (offset + size) / share rows;
+//   - few matches, or a deep page of a rare term: read the matching rows and sort them.
+func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
+	order := orderBy(f.pq, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
+	db := p.app.DB()
+	where, search := f.where, f.pq.Search
+	phrase, indexed := trigramPhrase(search)
+	var count int
+	var ids *dbx.SelectQuery
+	switch {
+	case search == "" || !indexed:
+		if search != "" {
+			where = dbx.And(where, searchExp(search, userSearchColumns...))
+		}
+		n, err := countRows(db.Select().From(colUsers).Where(where))
+		if err != nil {
+			return nil, 0, err
+		}
+		count, ids = n, db.Select("[[users.id]]").From(colUsers).Where(where)
+	default:
+		match := dbx.NewExp("_users_search MATCH {:phrase}", dbx.Params{"phrase": phrase})
+		var n int
+		var err error
+		if f.filtered {
+			n, err = countRows(matchedUsers(db).Where(dbx.And(match, where)))
+		} else {
+			n, err = countRows(db.Select().From("_users_search").Where(match))
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		count = n
+		total, err := countRows(db.Select().From(colUsers))
+		if err != nil {
+			return nil, 0, err
+		}
+		// rows the order-index walk reads ≈ (offset + size) × total / count; the sort reads count.
+		if n > 0 && float64(f.pq.Offset()+f.pq.Size)*float64(total)/float64(n) < float64(n) {
+			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, searchExp(search, userSearchColumns...)))
+		} else {
+			ids = matchedUsers(db, "[[users.id]]").Where(dbx.And(match, where))
+		}
+	}
+	if err := apikit.CheckPageInRange(f.pq, count); err != nil || count == 0 {
+		return nil, 0, err
+	}
+	var page []string
+	if err := ids.OrderBy(order...).Limit(int64(f.pq.Size)).Offset(int64(f.pq.Offset())).Column(&page); err != nil {
+		return nil, 0, err
+	}
+	recs, err := p.app.FindRecordsByIds(colUsers, page)
+	if err != nil {
+		return nil, 0, err
+	}
+	pos := make(map[string]int, len(page))
+	for i, id := range page {
+		pos[id] = i
+	}
+	slices.SortFunc(recs, func(a, b *core.Record) int { return pos[a.Id] - pos[b.Id] })
+	return recs, count, nil
 }
 
 // scopedProfile is the UserProfile of a user with system_roles limited to systems (nil = all).
