@@ -49,6 +49,11 @@ func matchedUsers(db dbx.Builder, cols ...string) *dbx.SelectQuery {
 		Join("CROSS JOIN", colUsers, dbx.NewExp("[[users.id]] = m.id"))
 }
 
+// matchExp is the trigram-index condition of a phrase (trigramPhrase), on `_users_search`.
+func matchExp(phrase string) dbx.Expression {
+	return dbx.NewExp("_users_search MATCH {:phrase}", dbx.Params{"phrase": phrase})
+}
+
 // userSearchExp is the §1.8 search of the user lists as an expression on `users`: through the
 // trigram index when the term has a trigram, LIKE over the six columns otherwise. Both answer
 // exactly the LIKE semantics (TestUserSearchMatchesLike).
@@ -244,7 +249,7 @@ func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
 		}
 		count, ids = n, db.Select("[[users.id]]").From(colUsers).Where(where)
 	default:
-		match := dbx.NewExp("_users_search MATCH {:phrase}", dbx.Params{"phrase": phrase})
+		match := matchExp(phrase)
 		var n int
 		var err error
 		if f.filtered {
