@@ -49,7 +49,12 @@ var usersSearchUp = []string{
 		"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
 		"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
 		usersSearchNew + "); END",
-	"CREATE TRIGGER `_users_search_update` AFTER UPDATE OF id, " + usersSearchColumns + " ON users BEGIN " +
+	// PocketBase's record update names every column in its SET clause: the WHEN clause keeps a
+	// login (last_login) or any other save off the index unless a searched value changed.
+	"CREATE TRIGGER `_users_search_update` AFTER UPDATE OF id, " + usersSearchColumns + " ON users " +
+		"WHEN old.id IS NOT new.id OR old.email IS NOT new.email OR old.username IS NOT new.username " +
+		"OR old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name " +
+		"OR old.company_id IS NOT new.company_id OR old.phone_number IS NOT new.phone_number BEGIN " +
 		"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
 		"UPDATE `_users_search_ids` SET id = new.id WHERE id = old.id; " +
 		"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +

@@ -76,6 +76,32 @@ func TestUsersSearchIndexFollowsWrites(t *testing.T) {
 	want("bért")
 	want("müll", b.Id) // untouched columns stay indexed
 
+	// A save naming every column but changing no searched value leaves the index alone (the
+	// writer connection counts the rows each statement changed, triggers included).
+	writer := app.NonconcurrentDB()
+	changes := func(sql string) int {
+		t.Helper()
+		var before, after int
+		if err := writer.NewQuery("SELECT total_changes()").Row(&before); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writer.NewQuery(sql).Bind(dbx.Params{"id": b.Id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if err := writer.NewQuery("SELECT total_changes()").Row(&after); err != nil {
+			t.Fatal(err)
+		}
+		return after - before
+	}
+	if n := changes("UPDATE users SET last_login = '2026-01-01 00:00:00.000Z', email = email, first_name = first_name WHERE id = {:id}"); n != 1 {
+		t.Errorf("a save without a searched change changed %d rows, want 1 (the user)", n)
+	}
+	if n := changes("UPDATE users SET last_name = 'Mueller' WHERE id = {:id}"); n < 3 {
+		t.Errorf("a searched change changed %d rows, want the user, the index row out and in, the id map", n)
+	}
+	want("muell", b.Id)
+	want("müll")
+
 	if err := app.Delete(a); err != nil {
 		t.Fatal(err)
 	}
