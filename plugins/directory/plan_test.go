@@ -127,5 +127,7 @@ func TestUserPageQueriesUseIndexes(t *testing.T) {
 		"SCAN s VIRTUAL TABLE INDEX 0:M", "SEARCH m USING INTEGER PRIMARY KEY", "SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)")
 	want(db.Select("[[users.id]]").From(colUsers).Where(dbx.And(dbx.And(), searchExp("son", userSearchColumns...))).OrderBy(date...).Limit(50),
 		"SCAN users USING INDEX idx_users_created_desc_id", "!TEMP B-TREE")
+	want(db.Select("[[users.id]]").From(colUsers).Where(dbx.And(dbx.And(), matchSetExp(phrase))).OrderBy(date...).Limit(50),
+		"SCAN users USING COVERING INDEX idx_users_created_desc_id", "LIST SUBQUERY", "VIRTUAL TABLE INDEX 0:M", "!TEMP B-TREE")
 	want(db.Select("[[users.id]]").From(colUsers).Where(userSearchExp("son")), "VIRTUAL TABLE INDEX 0:M")
 }

@@ -20,6 +20,17 @@ import (
 var searchPieces = []string{"an", "An", "AN", "son", "SON", "%", "_", `\`, `"`, "é", "É", "ü", "Ü", "K", "K", "k",
 	"e\u0301", "ß", "SS", "😀", "中文", " ", "-", ".", "o'", "Ma", "ria", "0", "12", "+63"}
 
+// userSearchExp is the indexed search as an expression on `users` (the id set of the trigram
+// index's matches; LIKE for terms without a trigram), as userPage uses it.
+func userSearchExp(term string) dbx.Expression {
+	phrase, ok := trigramPhrase(term)
+	if !ok {
+		return searchExp(term, userSearchColumns...)
+	}
+	return dbx.NewExp("[[users.id]] IN (SELECT m.id FROM _users_search s CROSS JOIN _users_search_ids m ON m.n = s.rowid "+
+		"WHERE _users_search MATCH {:phrase})", dbx.Params{"phrase": phrase})
+}
+
 func randomText(r *rand.Rand, parts int) string {
 	var b strings.Builder
 	for range parts {
@@ -117,8 +128,10 @@ func TestUserSearchMatchesLike(t *testing.T) {
 			wantAll := ids(dbx.And(where, searchExp(term, userSearchColumns...)), order...)
 			for _, size := range []int{7, 50} {
 				var gotAll []string
+				plan := 1 + (i/5+size)%3 // every plan of userPage in turn
 				for page := 1; ; page++ {
-					f := &userListFilter{pq: apikit.PageQuery{Page: page, Size: size, Search: term, Ordering: ordering}, where: where, filtered: filtered}
+					f := &userListFilter{pq: apikit.PageQuery{Page: page, Size: size, Search: term, Ordering: ordering},
+						where: where, filtered: filtered, forcePlan: plan}
 					recs, count, err := p.userPage(f)
 					if err != nil {
 						t.Fatalf("search %q page %d: %v", term, page, err)
@@ -137,13 +150,42 @@ func TestUserSearchMatchesLike(t *testing.T) {
 					}
 				}
 				if !slices.Equal(gotAll, wantAll) {
-					t.Errorf("search %q (filtered %v, size %d, order %v): pages %v, LIKE %v", term, filtered, size, order, gotAll, wantAll)
+					t.Errorf("search %q (filtered %v, size %d, order %v, plan %d): pages %v, LIKE %v", term, filtered, size, order, plan-1, gotAll, wantAll)
 				}
 			}
 		}
 	}
 	if indexed < 200 || nonEmpty < 150 {
 		t.Errorf("only %d terms went through the index (%d with results): the test proves little", indexed, nonEmpty)
+	}
+}
+
+// TestSearchPlan: the plan choices at 100,000 users, first page of 50 (counts of bench/seed's
+// data): a frequent term walks the order index with LIKE, a middling one with the match set, a
+// rare one sorts its matches; a deep page of a frequent term walks with the set when the order
+// index holds the ids, else sorts.
+func TestSearchPlan(t *testing.T) {
+	t.Parallel()
+	first := apikit.PageQuery{Page: 1, Size: 50}
+	for _, c := range []struct {
+		n        int
+		pq       apikit.PageQuery
+		covering bool
+		want     int
+	}{
+		{8244, first, true, planWalkLike},    // "son"
+		{100001, first, false, planWalkLike}, // "example"
+		{2183, first, true, planWalkSet},     // "ana"
+		{770, first, true, planWalkSet},      // "müller"
+		{2183, first, false, planWalkSet},
+		{1, first, true, planSortMatches}, // "MA12345"
+		{30, first, false, planSortMatches},
+		{8244, apikit.PageQuery{Page: 100, Size: 50}, true, planWalkSet},
+		{8244, apikit.PageQuery{Page: 100, Size: 50}, false, planSortMatches},
+	} {
+		if got := searchPlan(c.n, 100001, c.pq, c.covering); got != c.want {
+			t.Errorf("searchPlan(%d, page %d, covering %v) = %d, want %d", c.n, c.pq.Page, c.covering, got, c.want)
+		}
 	}
 }
 

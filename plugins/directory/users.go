@@ -37,12 +37,10 @@ var userOrdering = map[string]string{
 var userSearchColumns = []string{"[[users.email]]", "[[users.username]]", "[[users.first_name]]",
 	"[[users.last_name]]", "[[users.company_id]]", "[[users.phone_number]]"}
 
-// usersMatch is the trigram-index lookup of pb_migrations/1764115600_users_search.go: the
-// `_users_search` rows whose lower-cased columns contain {:phrase}, joined to their user ids.
-const usersMatch = "_users_search s CROSS JOIN _users_search_ids m ON m.n = s.rowid"
-
-// matchedUsers selects from the index matches joined to their users rows, in that order (CROSS
-// JOIN fixes SQLite's join order: the matches drive).
+// matchedUsers selects from the trigram index of pb_migrations/1764115600_users_search.go
+// (`_users_search` s, the rows whose lower-cased columns contain the phrase of matchExp) joined
+// through `_users_search_ids` m to their users rows, in that order (CROSS JOIN fixes SQLite's
+// join order: the matches drive).
 func matchedUsers(db dbx.Builder, cols ...string) *dbx.SelectQuery {
 	return db.Select(cols...).From("_users_search s").
 		Join("CROSS JOIN", "_users_search_ids m", dbx.NewExp("m.n = s.rowid")).
@@ -54,16 +52,12 @@ func matchExp(phrase string) dbx.Expression {
 	return dbx.NewExp("_users_search MATCH {:phrase}", dbx.Params{"phrase": phrase})
 }
 
-// userSearchExp is the §1.8 search of the user lists as an expression on `users`: through the
-// trigram index when the term has a trigram, LIKE over the six columns otherwise. Both answer
-// exactly the LIKE semantics (TestUserSearchMatchesLike).
-func userSearchExp(term string) dbx.Expression {
-	phrase, ok := trigramPhrase(term)
-	if !ok {
-		return searchExp(term, userSearchColumns...)
-	}
-	return dbx.NewExp("[[users.id]] IN (SELECT m.id FROM "+usersMatch+" WHERE _users_search MATCH {:phrase})",
-		dbx.Params{"phrase": phrase})
+// matchSetExp is "the user is among the phrase's matches" for the walk of an order index: the
+// "+" keeps SQLite off the id index, so it walks the order index and tests each id against the
+// set of matches (built once, a Bloom filter in front).
+func matchSetExp(phrase string) dbx.Expression {
+	return dbx.NewExp("+[[users.id]] IN (SELECT m.id FROM _users_search s CROSS JOIN _users_search_ids m "+
+		"ON m.n = s.rowid WHERE _users_search MATCH {:phrase})", dbx.Params{"phrase": phrase})
 }
 
 // trigramPhrase is a search term as an FTS5 phrase for the trigram index: ASCII letters
@@ -129,6 +123,8 @@ type userListFilter struct {
 	where    dbx.Expression  // every condition but the search
 	filtered bool            // where is more than true
 	systems  map[string]bool // nil: every system (superuser without ?system=)
+	// forcePlan (tests): 1 + a search plan overrides searchPlan's choice; 0 lets it choose.
+	forcePlan int
 }
 
 func (p *plugin) userFilter(e *core.RequestEvent, agents bool) (*userListFilter, error) {
@@ -265,10 +261,16 @@ func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		// rows the order-index walk reads ≈ (offset + size) × total / count; the sort reads count.
-		if n > 0 && float64(f.pq.Offset()+f.pq.Size)*float64(total)/float64(n) < float64(n) {
+		plan := searchPlan(n, total, f.pq, coveringOrder(f.pq))
+		if f.forcePlan > 0 {
+			plan = f.forcePlan - 1
+		}
+		switch plan {
+		case planWalkLike:
 			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, searchExp(search, userSearchColumns...)))
-		} else {
+		case planWalkSet:
+			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, matchSetExp(phrase)))
+		default:
 			ids = matchedUsers(db, "[[users.id]]").Where(dbx.And(match, where))
 		}
 	}
@@ -289,6 +291,59 @@ func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
 	}
 	slices.SortFunc(recs, func(a, b *core.Record) int { return pos[a.Id] - pos[b.Id] })
 	return recs, count, nil
+}
+
+// The plans of a search page (userPage), chosen by searchPlan.
+const (
+	planSortMatches = iota // read every match's row through the index, sort them
+	planWalkLike           // walk the order index, test each row with LIKE
+	planWalkSet            // walk the order index, test each id against the set of matches
+)
+
+// Relative costs per row, measured at 100,000 users (bench/scale.sh): reading a match's user
+// through the index and sorting it; reading a row and testing LIKE on six columns; adding a
+// match to the id set; stepping a covering order index (a non-covering one reads the row too).
+const (
+	costSortMatch  = 8.0
+	costLikeRow    = 7.0
+	costSetMatch   = 2.0
+	costIndexStep  = 0.2
+	costIndexRowed = 3.0
+)
+
+// searchPlan picks the cheapest plan for a search page: n matches among total users, the walk
+// of the order index reading about (offset + size) × total / n entries to fill the page.
+func searchPlan(n, total int, pq apikit.PageQuery, covering bool) int {
+	if n <= 0 {
+		return planSortMatches
+	}
+	walk := min((float64(pq.Offset())+float64(pq.Size))*float64(total)/float64(n), float64(total))
+	step := costIndexRowed
+	if covering {
+		step = costIndexStep
+	}
+	sortCost, likeCost, setCost := float64(n)*costSortMatch, walk*costLikeRow, float64(n)*costSetMatch+walk*step
+	switch {
+	case likeCost <= sortCost && likeCost <= setCost:
+		return planWalkLike
+	case setCost <= sortCost:
+		return planWalkSet
+	}
+	return planSortMatches
+}
+
+// coveringOrder: the page's first ordering has a (column [DESC], id) index that holds the ids
+// (pb_migrations/1764115600_users_search.go); email, username and company_id are unique
+// indexes without them.
+func coveringOrder(pq apikit.PageQuery) bool {
+	if len(pq.Ordering) == 0 {
+		return false // email
+	}
+	switch pq.Ordering[0].Field {
+	case "date_joined", "last_login", "first_name", "last_name":
+		return true
+	}
+	return false
 }
 
 // scopedProfile is the UserProfile of a user with system_roles limited to systems (nil = all).
