@@ -11,6 +11,7 @@
 # or socket errors (or when setup fails); missed performance targets are reported, not fatal.
 #
 # BENCH_SERVER_LOG=FILE keeps a copy of the gatehouse log.
+# BENCH_SCALE=0 skips the directory-at-scale rows at the end (bench/scale.sh, issue 13).
 # Needs: go, curl, wrk (Debian package `wrk`, installed with apt-get when missing). Loopback only.
 # Everything it starts is stopped, and its temp dir removed, on exit and on Ctrl-C.
 set -euo pipefail
@@ -516,6 +517,20 @@ echo
 echo "ratio = Gatehouse req/s ÷ baseline req/s of the same run; non-2xx [unexpected statuses], sock = socket errors/timeouts;"
 echo "cpu% s/w/o = share of all cores used by the server / wrk / anything else during the workload (high o = noisy machine);"
 echo "RSS MB = VmRSS of gatehouse right after the workload."
+# ---------------------------------------------------------------------------------------------
+# directory at scale (issue 13): bench/scale.sh on its own server and seeded data dir (100,000
+# users, 300,000 assignments; seeded once, then cached), after the server above is stopped.
+# BENCH_SCALE=0 skips it.
+scale_rows() {
+	[[ ${BENCH_SCALE:-1} != 0 ]] || return 0
+	stop_pid "$BASE_PID"
+	stop_pid "$GH_PID"
+	BASE_PID="" GH_PID=""
+	echo
+	BENCH_BIN=$BIN "$ROOT/bench/scale.sh" "$DURATION" || { FAIL=1; FAILED="$FAILED scale"; }
+}
+scale_rows
+
 if [[ $PICK_DUP != 0 || $PICK_SPREAD == \? ]] || ((PICK_SPREAD > 1)); then
 	FAIL=1
 	FAILED="$FAILED pick(duplicates $PICK_DUP, spread $PICK_SPREAD)"

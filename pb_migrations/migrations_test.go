@@ -445,11 +445,15 @@ var expectedIndexes = map[string][]indexExpectation{
 		{"idx_users_username", true, "username NOCASE", ""},
 		{"idx_users_company_id", true, "company_id", ""},
 		{"idx_users_phone_number", true, "phone_number", "phone_number != ''"},
-		{"idx_users_created", false, "created", ""},
-		{"idx_users_username_order", false, "username", ""},
-		{"idx_users_first_name", false, "first_name", ""},
-		{"idx_users_last_name", false, "last_name", ""},
-		{"idx_users_last_login", false, "last_login", ""},
+		{"idx_users_created_id", false, "created,id", ""},
+		{"idx_users_created_desc_id", false, "created DESC,id", ""},
+		{"idx_users_username_order", true, "username", ""},
+		{"idx_users_first_name_id", false, "first_name,id", ""},
+		{"idx_users_first_name_desc_id", false, "first_name DESC,id", ""},
+		{"idx_users_last_name_id", false, "last_name,id", ""},
+		{"idx_users_last_name_desc_id", false, "last_name DESC,id", ""},
+		{"idx_users_last_login_id", false, "last_login,id", ""},
+		{"idx_users_last_login_desc_id", false, "last_login DESC,id", ""},
 		{"idx_users_status", false, "status", ""},
 		{"idx_users_is_active", false, "is_active", ""},
 	},
@@ -538,6 +542,9 @@ func TestIndexesMatchSpec(t *testing.T) {
 				s := c.Name
 				if c.Collate != "" {
 					s += " " + strings.ToUpper(c.Collate)
+				}
+				if strings.EqualFold(c.Sort, "DESC") {
+					s += " DESC"
 				}
 				cols = append(cols, s)
 			}
@@ -953,8 +960,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 7 {
-		t.Errorf("reverted %v, want our 7 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes)", reverted)
+	if len(reverted) != 8 {
+		t.Errorf("reverted %v, want our 8 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes, users search)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")

@@ -4,8 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"gatehouse/plugins/apikit"
 	"gatehouse/testkit"
 )
 
@@ -62,4 +64,70 @@ func TestListsUseIndexes(t *testing.T) {
 		check("SELECT a.id FROM user_system_roles a JOIN users u ON u.id = a.user JOIN systems s ON s.id = a.system WHERE a.system = 'x' ORDER BY "+col+", a.id LIMIT 50", "idx_user_system_roles_system")
 	}
 	check("SELECT a.id FROM user_system_roles a WHERE a.user = 'x' ORDER BY a.assigned_at, a.id", "idx_user_system_roles_user")
+	// assignment counts read the assignments alone (countAssignments): an index, no join
+	for _, where := range []string{"a.system IN (SELECT id FROM systems WHERE slug = 'hdts')", "a.user = 'x'", "a.system IN ('x') AND a.is_active = 1"} {
+		check("SELECT COUNT(*) FROM user_system_roles a WHERE "+where, "USING COVERING INDEX idx_user_system_roles_")
+	}
+}
+
+// planOf is the query plan of a built dbx query (its parameters bound).
+func planOf(t *testing.T, app *tests.TestApp, q *dbx.SelectQuery) (string, string) {
+	t.Helper()
+	built := q.Build()
+	var rows []struct {
+		Detail string `db:"detail"`
+	}
+	if err := app.DB().NewQuery("EXPLAIN QUERY PLAN " + built.SQL()).Bind(built.Params()).All(&rows); err != nil {
+		t.Fatalf("%s: %v", built.SQL(), err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Detail)
+	}
+	return strings.Join(out, "; "), built.SQL()
+}
+
+// TestUserPageQueriesUseIndexes: the queries of userPage at 100,000 users. The id pass of a
+// page reads every ordering, both directions, in index order with no sort at all (a deep page
+// skips index entries); a search is counted in the trigram index and its page either walks the
+// order index (many matches) or reads the matches through the index and the primary key.
+func TestUserPageQueriesUseIndexes(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	db := app.DB()
+	want := func(q *dbx.SelectQuery, parts ...string) {
+		t.Helper()
+		plan, sql := planOf(t, app, q)
+		for _, p := range parts {
+			if strings.HasPrefix(p, "!") {
+				if strings.Contains(plan, p[1:]) {
+					t.Errorf("%s\n  plan: %s (must not contain %s)", sql, plan, p[1:])
+				}
+			} else if !strings.Contains(plan, p) {
+				t.Errorf("%s\n  plan: %s (want %s)", sql, plan, p)
+			}
+		}
+	}
+	for field := range userOrdering {
+		for _, desc := range []bool{false, true} {
+			order := orderBy(apikit.PageQuery{Ordering: []apikit.OrderField{{Field: field, Desc: desc}}}, userOrdering, nil, "[[users.id]]")
+			want(db.Select("[[users.id]]").From(colUsers).Where(dbx.And()).OrderBy(order...).Limit(50).Offset(50000),
+				"SCAN users USING", "INDEX", "!TEMP B-TREE")
+			// filtered lists keep their filter index or the order index
+			want(db.Select("[[users.id]]").From(colUsers).Where(dbx.HashExp{"users.status": "Approved"}).OrderBy(order...).Limit(50),
+				"INDEX")
+		}
+	}
+	phrase, _ := trigramPhrase("Son")
+	date := orderBy(apikit.PageQuery{Ordering: []apikit.OrderField{{Field: "date_joined", Desc: true}}}, userOrdering, nil, "[[users.id]]")
+	want(db.Select().From("_users_search").Where(matchExp(phrase)), "SCAN _users_search VIRTUAL TABLE INDEX 0:M")
+	want(matchedUsers(db, "[[users.id]]").Where(dbx.And(matchExp(phrase), dbx.And())).OrderBy(date...).Limit(50),
+		"SCAN s VIRTUAL TABLE INDEX 0:M", "SEARCH m USING INTEGER PRIMARY KEY", "SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)")
+	want(matchedUsers(db, "[[users.id]]").Where(dbx.And(matchExp(phrase), dbx.HashExp{"users.status": "Approved"})).OrderBy(date...).Limit(50),
+		"SCAN s VIRTUAL TABLE INDEX 0:M", "SEARCH m USING INTEGER PRIMARY KEY", "SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)")
+	want(db.Select("[[users.id]]").From(colUsers).Where(dbx.And(dbx.And(), searchExp("son", userSearchColumns...))).OrderBy(date...).Limit(50),
+		"SCAN users USING INDEX idx_users_created_desc_id", "!TEMP B-TREE")
+	want(db.Select("[[users.id]]").From(colUsers).Where(dbx.And(dbx.And(), matchSetExp(phrase))).OrderBy(date...).Limit(50),
+		"SCAN users USING COVERING INDEX idx_users_created_desc_id", "LIST SUBQUERY", "VIRTUAL TABLE INDEX 0:M", "!TEMP B-TREE")
+	want(db.Select("[[users.id]]").From(colUsers).Where(userSearchExp("son")), "VIRTUAL TABLE INDEX 0:M")
 }

@@ -2,7 +2,9 @@ package directory
 
 import (
 	"net/http"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -34,6 +36,46 @@ var userOrdering = map[string]string{
 
 var userSearchColumns = []string{"[[users.email]]", "[[users.username]]", "[[users.first_name]]",
 	"[[users.last_name]]", "[[users.company_id]]", "[[users.phone_number]]"}
+
+// matchedUsers selects from the trigram index of pb_migrations/1764115600_users_search.go
+// (`_users_search` s, the rows whose lower-cased columns contain the phrase of matchExp) joined
+// through `_users_search_ids` m to their users rows, in that order (CROSS JOIN fixes SQLite's
+// join order: the matches drive).
+func matchedUsers(db dbx.Builder, cols ...string) *dbx.SelectQuery {
+	return db.Select(cols...).From("_users_search s").
+		Join("CROSS JOIN", "_users_search_ids m", dbx.NewExp("m.n = s.rowid")).
+		Join("CROSS JOIN", colUsers, dbx.NewExp("[[users.id]] = m.id"))
+}
+
+// matchExp is the trigram-index condition of a phrase (trigramPhrase), on `_users_search`.
+func matchExp(phrase string) dbx.Expression {
+	return dbx.NewExp("_users_search MATCH {:phrase}", dbx.Params{"phrase": phrase})
+}
+
+// matchSetExp is "the user is among the phrase's matches" for the walk of an order index: the
+// "+" keeps SQLite off the id index, so it walks the order index and tests each id against the
+// set of matches (built once, a Bloom filter in front).
+func matchSetExp(phrase string) dbx.Expression {
+	return dbx.NewExp("+[[users.id]] IN (SELECT m.id FROM _users_search s CROSS JOIN _users_search_ids m "+
+		"ON m.n = s.rowid WHERE _users_search MATCH {:phrase})", dbx.Params{"phrase": phrase})
+}
+
+// trigramPhrase is a search term as an FTS5 phrase for the trigram index: ASCII letters
+// lower-cased (the index holds SQLite's lower() of each column, which folds ASCII only, as LIKE
+// does), quotes doubled. False when the index cannot answer the term: under 3 characters (no
+// trigram), invalid UTF-8 or a NUL (which FTS5 would cut short).
+func trigramPhrase(term string) (string, bool) {
+	if utf8.RuneCountInString(term) < 3 || !utf8.ValidString(term) || strings.ContainsRune(term, 0) {
+		return "", false
+	}
+	b := []byte(term)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return `"` + strings.ReplaceAll(string(b), `"`, `""`) + `"`, true
+}
 
 // hasAssignmentIn is "the user holds an assignment (any state) in one of these systems".
 func hasAssignmentIn(systemIDs []any) dbx.Expression {
@@ -77,9 +119,12 @@ func itoa(i int) string {
 // optional system (403/404 as the contract says) and the page parameters. systems is the set of
 // systems whose assignments the answer's system_roles show (nil = all).
 type userListFilter struct {
-	pq      apikit.PageQuery
-	where   dbx.Expression
-	systems map[string]bool // nil: every system (superuser without ?system=)
+	pq       apikit.PageQuery
+	where    dbx.Expression  // every condition but the search
+	filtered bool            // where is more than true
+	systems  map[string]bool // nil: every system (superuser without ?system=)
+	// forcePlan (tests): 1 + a search plan overrides searchPlan's choice; 0 lets it choose.
+	forcePlan int
 }
 
 func (p *plugin) userFilter(e *core.RequestEvent, agents bool) (*userListFilter, error) {
@@ -141,10 +186,7 @@ func (p *plugin) userFilter(e *core.RequestEvent, agents bool) (*userListFilter,
 	if hasActive {
 		where = dbx.And(where, dbx.HashExp{"users.is_active": isActive})
 	}
-	if pq.Search != "" {
-		where = dbx.And(where, searchExp(pq.Search, userSearchColumns...))
-	}
-	f.where = where
+	f.where, f.filtered = where, agents || f.systems != nil || hasStatus || hasActive
 	return f, nil
 }
 
@@ -160,8 +202,7 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 	if err != nil {
 		return err
 	}
-	order := orderBy(f.pq, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
-	recs, count, err := p.pageRecords(colUsers, f.where, f.pq, order, nil)
+	recs, count, err := p.userPage(f)
 	if err != nil {
 		return err
 	}
@@ -174,6 +215,135 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 		out = append(out, prof)
 	}
 	return p.writePage(e, f.pq, count, out)
+}
+
+// userPage counts the users of a list and loads its page, in two passes: the page's ids (read
+// in the order index when there is no search: `(column [DESC], id)` covers them, so a deep page
+// skips index entries, not rows), then their records.
+//
+// A search with a trigram (trigramPhrase) is counted in the trigram index: the index alone when
+// nothing else filters (no row is read), its matches joined to `users` otherwise. The page then
+// comes from the cheaper of two plans, by the share of users that match:
+//   - many matches: walk the order index and test each row with LIKE (same answers), which
+//     stops after (offset + size) / share rows;
+//   - few matches, or a deep page of a rare term: read the matching rows and sort them.
+func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
+	order := orderBy(f.pq, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
+	db := p.app.DB()
+	where, search := f.where, f.pq.Search
+	phrase, indexed := trigramPhrase(search)
+	var count int
+	var ids *dbx.SelectQuery
+	switch {
+	case search == "" || !indexed:
+		if search != "" {
+			where = dbx.And(where, searchExp(search, userSearchColumns...))
+		}
+		n, err := countRows(db.Select().From(colUsers).Where(where))
+		if err != nil {
+			return nil, 0, err
+		}
+		count, ids = n, db.Select("[[users.id]]").From(colUsers).Where(where)
+	default:
+		match := matchExp(phrase)
+		var n int
+		var err error
+		if f.filtered {
+			n, err = countRows(matchedUsers(db).Where(dbx.And(match, where)))
+		} else {
+			n, err = countRows(db.Select().From("_users_search").Where(match))
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		count = n
+		total, err := countRows(db.Select().From(colUsers))
+		if err != nil {
+			return nil, 0, err
+		}
+		plan := searchPlan(n, total, f.pq, coveringOrder(f.pq))
+		if f.forcePlan > 0 {
+			plan = f.forcePlan - 1
+		}
+		switch plan {
+		case planWalkLike:
+			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, searchExp(search, userSearchColumns...)))
+		case planWalkSet:
+			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, matchSetExp(phrase)))
+		default:
+			ids = matchedUsers(db, "[[users.id]]").Where(dbx.And(match, where))
+		}
+	}
+	if err := apikit.CheckPageInRange(f.pq, count); err != nil || count == 0 {
+		return nil, 0, err
+	}
+	var page []string
+	if err := ids.OrderBy(order...).Limit(int64(f.pq.Size)).Offset(int64(f.pq.Offset())).Column(&page); err != nil {
+		return nil, 0, err
+	}
+	recs, err := p.app.FindRecordsByIds(colUsers, page)
+	if err != nil {
+		return nil, 0, err
+	}
+	pos := make(map[string]int, len(page))
+	for i, id := range page {
+		pos[id] = i
+	}
+	slices.SortFunc(recs, func(a, b *core.Record) int { return pos[a.Id] - pos[b.Id] })
+	return recs, count, nil
+}
+
+// The plans of a search page (userPage), chosen by searchPlan.
+const (
+	planSortMatches = iota // read every match's row through the index, sort them
+	planWalkLike           // walk the order index, test each row with LIKE
+	planWalkSet            // walk the order index, test each id against the set of matches
+)
+
+// Relative costs per row, measured at 100,000 users (bench/scale.sh): reading a match's user
+// through the index and sorting it; reading a row and testing LIKE on six columns; adding a
+// match to the id set; stepping a covering order index (a non-covering one reads the row too).
+const (
+	costSortMatch  = 8.0
+	costLikeRow    = 7.0
+	costSetMatch   = 2.0
+	costIndexStep  = 0.2
+	costIndexRowed = 3.0
+)
+
+// searchPlan picks the cheapest plan for a search page: n matches among total users, the walk
+// of the order index reading about (offset + size) × total / n entries to fill the page.
+func searchPlan(n, total int, pq apikit.PageQuery, covering bool) int {
+	if n <= 0 {
+		return planSortMatches
+	}
+	walk := min((float64(pq.Offset())+float64(pq.Size))*float64(total)/float64(n), float64(total))
+	step := costIndexRowed
+	if covering {
+		step = costIndexStep
+	}
+	sortCost, likeCost, setCost := float64(n)*costSortMatch, walk*costLikeRow, float64(n)*costSetMatch+walk*step
+	switch {
+	case likeCost <= sortCost && likeCost <= setCost:
+		return planWalkLike
+	case setCost <= sortCost:
+		return planWalkSet
+	}
+	return planSortMatches
+}
+
+// coveringOrder: the page's first ordering has a (column [DESC], id) index that holds the ids
+// (pb_migrations/1764115600_users_search.go); email, username and company_id are unique
+// indexes without them.
+func coveringOrder(pq apikit.PageQuery) bool {
+	if len(pq.Ordering) == 0 {
+		return false // email
+	}
+	switch pq.Ordering[0].Field {
+	case "date_joined", "last_login", "first_name", "last_name":
+		return true
+	}
+	return false
 }
 
 // scopedProfile is the UserProfile of a user with system_roles limited to systems (nil = all).

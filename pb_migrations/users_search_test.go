@@ -1,0 +1,149 @@
+package pb_migrations
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// searchIDs returns the ids of the users whose searched columns the trigram index matches.
+func searchIDs(t *testing.T, app core.App, term string) []string {
+	t.Helper()
+	var ids []string
+	err := app.DB().NewQuery("SELECT m.id FROM `_users_search` s JOIN `_users_search_ids` m ON m.n = s.rowid " +
+		"WHERE `_users_search` MATCH lower({:q}) ORDER BY m.id").Bind(dbx.Params{"q": `"` + term + `"`}).Column(&ids)
+	if err != nil {
+		t.Fatalf("search %q: %v", term, err)
+	}
+	return ids
+}
+
+func saveUser(t *testing.T, app core.App, email, first, last, phone string) *core.Record {
+	t.Helper()
+	col, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := core.NewRecord(col)
+	r.SetEmail(email)
+	r.SetRandomPassword()
+	r.Set("username", email[:4])
+	r.Set("first_name", first)
+	r.Set("last_name", last)
+	r.Set("phone_number", phone)
+	r.Set("company_id", "MA"+email[:4])
+	if err := app.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestUsersSearchIndexFollowsWrites: inserts, updates and deletes (records API and direct SQL)
+// are in the trigram index at once, and the index survives VACUUM (its key is no implicit rowid).
+func TestUsersSearchIndexFollowsWrites(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	a := saveUser(t, app, "anna@example.com", "Anna", "Johnson", "+639171234567")
+	b := saveUser(t, app, "bert@example.com", "Bért", "Müller", "")
+	want := func(term string, ids ...string) {
+		t.Helper()
+		slices.Sort(ids)
+		if got := searchIDs(t, app, term); !slices.Equal(got, ids) && !(len(got) == 0 && len(ids) == 0) {
+			t.Errorf("search %q = %v, want %v", term, got, ids)
+		}
+	}
+	want("johns", a.Id)
+	want("JOHNS", a.Id)
+	want("müll", b.Id)
+	want("MÜLL") // ASCII letters only fold, as in LIKE
+	want("MüLL", b.Id)
+	want("1234", a.Id)
+	want("example", a.Id, b.Id)
+	want("MAann", a.Id) // company_id
+
+	a.Set("last_name", "Smith")
+	if err := app.Save(a); err != nil {
+		t.Fatal(err)
+	}
+	want("johns")
+	want("smith", a.Id)
+	if _, err := app.DB().NewQuery("UPDATE users SET first_name = 'Zelda' WHERE id = {:id}").Bind(dbx.Params{"id": b.Id}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want("zeld", b.Id)
+	want("bért")
+	want("müll", b.Id) // untouched columns stay indexed
+
+	// A save naming every column but changing no searched value leaves the index alone (the
+	// writer connection counts the rows each statement changed, triggers included).
+	writer := app.NonconcurrentDB()
+	changes := func(sql string) int {
+		t.Helper()
+		var before, after int
+		if err := writer.NewQuery("SELECT total_changes()").Row(&before); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writer.NewQuery(sql).Bind(dbx.Params{"id": b.Id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if err := writer.NewQuery("SELECT total_changes()").Row(&after); err != nil {
+			t.Fatal(err)
+		}
+		return after - before
+	}
+	if n := changes("UPDATE users SET last_login = '2026-01-01 00:00:00.000Z', email = email, first_name = first_name WHERE id = {:id}"); n != 1 {
+		t.Errorf("a save without a searched change changed %d rows, want 1 (the user)", n)
+	}
+	if n := changes("UPDATE users SET last_name = 'Mueller' WHERE id = {:id}"); n < 3 {
+		t.Errorf("a searched change changed %d rows, want the user, the index row out and in, the id map", n)
+	}
+	want("muell", b.Id)
+	want("müll")
+
+	if err := app.Delete(a); err != nil {
+		t.Fatal(err)
+	}
+	want("smith")
+	want("example", b.Id)
+	var n int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM `_users_search_ids`").Row(&n); err != nil || n != 1 {
+		t.Errorf("map rows = %d (%v), want 1", n, err)
+	}
+
+	c := saveUser(t, app, "carl@example.com", "Carl", "Sagan", "")
+	if _, err := app.DB().NewQuery("VACUUM").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Delete(c); err != nil {
+		t.Fatal(err)
+	}
+	want("sagan")
+	want("example", b.Id)
+}
+
+// TestUsersSearchBackfill: users that exist when the migration runs are indexed by it.
+func TestUsersSearchBackfill(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+	a := saveUser(t, app, "dora@example.com", "Dora", "Explorer", "")
+	if _, err := runner.Down(1); err != nil {
+		t.Fatal(err)
+	}
+	var tables int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '\\_users\\_search%' ESCAPE '\\'").Row(&tables); err != nil || tables != 0 {
+		t.Fatalf("after down: %d search tables/triggers left (%v)", tables, err)
+	}
+	b := saveUser(t, app, "emil@example.com", "Emil", "Explorer", "")
+	if _, err := runner.Up(); err != nil {
+		t.Fatal(err)
+	}
+	got := searchIDs(t, app, "explor")
+	want := []string{a.Id, b.Id}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("after backfill: %v, want %v", got, want)
+	}
+}
