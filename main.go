@@ -124,7 +124,8 @@ func wrapRunE(c *cobra.Command, record func(error) error) {
 // (config.Processors).
 func tuneRuntime(app core.App) {
 	relaxGC := os.Getenv("GOGC") == ""
-	moreProcs := os.Getenv("GOMAXPROCS") == ""
+	moreProcs := os.Getenv("GOMAXPROCS") == "" && os.Getenv("GATEHOUSE_AB_MAXPROCS") != "off" // A/B: issue 17
+	heapFloor := os.Getenv("GATEHOUSE_AB_HEAPFLOOR") != "off"                                 // A/B: issue 17
 	if relaxGC {
 		debug.SetGCPercent(400)
 	}
@@ -139,7 +140,9 @@ func tuneRuntime(app core.App) {
 					// relaxed collector let the heap grow ~4× (idle RSS ~40 MB instead of ~30)
 					debug.SetGCPercent(100)
 					debug.FreeOSMemory()
-					config.KeepHeapFloor(config.HeapFloor, 100, 200*time.Millisecond)
+					if heapFloor {
+						config.KeepHeapFloor(config.HeapFloor, 100, 200*time.Millisecond)
+					}
 				}
 				if moreProcs {
 					runtime.GOMAXPROCS(2 * config.Processors())
