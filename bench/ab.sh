@@ -16,6 +16,7 @@
 #                login, validate unloaded, storm (validate during a 250-connection login storm)
 #   heapfloor    24 MB heap floor vs none (GOGC=100) vs GOGC=700 GOMEMLIMIT=96MiB: validate, profile, refresh
 #   maxprocs     2 × processors scheduler Ps vs Go's default: validate, profile, refresh
+# AB_BIN=DIR uses DIR/gatehouse and DIR/benchtool instead of building (BENCH_LUA=DIR: the lua scripts).
 #   custom       AB_ARMS="name:VAR=v VAR2=v;name2:VAR=v" AB_WORKLOADS="validate profile ..."
 # Needs what bench/run.sh needs. Loopback only; everything it starts is stopped on exit.
 set -euo pipefail
@@ -45,7 +46,7 @@ custom)
 *) usage ;;
 esac
 export GOTOOLCHAIN=local
-export BENCH_LUA=$ROOT/bench/lua
+export BENCH_LUA=${BENCH_LUA:-$ROOT/bench/lua}
 C_VALIDATE=32 C_PROFILE=64 C_REFRESH=8 C_LOGIN=8 C_STORM=250
 
 command -v curl >/dev/null || { echo "ab: curl is required" >&2; exit 1; }
@@ -72,11 +73,16 @@ trap 'echo; echo "ab: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 ab_die() { echo "ab: $*" >&2; exit 1; }
 
-echo "ab: building (CGO_ENABLED=0)..." >&2
-mkdir -p "$WORK/bin"
-CGO_ENABLED=0 go build -o "$WORK/bin/gatehouse" . || ab_die "go build failed"
-CGO_ENABLED=0 go build -o "$WORK/bin/" ./bench/benchtool || ab_die "go build of benchtool failed"
-BIN=$WORK/bin TOOL=$WORK/bin/benchtool
+if [[ -n ${AB_BIN:-} ]]; then # prebuilt gatehouse and benchtool (a tree being edited meanwhile)
+	BIN=$AB_BIN
+else
+	echo "ab: building (CGO_ENABLED=0)..." >&2
+	mkdir -p "$WORK/bin"
+	CGO_ENABLED=0 go build -o "$WORK/bin/gatehouse" . || ab_die "go build failed"
+	CGO_ENABLED=0 go build -o "$WORK/bin/" ./bench/benchtool || ab_die "go build of benchtool failed"
+	BIN=$WORK/bin
+fi
+TOOL=$BIN/benchtool
 
 unset APP_URL JWT_ISSUER ACCESS_TOKEN_TTL REFRESH_TOKEN_TTL SESSION_MAX_AGE MFA_TOKEN_TTL \
 	JWT_KEY_ROTATION_DAYS JWT_HS256_SECRET GATEHOUSE_SECRET COOKIE_SECURE COOKIE_DOMAIN \
