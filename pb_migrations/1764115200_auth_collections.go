@@ -22,15 +22,6 @@ const authUsernamePattern = `^[A-Za-z0-9_.@+-]+$`
 const authPhonePattern = `^\+[1-9][0-9]{9,14}$`
 
 func upAuthCollections(app core.App) error {
-	return createAuthCollections(app, addColumnsBeforeSave, app.SaveNoValidate)
-}
-
-// createAuthCollections is the up migration; beforeUsersSave runs right before the users
-// collection is saved (the tests compare addColumnsBeforeSave with doing nothing there), and
-// save stores both collections. The migration passes SaveNoValidate, as for the base
-// collections (createBaseCollections): fixed definitions, ~18 ms of a first start saved; the
-// tests save them through Save, which validates, and compare.
-func createAuthCollections(app core.App, beforeUsersSave func(core.App, *core.Collection) error, save func(core.Model) error) error {
 	users, err := app.FindCollectionByNameOrId("users")
 	if err != nil {
 		return err
@@ -44,17 +35,14 @@ func createAuthCollections(app core.App, beforeUsersSave func(core.App, *core.Co
 
 	users.Fields.Add(authAccountFields(users.Id, true)...)
 	configureAuthCollection(users)
-	if err := beforeUsersSave(app, users); err != nil {
-		return err
-	}
-	if err := save(users); err != nil {
+	if err := app.Save(users); err != nil {
 		return err
 	}
 
 	employees := core.NewAuthCollection("employees")
 	employees.Fields.Add(authAccountFields(users.Id, false)...)
 	configureAuthCollection(employees)
-	return save(employees)
+	return app.Save(employees)
 }
 
 // authAccountFields returns the non-system fields of §2.2 (staff = true) or §2.3 in spec order.
