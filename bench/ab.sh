@@ -134,11 +134,12 @@ ab_start_arm() {
 }
 
 
-ab_access() { # i → a fresh access token of arm i's reader session
+ab_access() { # i → ACCESS: a fresh access token of arm i's reader session (not in a subshell:
+	# the rotated refresh token must be kept)
 	local r
 	r=$(ab_post "${ARM_URL[$1]}/api/v1/token/refresh/" "{\"refresh\":\"${ARM_READER[$1]}\"}") || ab_die "reader refresh failed: $r"
 	ARM_READER[$1]=$(ab_json refresh <<<"$r")
-	ab_json access <<<"$r"
+	ACCESS=$(ab_json access <<<"$r")
 }
 ab_ticks() { [[ -r /proc/$1/stat ]] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0; }
 ab_busy() { awk '/^cpu / {print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
@@ -166,18 +167,18 @@ ab_rps() { # file → req/s, p99 ms, unexpected non-2xx + socket errors
 
 # ab_measure i workload → appends "round arm workload req/s p99 errors cpu% load" to $WORK/results
 ab_measure() {
-	local i=$1 w=$2 url=${ARM_URL[$1]} pid=${ARM_PID[$1]} access t0 t1 b0 b1 out storm_pid rc=0 extra=""
+	local i=$1 w=$2 url=${ARM_URL[$1]} pid=${ARM_PID[$1]} access="" t0 t1 b0 b1 out storm_pid rc=0 extra=""
 	local d="${DURATION}s"
 	read -r b0 t0 < <(ab_busy)
 	local g0
 	g0=$(ab_ticks "$pid")
 	case $w in
 	validate)
-		access=$(ab_access "$i")
+		ab_access "$i"; access=$ACCESS
 		ab_wrk v -t2 -c"$C_VALIDATE" -d"$d" -s "$BENCH_LUA/get.lua" -H "Authorization: Bearer $access" "$url/api/v1/users/token/validate/"
 		out=$(ab_rps "$WORK/v.out") ;;
 	profile)
-		access=$(ab_access "$i")
+		ab_access "$i"; access=$ACCESS
 		ab_wrk p -t2 -c"$C_PROFILE" -d"$d" -s "$BENCH_LUA/get.lua" -H "Authorization: Bearer $access" "$url/api/v1/users/profile/"
 		out=$(ab_rps "$WORK/p.out") ;;
 	refresh)
@@ -190,7 +191,7 @@ ab_measure() {
 		BODY="{\"email\":\"$LOGINER\",\"password\":\"$USER_PASSWORD\"}" ab_wrk l -t2 -c"$C_LOGIN" -d"$d" -s "$BENCH_LUA/post.lua" "$url/api/v1/users/login/"
 		out=$(ab_rps "$WORK/l.out") ;;
 	storm)
-		access=$(ab_access "$i")
+		ab_access "$i"; access=$ACCESS
 		BODY="{\"email\":\"$LOGINER\",\"password\":\"$USER_PASSWORD\"}" \
 			wrk --latency --timeout 10s -t2 -c"$C_STORM" -d"$((DURATION + 2))s" -s "$BENCH_LUA/post.lua" "$url/api/v1/users/login/" >"$WORK/s.out" 2>&1 &
 		storm_pid=$!
@@ -224,7 +225,7 @@ START_DATE=$(date -u +%FT%TZ)
 UPTIME_BEFORE=$(uptime)
 # warm-up: every arm answers validate for 2 s
 for ((i = 0; i < NARMS; i++)); do
-	access=$(ab_access "$i")
+	ab_access "$i"; access=$ACCESS
 	ab_wrk warm -t2 -c"$C_VALIDATE" -d2s -s "$BENCH_LUA/get.lua" -H "Authorization: Bearer $access" "${ARM_URL[i]}/api/v1/users/token/validate/"
 done
 : >"$WORK/results"
@@ -263,7 +264,7 @@ for w in $WORKLOADS; do
 				return k % 2 ? y[(k + 1) / 2] : (y[k / 2] + y[k / 2 + 1]) / 2 }
 			END {
 				s = ""
-				for (i = 1; i <= n; i++) s = s sprintf(" %.0f (%.1f%%) %.1fms", r[i], base[rd[i]] > 0 ? 100 * r[i] / base[rd[i]] : 0, p[i])
+				for (i = 1; i <= n; i++) s = s sprintf(" %s (%.1f%%) %.1fms", r[i], (base[rd[i]] > 0 ? 100 * r[i] / base[rd[i]] : 0), p[i])
 				printf "%-10s %-16s %12.1f %9.2fms  %s\n", w, a, med(r, n), med(p, n), s
 			}' "$WORK/results"
 	done
@@ -273,7 +274,7 @@ if [[ " $WORKLOADS " == *" storm "* && " $WORKLOADS " == *" validate "* ]]; then
 	echo "storm ratio (validate during the storm ÷ validate unloaded of the same arm and round):"
 	for ((i = 0; i < NARMS; i++)); do
 		awk -v a="${ARM_NAME[i]}" '$2 == a && $3 == "validate" { v[$1] = $4 } $2 == a && $3 == "storm" { s[$1] = $4; lg[$1] = $9 " " $10 }
-			END { printf "  %-16s", a; for (k in s) printf " r%s %.1f%% (%s)", k, v[k] > 0 ? 100 * s[k] / v[k] : 0, lg[k]; print "" }' "$WORK/results"
+			END { printf "  %-16s", a; for (k = 1; k in s; k++) printf " r%s %.1f%% (%s)", k, (v[k] > 0 ? 100 * s[k] / v[k] : 0), lg[k]; print "" }' "$WORK/results"
 	done
 fi
 if awk '$6 > 0 { bad = 1 } END { exit !bad }' "$WORK/results"; then

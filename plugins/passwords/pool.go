@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,45 +44,6 @@ type Pool struct {
 	took    map[int]time.Duration // by bcrypt cost: recent duration of one comparison (average)
 
 	legacy legacyLimit // memory bound of imported (Django) hash verifications
-
-	running  atomic.Int32 // comparisons running (stock arm)
-	runLimit int32        // comparisons allowed to run at once while busy (stock arm)
-}
-
-// abStockBcrypt (issue 17 A/B only): GATEHOUSE_AB_BCRYPT=stock compares with x/crypto's
-// bcrypt.CompareHashAndPassword, and while busy only runLimit comparisons (¼ of the processors,
-// at least 1) run at once instead of pacing chunks.
-var abStockBcrypt = os.Getenv("GATEHOUSE_AB_BCRYPT") == "stock"
-
-// compare runs one bcrypt comparison of a request that began waiting for a slot at began.
-func (p *Pool) compare(hash, plain []byte, began time.Time) error {
-	if !abStockBcrypt {
-		return compareHash(hash, plain, p.paceSince(began))
-	}
-	done := p.admit(began)
-	defer done()
-	return bcrypt.CompareHashAndPassword(hash, plain)
-}
-
-// admit waits until the comparison may run: at once while not busy, else when fewer than
-// runLimit run; never past PacedLatency from began.
-func (p *Pool) admit(began time.Time) func() {
-	until := began.Add(p.pacedFor)
-	for {
-		n := p.running.Load()
-		if n < p.runLimit || !p.isBusy() || time.Now().After(until) {
-			if p.running.CompareAndSwap(n, n+1) {
-				return func() { p.running.Add(-1) }
-			}
-			continue
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func (p *Pool) isBusy() bool {
-	busy := p.pacer.busy.Load()
-	return busy != nil && (*busy)()
 }
 
 type dummyHash struct {
@@ -113,7 +73,6 @@ func NewPool(cfg *config.Config) *Pool {
 		dummies:  map[int]*dummyHash{},
 		took:     map[int]time.Duration{},
 		legacy:   newLegacyLimit(LegacyMemoryBudgetKiB),
-		runLimit: int32(max(1, config.Processors()/4)),
 	}
 }
 
@@ -293,7 +252,7 @@ func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (o
 	defer release()
 
 	start := time.Now()
-	err = p.compare(hash, []byte(plain), began)
+	err = compareHash(hash, []byte(plain), p.paceSince(began))
 	p.noteBcrypt(hashCost, time.Since(start))
 	if err != nil {
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
@@ -338,7 +297,7 @@ func (p *Pool) verifyDummyCost(ctx context.Context, cost int, plain string) erro
 	}
 	// The result is irrelevant (a random secret never matches); only the work counts.
 	start := time.Now()
-	_ = p.compare(hash, []byte(plain), began)
+	_ = compareHash(hash, []byte(plain), p.paceSince(began))
 	p.noteBcrypt(cost, time.Since(start))
 	return nil
 }
