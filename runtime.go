@@ -34,8 +34,7 @@ import (
 // tuneRuntime applies the settings above; the serving ones once everything is bound to OnServe.
 func tuneRuntime(app core.App) {
 	relaxGC := os.Getenv("GOGC") == ""
-	moreProcs := os.Getenv("GOMAXPROCS") == "" && os.Getenv("GATEHOUSE_AB_MAXPROCS") != "off" // A/B: issue 17
-	heapFloorOn := os.Getenv("GATEHOUSE_AB_HEAPFLOOR") != "off"                               // A/B: issue 17
+	moreProcs := os.Getenv("GOMAXPROCS") == ""
 	if relaxGC {
 		debug.SetGCPercent(400)
 	}
@@ -50,9 +49,7 @@ func tuneRuntime(app core.App) {
 					// relaxed collector let the heap grow ~4× (idle RSS ~40 MB instead of ~30)
 					debug.SetGCPercent(100)
 					debug.FreeOSMemory()
-					if heapFloorOn {
-						keepHeapFloor(heapFloor, 100, 200*time.Millisecond)
-					}
+					keepHeapFloor(heapFloor, 100, 200*time.Millisecond)
 				}
 				if moreProcs {
 					runtime.GOMAXPROCS(2 * config.Processors())

@@ -2,7 +2,6 @@ package signin
 
 import (
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -12,10 +11,6 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/tokens"
 )
-
-// abHandwrittenOff (issue 17 A/B only, removed after the decision): GATEHOUSE_AB_HANDWRITTEN=off
-// encodes the refresh answer with apikit.WriteJSON.
-var abHandwrittenOff = os.Getenv("GATEHOUSE_AB_HANDWRITTEN") == "off"
 
 // refreshResponse is RefreshResponse (§4.14).
 type refreshResponse struct {
@@ -60,15 +55,10 @@ func (p *Flows) Refresh(allowed ...string) func(e *core.RequestEvent) error {
 			return err
 		}
 		p.tokens.SetCookies(e, issued)
-		answer := refreshResponse{
+		return apikit.WriteRawJSON(e, http.StatusOK, refreshResponse{
 			Access: issued.Access, AccessHS256: issued.AccessHS256, Refresh: issued.Refresh, TokenType: "Bearer",
 			ExpiresIn: int(p.cfg.AccessTokenTTL.Seconds()), UserType: issued.UserType, Message: "Token refreshed successfully",
-		}
-		if abHandwrittenOff {
-			return apikit.WriteJSON(e, http.StatusOK, answer)
-		}
-		return apikit.WriteRawJSON(e, http.StatusOK,
-			answer.appendJSON(make([]byte, 0, len(issued.Access)+len(issued.AccessHS256)+len(issued.Refresh)+192)))
+		}.appendJSON(make([]byte, 0, len(issued.Access)+len(issued.AccessHS256)+len(issued.Refresh)+192)))
 	}
 }
 

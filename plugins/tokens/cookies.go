@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -11,10 +10,6 @@ import (
 
 	"gatehouse/plugins/apikit"
 )
-
-// abHandwrittenOff (issue 17 A/B only, removed after the decision): GATEHOUSE_AB_HANDWRITTEN=off
-// writes the cookies with net/http.
-var abHandwrittenOff = os.Getenv("GATEHOUSE_AB_HANDWRITTEN") == "off"
 
 // RefreshCookieName is the cookie of §3.6 that carries the refresh token.
 const RefreshCookieName = "refresh_token"
@@ -37,10 +32,6 @@ func (s *Service) SetCookies(e *core.RequestEvent, issued *Issued) {
 // token's characters, a plain path, no domain or expiry) are written directly; any other
 // cookie goes through net/http's checks.
 func setCookie(e *core.RequestEvent, c *http.Cookie) {
-	if abHandwrittenOff {
-		http.SetCookie(e.Response, c)
-		return
-	}
 	if v := cookieString(c); v != "" {
 		e.Response.Header().Add("Set-Cookie", v)
 	}
