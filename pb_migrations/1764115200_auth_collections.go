@@ -26,6 +26,20 @@ func upAuthCollections(app core.App) error {
 	if err != nil {
 		return err
 	}
+	recreated := false
+	if n, err := app.CountRecords(users); err != nil {
+		return err
+	} else if n == 0 {
+		// A new data dir: PocketBase's default users collection, still empty, is replaced by ours
+		// under the same id, so Save creates the table with every column at once; updating it
+		// would make PocketBase's sync add each new column under a temporary name and rename it
+		// (two ALTER TABLEs per field, each re-parsing the schema: ~50 ms of a first start).
+		if err := app.Delete(users); err != nil {
+			return err
+		}
+		users = core.NewAuthCollection("users", users.Id)
+		recreated = true
+	}
 
 	// PocketBase's default profile fields are not part of the contract.
 	for _, name := range []string{"name", "avatar"} {
@@ -35,6 +49,22 @@ func upAuthCollections(app core.App) error {
 
 	users.Fields.Add(authAccountFields(users.Id, true)...)
 	configureAuthCollection(users)
+	if recreated {
+		// status_by relates to users itself, which the validator finds only once it is stored:
+		// the collection is created without it, then the field is added in its place.
+		names := users.Fields.FieldNames()
+		statusBy := users.Fields.GetByName("status_by")
+		users.Fields.RemoveByName("status_by")
+		if err := app.Save(users); err != nil {
+			return err
+		}
+		for i, name := range names {
+			if name == "status_by" {
+				users.Fields.AddAt(i, statusBy)
+				break
+			}
+		}
+	}
 	if err := app.Save(users); err != nil {
 		return err
 	}
