@@ -10,15 +10,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime"
-	"runtime/debug"
-	"time"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/cmd"
-	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
-	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/spf13/cobra"
 
 	_ "gatehouse/pb_migrations"
@@ -104,48 +99,4 @@ func wrapRunE(c *cobra.Command, record func(error) error) {
 	for _, sub := range c.Commands() {
 		wrapRunE(sub, record)
 	}
-}
-
-// tuneRuntime sets the Go runtime for start-up, then for serving; an explicit GOGC or GOMAXPROCS
-// wins over each.
-//
-// Start-up on an empty data dir (~30 collection saves, each re-reading every collection) is
-// allocation-heavy with a live heap of ~2 MB: at GOGC=100 the collector runs about 13 times
-// before the first request. A relaxed collector until the server listens cuts the cold start
-// (issue 6).
-//
-// Once it listens, the scheduler gets twice as many Ps as processors. Gatehouse answers many
-// short requests; when the OS preempts one of its threads to run another process on the same
-// cores (a proxy, a database, a load generator), the goroutines queued on that thread's P wait
-// for the thread's next time slice, a few ms. With spare Ps another thread takes them over.
-// Measured on 2 cores with wrk on the same cores (issue 6): validate's p90 3.5-4.6 ms instead of
-// 8.7-10 ms, p99 8-12 ms instead of 20 ms. Not before listening: the extra Ps cost ~18 ms of cold
-// start (more GC workers). CPU shares and busy signals keep using the real processor count
-// (config.Processors).
-func tuneRuntime(app core.App) {
-	relaxGC := os.Getenv("GOGC") == ""
-	moreProcs := os.Getenv("GOMAXPROCS") == ""
-	if relaxGC {
-		debug.SetGCPercent(400)
-	}
-	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
-		Id:       "gatehouseRuntimeTuning",
-		Priority: -1000, // first: the code after se.Next() runs once everything is bound
-		Func: func(se *core.ServeEvent) error {
-			err := se.Next()
-			go func() {
-				if relaxGC {
-					// back to the default, and the start-up garbage returned to the OS: the
-					// relaxed collector let the heap grow ~4× (idle RSS ~40 MB instead of ~30)
-					debug.SetGCPercent(100)
-					debug.FreeOSMemory()
-					config.KeepHeapFloor(config.HeapFloor, 100, 200*time.Millisecond)
-				}
-				if moreProcs {
-					runtime.GOMAXPROCS(2 * config.Processors())
-				}
-			}()
-			return err
-		},
-	})
 }

@@ -2,6 +2,7 @@
 # Gatehouse load benchmark (issue 6; see bench/README.md).
 #
 #   bench/run.sh [seconds-per-workload]        default 10 (about 2.5 minutes in all)
+#   bench/run.sh ab TRICK [rounds] [seconds]   A/B of one trick (bench/ab.sh, issue 17)
 #
 # One run: builds the gatehouse binary and the helpers of bench/ (CGO_ENABLED=0), starts
 # Gatehouse on a random loopback port with a fresh temp data dir (cold start: median of 3, idle RSS), creates
@@ -18,6 +19,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# `bench/run.sh ab TRICK [rounds] [seconds]`: the A/B of one trick (issue 17), in bench/ab.sh.
+ab_mode() { [[ ${1:-} == ab ]] && exec bench/ab.sh "${@:2}"; return 0; }
+ab_mode "$@"
 DURATION=${1:-10}
 if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 600)); then
 	echo "usage: bench/run.sh [seconds-per-workload (1-600)]" >&2

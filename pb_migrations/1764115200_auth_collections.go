@@ -22,18 +22,23 @@ const authUsernamePattern = `^[A-Za-z0-9_.@+-]+$`
 const authPhonePattern = `^\+[1-9][0-9]{9,14}$`
 
 func upAuthCollections(app core.App) error {
-	return createAuthCollections(app, addColumnsBeforeSave, app.SaveNoValidate)
-}
-
-// createAuthCollections is the up migration; beforeUsersSave runs right before the users
-// collection is saved (the tests compare addColumnsBeforeSave with doing nothing there), and
-// save stores both collections. The migration passes SaveNoValidate, as for the base
-// collections (createBaseCollections): fixed definitions, ~18 ms of a first start saved; the
-// tests save them through Save, which validates, and compare.
-func createAuthCollections(app core.App, beforeUsersSave func(core.App, *core.Collection) error, save func(core.Model) error) error {
 	users, err := app.FindCollectionByNameOrId("users")
 	if err != nil {
 		return err
+	}
+	recreated := false
+	if n, err := app.CountRecords(users); err != nil {
+		return err
+	} else if n == 0 {
+		// A new data dir: PocketBase's default users collection, still empty, is replaced by ours
+		// under the same id, so Save creates the table with every column at once; updating it
+		// would make PocketBase's sync add each new column under a temporary name and rename it
+		// (two ALTER TABLEs per field, each re-parsing the schema: ~50 ms of a first start).
+		if err := app.Delete(users); err != nil {
+			return err
+		}
+		users = core.NewAuthCollection("users", users.Id)
+		recreated = true
 	}
 
 	// PocketBase's default profile fields are not part of the contract.
@@ -44,17 +49,30 @@ func createAuthCollections(app core.App, beforeUsersSave func(core.App, *core.Co
 
 	users.Fields.Add(authAccountFields(users.Id, true)...)
 	configureAuthCollection(users)
-	if err := beforeUsersSave(app, users); err != nil {
-		return err
+	if recreated {
+		// status_by relates to users itself, which the validator finds only once it is stored:
+		// the collection is created without it, then the field is added in its place.
+		names := users.Fields.FieldNames()
+		statusBy := users.Fields.GetByName("status_by")
+		users.Fields.RemoveByName("status_by")
+		if err := app.Save(users); err != nil {
+			return err
+		}
+		for i, name := range names {
+			if name == "status_by" {
+				users.Fields.AddAt(i, statusBy)
+				break
+			}
+		}
 	}
-	if err := save(users); err != nil {
+	if err := app.Save(users); err != nil {
 		return err
 	}
 
 	employees := core.NewAuthCollection("employees")
 	employees.Fields.Add(authAccountFields(users.Id, false)...)
 	configureAuthCollection(employees)
-	return save(employees)
+	return app.Save(employees)
 }
 
 // authAccountFields returns the non-system fields of §2.2 (staff = true) or §2.3 in spec order.

@@ -24,15 +24,6 @@ var baseCollectionNames = []string{
 var principalTypes = []string{"staff", "employee"}
 
 func upBaseCollections(app core.App) error {
-	return createBaseCollections(app, app.SaveNoValidate)
-}
-
-// createBaseCollections is the up migration; save stores each new collection. The migration
-// passes SaveNoValidate: these definitions are fixed, and PocketBase's collection validator
-// (uniqueness and relation-target queries, field checks) cost ~20 ms of a first start on 2
-// cores for the 17 saves (issue 6: cold start). The tests run the same definitions through
-// Save, which validates, and compare the stored result (TestBaseCollectionsPassValidation).
-func createBaseCollections(app core.App, save func(core.Model) error) error {
 	users, err := app.FindCollectionByNameOrId("users")
 	if err != nil {
 		return err
@@ -50,7 +41,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	)
 	systems.AddIndex("idx_systems_name", true, "`name` COLLATE NOCASE", "")
 	systems.AddIndex("idx_systems_slug", true, "`slug`", "")
-	if err := save(systems); err != nil {
+	if err := app.Save(systems); err != nil {
 		return err
 	}
 
@@ -63,7 +54,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	)
 	// Exact case on purpose: seed data holds both `Admin` and `ADMIN` in bms.
 	roles.AddIndex("idx_roles_system_name", true, "`system`, `name`", "")
-	if err := save(roles); err != nil {
+	if err := app.Save(roles); err != nil {
 		return err
 	}
 
@@ -80,7 +71,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	assignments.AddIndex("idx_user_system_roles_user_system_role", true, "`user`, `system`, `role`", "")
 	assignments.AddIndex("idx_user_system_roles_system_role_is_active", false, "`system`, `role`, `is_active`", "")
 	assignments.AddIndex("idx_user_system_roles_user", false, "`user`", "")
-	if err := save(assignments); err != nil {
+	if err := app.Save(assignments); err != nil {
 		return err
 	}
 
@@ -110,7 +101,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	sessions.AddIndex("idx_sessions_refresh_jti_hash", true, "`refresh_jti_hash`", "")
 	sessions.AddIndex("idx_sessions_user", false, "`user`", "")
 	sessions.AddIndex("idx_sessions_employee", false, "`employee`", "")
-	if err := save(sessions); err != nil {
+	if err := app.Save(sessions); err != nil {
 		return err
 	}
 
@@ -127,7 +118,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		&core.TextField{Name: "ip"},
 	)
 	mfaChallenges.AddIndex("idx_mfa_challenges_jti_hash", true, "`jti_hash`", "")
-	if err := save(mfaChallenges); err != nil {
+	if err := app.Save(mfaChallenges); err != nil {
 		return err
 	}
 
@@ -144,7 +135,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	)
 	otpCodes.AddIndex("idx_otp_codes_user_type_user_employee_purpose_created", false,
 		"`user_type`, `user`, `employee`, `purpose`, `created`", "")
-	if err := save(otpCodes); err != nil {
+	if err := app.Save(otpCodes); err != nil {
 		return err
 	}
 
@@ -156,7 +147,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		&core.TextField{Name: "code_hash", Hidden: true},
 		&core.DateField{Name: "used_at"},
 	)
-	if err := save(recoveryCodes); err != nil {
+	if err := app.Save(recoveryCodes); err != nil {
 		return err
 	}
 
@@ -170,7 +161,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		&core.DateField{Name: "used_at"},
 	)
 	resetTokens.AddIndex("idx_password_reset_tokens_token_hash", true, "`token_hash`", "")
-	if err := save(resetTokens); err != nil {
+	if err := app.Save(resetTokens); err != nil {
 		return err
 	}
 
@@ -190,7 +181,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	)
 	invitations.AddIndex("idx_invitations_email_system", false, "`email`, `system`", "")
 	invitations.AddIndex("idx_invitations_token_hash", true, "`token_hash`", "")
-	if err := save(invitations); err != nil {
+	if err := app.Save(invitations); err != nil {
 		return err
 	}
 
@@ -203,7 +194,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		&core.DateField{Name: "redeemed_at"},
 		&core.TextField{Name: "ip"},
 	)
-	if err := save(captchas); err != nil {
+	if err := app.Save(captchas); err != nil {
 		return err
 	}
 
@@ -221,7 +212,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		&core.DateField{Name: "last_used_at"},
 	)
 	apiKeys.AddIndex("idx_api_keys_key_prefix", true, "`key_prefix`", "")
-	if err := save(apiKeys); err != nil {
+	if err := app.Save(apiKeys); err != nil {
 		return err
 	}
 
@@ -238,7 +229,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	authFailures.AddIndex("idx_auth_failures_ip_kind_occurred_at", false, "`ip`, `kind`, `occurred_at`", "")
 	authFailures.AddIndex("idx_auth_failures_user_type_principal_id_kind_occurred_at", false,
 		"`user_type`, `principal_id`, `kind`, `occurred_at`", "")
-	if err := save(authFailures); err != nil {
+	if err := app.Save(authFailures); err != nil {
 		return err
 	}
 
@@ -250,7 +241,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		countField("assigned_count"),
 	)
 	rrState.AddIndex("idx_tts_round_robin_state_role_user", true, "`role`, `user`", "")
-	if err := save(rrState); err != nil {
+	if err := app.Save(rrState); err != nil {
 		return err
 	}
 
@@ -260,7 +251,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		relationField("user", users.Id, false, false),
 	)
 	rrPicks.AddIndex("idx_tts_round_robin_picks_role_ticket_id", true, "`role`, `ticket_id`", "")
-	if err := save(rrPicks); err != nil {
+	if err := app.Save(rrPicks); err != nil {
 		return err
 	}
 
@@ -277,7 +268,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		&core.TextField{Name: "last_error"},
 		&core.DateField{Name: "sent_at"},
 	)
-	if err := save(outbox); err != nil {
+	if err := app.Save(outbox); err != nil {
 		return err
 	}
 
@@ -299,7 +290,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 	auditLog.AddIndex("idx_audit_log_event_created", false, "`event`, `created`", "")
 	auditLog.AddIndex("idx_audit_log_actor_id", false, "`actor_id`", "")
 	auditLog.AddIndex("idx_audit_log_target_id", false, "`target_id`", "")
-	if err := save(auditLog); err != nil {
+	if err := app.Save(auditLog); err != nil {
 		return err
 	}
 
@@ -314,7 +305,7 @@ func createBaseCollections(app core.App, save func(core.Model) error) error {
 		&core.DateField{Name: "retired_at"},
 	)
 	signingKeys.AddIndex("idx_signing_keys_kid", true, "`kid`", "")
-	return save(signingKeys)
+	return app.Save(signingKeys)
 }
 
 // newBaseCollection builds a base collection with nil API rules and created/updated last.

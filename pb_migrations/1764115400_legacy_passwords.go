@@ -46,9 +46,6 @@ func addLegacyFields(app core.App) error {
 			&core.TextField{Name: "imported_from", Hidden: true, Max: 100},
 		)
 		ensureTimestampsLast(c)
-		if err := addColumnsBeforeSave(app, c); err != nil {
-			return err
-		}
 		if err := app.Save(c); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package signin
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -55,26 +54,11 @@ func (p *Flows) Refresh(allowed ...string) func(e *core.RequestEvent) error {
 			return err
 		}
 		p.tokens.SetCookies(e, issued)
-		return apikit.WriteRawJSON(e, http.StatusOK, refreshResponse{
+		return apikit.WriteJSON(e, http.StatusOK, refreshResponse{
 			Access: issued.Access, AccessHS256: issued.AccessHS256, Refresh: issued.Refresh, TokenType: "Bearer",
 			ExpiresIn: int(p.cfg.AccessTokenTTL.Seconds()), UserType: issued.UserType, Message: "Token refreshed successfully",
-		}.appendJSON(make([]byte, 0, len(issued.Access)+len(issued.AccessHS256)+len(issued.Refresh)+192)))
+		})
 	}
-}
-
-// appendJSON writes r as WriteJSON would (field order, omitempty, no HTML escaping), by hand:
-// every refresh answers with it.
-func (r refreshResponse) appendJSON(b []byte) []byte {
-	b = apikit.AppendJSONString(append(b, `{"access":`...), r.Access, false)
-	if r.AccessHS256 != "" {
-		b = apikit.AppendJSONString(append(b, `,"access_hs256":`...), r.AccessHS256, false)
-	}
-	b = apikit.AppendJSONString(append(b, `,"refresh":`...), r.Refresh, false)
-	b = apikit.AppendJSONString(append(b, `,"token_type":`...), r.TokenType, false)
-	b = strconv.AppendInt(append(b, `,"expires_in":`...), int64(r.ExpiresIn), 10)
-	b = apikit.AppendJSONString(append(b, `,"user_type":`...), r.UserType, false)
-	b = apikit.AppendJSONString(append(b, `,"message":`...), r.Message, false)
-	return append(b, '}')
 }
 
 // verify is POST /api/v1/token/verify/ (§5.2.3): an access token passing every check of §1.5.

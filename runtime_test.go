@@ -1,4 +1,4 @@
-package config
+package main
 
 import (
 	"runtime"
@@ -35,7 +35,7 @@ func TestHeapFloorGOGC(t *testing.T) {
 	}
 }
 
-// KeepHeapFloor raises GOGC while the live heap is under half the floor and puts it back when
+// keepHeapFloor raises GOGC while the live heap is under half the floor and puts it back when
 // stopped.
 func TestKeepHeapFloor(t *testing.T) {
 	gogc := func() uint64 {
@@ -47,7 +47,7 @@ func TestKeepHeapFloor(t *testing.T) {
 		t.Skip("GOGC is set for this test process")
 	}
 	runtime.GC() // a live heap reading exists
-	stop := KeepHeapFloor(1<<30, 100, 5*time.Millisecond)
+	stop := keepHeapFloor(1<<30, 100, 5*time.Millisecond)
 	deadline := time.Now().Add(5 * time.Second)
 	for gogc() <= 100 {
 		if time.Now().After(deadline) {
