@@ -14,7 +14,12 @@
 # runtime settings of runtime.go give way to):
 #   heapfloor    24 MB heap floor vs none (GOGC=100) vs GOGC=700 GOMEMLIMIT=96MiB: validate, profile, refresh
 #   maxprocs     2 × processors scheduler Ps vs Go's default (GOMAXPROCS=nproc): validate, profile, refresh
+#   growth       issue 17's growth run: an empty data dir vs one seeded by bench/seed with 100,000 users,
+#                1,000,000 sessions and 1,000,000 audit rows (seeded once, kept in ~/.cache/gatehouse-bench
+#                like bench/scale.sh's; sizes GROWTH_USERS, GROWTH_SESSIONS, GROWTH_AUDIT): validate,
+#                profile, refresh, login; prints both data dirs' sizes
 #   custom       AB_ARMS="name:VAR=v VAR2=v;name2:VAR=v" AB_WORKLOADS="validate profile refresh login storm"
+#                (AB_SEED=DIR in an arm's variables starts that arm on a copy of DIR)
 # (Issue 17 also compared the hand-written cookies and refresh answer, and stock bcrypt, through
 # switches removed after the decision: build commit e380c91 into AB_BIN and use `custom` with
 # the arms "handwritten:;net/http:GATEHOUSE_AB_HANDWRITTEN=off", workload refresh, and
@@ -38,6 +43,8 @@ heapfloor)
 	ARMS="floor:;none:GOGC=100;gogc700+limit:GOGC=700 GOMEMLIMIT=96MiB" WORKLOADS="validate profile refresh" ;;
 maxprocs)
 	ARMS="2xprocs:;default:GOMAXPROCS=$(nproc)" WORKLOADS="validate profile refresh" ;;
+growth)
+	ARMS="empty:;grown:AB_SEED=@growth" WORKLOADS="validate profile refresh login" ;;
 custom)
 	ARMS=${AB_ARMS:?AB_ARMS is required} WORKLOADS=${AB_WORKLOADS:?AB_WORKLOADS is required} ;;
 *) usage ;;
@@ -81,6 +88,27 @@ else
 fi
 TOOL=$BIN/benchtool
 
+# The growth run's seeded data dir: once per schema and seeder version (as bench/scale.sh).
+if [[ $ARMS == *AB_SEED=@growth* ]]; then
+	G_USERS=${GROWTH_USERS:-100000} G_SESSIONS=${GROWTH_SESSIONS:-1000000} G_AUDIT=${GROWTH_AUDIT:-1000000}
+	G_CACHE=${BENCH_SCALE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-bench}
+	G_KEY=$(cat pb_migrations/*.go bench/seed/*.go | sha256sum | cut -c1-12)
+	G_DIR=$G_CACHE/growth-${G_USERS}u-${G_SESSIONS}s-${G_AUDIT}a-$G_KEY
+	if [[ ! -d $G_DIR ]]; then
+		mkdir -p "$G_CACHE"
+		find "$G_CACHE" -maxdepth 1 -name 'growth-*' -type d ! -path "$G_DIR" -exec rm -rf {} + # older seeds
+		CGO_ENABLED=0 go build -o "$WORK/seed" ./bench/seed || ab_die "go build of bench/seed failed"
+		echo "ab: seeding $G_USERS users, $G_SESSIONS sessions, $G_AUDIT audit rows into $G_DIR (once)..." >&2
+		rm -rf "$G_DIR.tmp"
+		g0=$SECONDS
+		RATE_LIMITS_ENABLED=false "$WORK/seed" --dir "$G_DIR.tmp" --users "$G_USERS" --assignments "$((3 * G_USERS))" \
+			--sessions "$G_SESSIONS" --audit "$G_AUDIT" >"$WORK/seed.log" 2>&1 || ab_die "seeding failed: $(tail -n 20 "$WORK/seed.log")"
+		mv "$G_DIR.tmp" "$G_DIR"
+		echo "ab: seeded in $((SECONDS - g0)) s" >&2
+	fi
+	ARMS=${ARMS//AB_SEED=@growth/AB_SEED=$G_DIR}
+fi
+
 unset APP_URL JWT_ISSUER ACCESS_TOKEN_TTL REFRESH_TOKEN_TTL SESSION_MAX_AGE MFA_TOKEN_TTL \
 	JWT_KEY_ROTATION_DAYS JWT_HS256_SECRET GATEHOUSE_SECRET COOKIE_SECURE COOKIE_DOMAIN \
 	CORS_ALLOWED_ORIGINS TRUSTED_PROXIES REGISTRATION_ENABLED DEFAULT_SYSTEM_URL HIBP_ENABLED \
@@ -101,6 +129,10 @@ ab_start_arm() {
 	local i=$1 spec=${ARM_SPECS[$1]} port url data pid su sys role uid lid slug r
 	ARM_NAME[i]=${spec%%:*} ARM_ENV[i]=${spec#*:}
 	data=$WORK/data$i
+	if [[ " ${ARM_ENV[i]} " =~ \ AB_SEED=([^ ]+)\  ]]; then # start on a copy of a seeded data dir
+		cp -a "${BASH_REMATCH[1]}" "$data" || ab_die "copying ${BASH_REMATCH[1]} failed"
+		ARM_ENV[i]=${ARM_ENV[i]//AB_SEED=${BASH_REMATCH[1]}/}
+	fi
 	port=$("$TOOL" freeport)
 	url=http://127.0.0.1:$port
 	# shellcheck disable=SC2086 # the arm's variables are words
@@ -243,7 +275,7 @@ echo "A/B $TRICK — $START_DATE — $ROUNDS rounds × ${DURATION}s, arms altern
 echo "machine: $(nproc) cores, $(go env GOVERSION); uptime before: $UPTIME_BEFORE"
 echo "                                         after:  $UPTIME_AFTER"
 for ((i = 0; i < NARMS; i++)); do
-	echo "arm ${ARM_NAME[i]}: env '${ARM_ENV[i]}'; peak RSS $(awk '/^VmHWM:/ {printf "%.1f MB", $2 / 1024}' "/proc/${ARM_PID[$i]}/status"), RSS now $(awk '/^VmRSS:/ {printf "%.1f MB", $2 / 1024}' "/proc/${ARM_PID[$i]}/status")"
+	echo "arm ${ARM_NAME[i]}: env '${ARM_ENV[i]}'; data dir $(du -sh "${ARM_DATA[i]}" | cut -f1); peak RSS $(awk '/^VmHWM:/ {printf "%.1f MB", $2 / 1024}' "/proc/${ARM_PID[$i]}/status"), RSS now $(awk '/^VmRSS:/ {printf "%.1f MB", $2 / 1024}' "/proc/${ARM_PID[$i]}/status")"
 done
 echo
 echo "round arm workload req/s p99ms errors cpu%(server/everything-else-incl.-wrk) load1 [storm: logins]"
