@@ -48,7 +48,7 @@ func (p *Pool) verifyLegacy(ctx context.Context, cost int, encoded, plain string
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	began := time.Now()
+	began := waitingSince(ctx, time.Now())
 	deadline := began.Add(p.wait)
 
 	var weight int64

@@ -138,10 +138,35 @@ func (p *pacer) pace(spent time.Duration, until time.Time) {
 	}
 }
 
-// acquire takes a slot, waiting at most p.wait. The returned func releases it.
+// acquire takes a slot, waiting at most p.wait counted from when the request began waiting
+// (WaitingSince; now when unset). The returned func releases it.
 func (p *Pool) acquire(ctx context.Context) (func(), error) {
-	return p.acquireWithin(ctx, p.wait)
+	return p.acquireWithin(ctx, p.wait-time.Since(waitingSince(ctx, time.Now())))
 }
+
+type waitingSinceKey struct{}
+
+// WaitingSince marks ctx with the time its request began waiting to compare a password. A
+// caller that waits before the pool — captcha.Attempts holds an attempt while others on the
+// same account are in flight — passes that time, so that the whole wait before bcrypt starts
+// stays within Config.HashWait (then the 429 of §7.2: "after about 5 s, never later than 10 s",
+// §8.4 item 84), and pacing (PacedLatency) counts from then too.
+func WaitingSince(ctx context.Context, began time.Time) context.Context {
+	return context.WithValue(ctx, waitingSinceKey{}, began)
+}
+
+// waitingSince is the time WaitingSince put in ctx, or def.
+func waitingSince(ctx context.Context, def time.Time) time.Time {
+	if ctx != nil {
+		if t, ok := ctx.Value(waitingSinceKey{}).(time.Time); ok {
+			return t
+		}
+	}
+	return def
+}
+
+// Wait is the longest a request waits before its bcrypt operation starts (Config.HashWait).
+func (p *Pool) Wait() time.Duration { return p.wait }
 
 // acquireWithin takes a slot, waiting at most wait.
 func (p *Pool) acquireWithin(ctx context.Context, wait time.Duration) (func(), error) {
@@ -244,7 +269,7 @@ func (p *Pool) Verify(ctx context.Context, record *core.Record, plain string) (o
 		return false, false, p.verifyDummyCost(ctx, cost, plain)
 	}
 
-	began := time.Now()
+	began := waitingSince(ctx, time.Now())
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return false, false, err
@@ -284,7 +309,7 @@ func (p *Pool) VerifyDummyCost(ctx context.Context, cost int, plain string) erro
 }
 
 func (p *Pool) verifyDummyCost(ctx context.Context, cost int, plain string) error {
-	began := time.Now()
+	began := waitingSince(ctx, time.Now())
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return err

@@ -412,3 +412,27 @@ func TestVerifyDummyTakesAsLongAsVerify(t *testing.T) {
 		t.Errorf("VerifyDummy %v vs Verify %v: not comparable", dummy, real)
 	}
 }
+
+// A request that already waited (captcha.Attempts) before asking for a slot gets only the rest
+// of the pool's wait: the 429 comes HashWait after it began waiting, not after it reached the
+// pool; a free slot is still taken at once however long it waited.
+func TestPoolWaitCountsFromWaitingSince(t *testing.T) {
+	pool := NewPool(poolConfig(1, time.Second))
+	release, err := pool.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := WaitingSince(context.Background(), time.Now().Add(-800*time.Millisecond))
+	start := time.Now()
+	err = pool.VerifyDummyCost(ctx, bcrypt.MinCost, "x")
+	assertTooManyRequests(t, err)
+	if d := time.Since(start); d < 150*time.Millisecond || d > 600*time.Millisecond {
+		t.Errorf("refused after %v, want about 200ms (1 s budget, 800 ms of it spent before)", d)
+	}
+	release()
+
+	spent := WaitingSince(context.Background(), time.Now().Add(-time.Hour))
+	if err := pool.VerifyDummyCost(spent, bcrypt.MinCost, "x"); err != nil {
+		t.Errorf("a free slot after the budget is spent: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 
@@ -108,20 +109,21 @@ func (p *Flows) passwordFailed(e *core.RequestEvent, email string, user *core.Re
 // recorded as a password failure (it may start a lock); a right one restarts the counters.
 // locked reports the lock, for the caller's audit entry.
 func (p *Flows) CheckCurrentPassword(e *core.RequestEvent, user *core.Record, password string) (ok, locked bool, err error) {
-	attempt, err := p.attempts.Admit(e.Request.Context(), e.App, p.cfg, captcha.AttemptRequest{
-		Email: user.Email(), IP: e.RealIP(), CaptchaExempt: true,
+	pool := p.passwordPool()
+	ctx := passwords.WaitingSince(e.Request.Context(), time.Now()) // one wait budget, as at login
+	attempt, err := p.attempts.Admit(ctx, e.App, p.cfg, captcha.AttemptRequest{
+		Email: user.Email(), IP: e.RealIP(), CaptchaExempt: true, MaxWait: pool.Wait(),
 		Lookup: func() (*core.Record, error) { return e.App.FindRecordById(user.Collection(), user.Id) },
 	})
 	if err != nil {
 		return false, false, attemptError(err)
 	}
 	defer attempt.Done()
-	pool := p.passwordPool()
 	if attempt.Locked {
-		if err := pool.VerifyDummy(e.Request.Context(), user.Collection(), password); err != nil {
+		if err := pool.VerifyDummy(ctx, user.Collection(), password); err != nil {
 			return false, true, err
 		}
-	} else if ok, _, err = pool.Verify(e.Request.Context(), attempt.Account, password); err != nil {
+	} else if ok, _, err = pool.Verify(ctx, attempt.Account, password); err != nil {
 		return false, false, err // 429 from the bcrypt pool: no failure recorded (§7.2)
 	}
 	if !ok {

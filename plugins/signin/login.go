@@ -10,6 +10,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/captcha"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/tokens"
 )
@@ -119,8 +120,12 @@ func (p *Flows) checkLoginPassword(e *core.RequestEvent, req loginRequest) (pass
 	if err != nil {
 		return passwordCheck{}, err
 	}
-	attempt, err := p.attempts.Admit(e.Request.Context(), e.App, p.cfg, captcha.AttemptRequest{
-		Email: email, IP: e.RealIP(),
+	// One wait budget (the pool's 5 s) from here to the start of the comparison: the wait for
+	// other attempts on this account or IP, then for a bcrypt slot (§7.2, §8.4 item 84).
+	pool := p.pool
+	ctx := passwords.WaitingSince(e.Request.Context(), time.Now())
+	attempt, err := p.attempts.Admit(ctx, e.App, p.cfg, captcha.AttemptRequest{
+		Email: email, IP: e.RealIP(), MaxWait: pool.Wait(),
 		Lookup: func() (*core.Record, error) { return findAccountByEmail(e.App, col, email) },
 		SolveCaptcha: func() error {
 			return p.captchaGate(e, true, req.captchaID, req.captchaAnswer)
@@ -132,13 +137,12 @@ func (p *Flows) checkLoginPassword(e *core.RequestEvent, req loginRequest) (pass
 	defer attempt.Done()
 	check := passwordCheck{user: attempt.Account}
 
-	pool := p.pool
 	ok := false
 	if check.user == nil || attempt.Locked {
-		if err := pool.VerifyDummy(e.Request.Context(), col, password); err != nil {
+		if err := pool.VerifyDummy(ctx, col, password); err != nil {
 			return passwordCheck{}, err
 		}
-	} else if ok, check.rehash, err = pool.Verify(e.Request.Context(), check.user, password); err != nil {
+	} else if ok, check.rehash, err = pool.Verify(ctx, check.user, password); err != nil {
 		return passwordCheck{}, err
 	}
 	reason := ""
