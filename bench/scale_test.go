@@ -12,6 +12,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/tests"
 
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/server"
 	"gatehouse/testkit"
 )
@@ -46,6 +47,9 @@ func BenchmarkScale(b *testing.B) {
 	res.Body.Close()
 	if tok.Access == "" {
 		b.Fatalf("login: %d", res.StatusCode)
+	}
+	if why := writeepoch.Disabled(app); why != "" {
+		b.Logf("write-epoch caches off: %s", why)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	get := func(b *testing.B, path string) {

@@ -2,14 +2,19 @@ package directory
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/spf13/cast"
 
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/writeepoch"
 )
 
 // The page build of the user lists: the UserProfiles of a page's users in two queries (their
@@ -124,4 +129,41 @@ func (p *plugin) pageProfiles(ids []string, systems map[string]bool) ([]profiles
 		})
 	}
 	return out, nil
+}
+
+// cachedCount is countRows(q) kept under the write epoch (plugins/writeepoch): the exact count
+// of §4.13, read again after any write to the main tables (a user, an assignment, anything
+// else) and after 5 s at most, keyed by the query's SQL and parameters. Searches repeat their
+// count on every page, and a frequent term's count decodes long trigram lists (20–35 ms for
+// `example.org` at 100,000 users). Inside a transaction (which may see its own writes) the
+// cache is not used; without the epoch's write watch nothing is stored (fail closed).
+func cachedCount(app core.App, q *dbx.SelectQuery) (int, error) {
+	if app.IsTransactional() {
+		return countRows(q)
+	}
+	built := q.Select("COUNT(*) AS n").Build()
+	params := built.Params()
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var key strings.Builder
+	key.WriteString(built.SQL())
+	for _, k := range names {
+		fmt.Fprintf(&key, "\x00%s=%T:%q", k, params[k], fmt.Sprint(params[k]))
+	}
+	cache := app.Store().GetOrSet("gatehouse.directory.counts", func() any {
+		return &writeepoch.SnapshotCache[int]{}
+	}).(*writeepoch.SnapshotCache[int])
+	if n, ok := cache.Get(app, key.String()); ok {
+		return n, nil
+	}
+	before := writeepoch.Epoch(app)
+	n, err := countRows(q)
+	if err != nil {
+		return 0, err
+	}
+	cache.Put(app, key.String(), before, n)
+	return n, nil
 }

@@ -234,7 +234,7 @@ func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 		if search != "" {
 			where = dbx.And(where, searchExp(search, userSearchColumns...))
 		}
-		n, err := countRows(db.Select().From(colUsers).Where(where))
+		n, err := cachedCount(p.app, db.Select().From(colUsers).Where(where))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -244,15 +244,15 @@ func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 		var n int
 		var err error
 		if f.filtered {
-			n, err = countRows(matchedUsers(db).Where(dbx.And(match, where)))
+			n, err = cachedCount(p.app, matchedUsers(db).Where(dbx.And(match, where)))
 		} else {
-			n, err = countRows(db.Select().From("_users_search").Where(match))
+			n, err = cachedCount(p.app, db.Select().From("_users_search").Where(match))
 		}
 		if err != nil {
 			return nil, 0, err
 		}
 		count = n
-		total, err := countRows(db.Select().From(colUsers))
+		total, err := cachedCount(p.app, db.Select().From(colUsers))
 		if err != nil {
 			return nil, 0, err
 		}
