@@ -11,6 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/profiles"
 	"gatehouse/testkit"
 )
 
@@ -133,5 +134,71 @@ func TestPageProfilesMatchUserProfile(t *testing.T) {
 	}
 	if got, err := p.pageProfiles(nil, nil); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("empty page: %v, %v", got, err)
+	}
+}
+
+// TestUsersPageJSONMatches: the hand-written page encoding (appendUsersPage) writes the bytes
+// writePageOf's encoding/json path writes, for strings of every kind (HTML characters, quotes,
+// control characters, U+2028, invalid UTF-8, non-ASCII), null and set optional fields, empty
+// and nil lists.
+func TestUsersPageJSONMatches(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 5))
+	pieces := []string{"", "a", "Peña", "<b>", "&amp;", `"q"`, `\`, "\x01", "\t", "\u2028", "\u2029", "\xff", "😀", "é\u0301", "/", "\x7f", " "}
+	str := func() string {
+		s := ""
+		for range r.IntN(4) {
+			s += pieces[r.IntN(len(pieces))]
+		}
+		return s
+	}
+	ptr := func() *string {
+		if r.IntN(3) == 0 {
+			return nil
+		}
+		s := str()
+		return &s
+	}
+	for i := range 300 {
+		var results []profiles.UserProfileJSON
+		for range r.IntN(5) {
+			u := profiles.UserProfileJSON{ID: str(), Email: str(), Username: str(), FirstName: str(), MiddleName: ptr(),
+				LastName: str(), Suffix: ptr(), PhoneNumber: ptr(), CompanyID: str(), Department: ptr(), Status: str(),
+				Notified: r.IntN(2) == 0, IsActive: r.IntN(2) == 0, IsStaff: r.IntN(2) == 0, IsSuperuser: r.IntN(2) == 0,
+				IsLocked: r.IntN(2) == 0, ProfilePicture: ptr(), DateJoined: str(), LastLogin: ptr(),
+				OTPEnabled: r.IntN(2) == 0, OTPMethod: ptr()}
+			switch r.IntN(3) {
+			case 0:
+				u.SystemRoles = []profiles.SystemRoleItem{}
+			case 1:
+				for range 1 + r.IntN(3) {
+					u.SystemRoles = append(u.SystemRoles, profiles.SystemRoleItem{ID: str(), SystemID: str(), SystemName: str(),
+						SystemSlug: str(), RoleID: ptr(), RoleName: str(), AssignedAt: str(), LastLoggedOn: ptr(), IsActive: r.IntN(2) == 0})
+				}
+			}
+			results = append(results, u)
+		}
+		if i%7 == 0 {
+			results = nil
+		}
+		if results == nil {
+			results = []profiles.UserProfileJSON{} // as pageProfiles returns it
+		}
+		next := "https://auth.example.com/api/v1/users/?search=a%26b&page=3&x=<y>"
+		var nextPtr, prevPtr *string
+		if i%2 == 0 {
+			nextPtr = &next
+		}
+		if i%3 == 0 {
+			prevPtr = ptr()
+		}
+		count := r.IntN(100000)
+		want, err := apikit.MarshalJSON(pageObject(count, nextPtr, prevPtr, results))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendUsersPage(nil, count, nextPtr, prevPtr, results); string(got) != string(want) {
+			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
+		}
 	}
 }

@@ -209,7 +209,7 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 	if err != nil {
 		return err
 	}
-	return p.writePage(e, f.pq, count, out)
+	return p.writeUsersPage(e, f.pq, count, out)
 }
 
 // userPage counts the users of a list and returns the ids of its page, in order (read in the
