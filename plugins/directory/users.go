@@ -319,14 +319,14 @@ func searchPlan(n, total int, pq apikit.PageQuery, covering bool) int {
 }
 
 // coveringOrder: the page's first ordering has a (column [DESC], id) index that holds the ids
-// (pb_migrations/1764115600_users_search.go); email, username and company_id are unique
-// indexes without them.
+// (pb_migrations/1764115600_users_search.go, 1764115700_users_email_order.go); username and
+// company_id are unique indexes without them.
 func coveringOrder(pq apikit.PageQuery) bool {
 	if len(pq.Ordering) == 0 {
-		return false // email
+		return true // email
 	}
 	switch pq.Ordering[0].Field {
-	case "date_joined", "last_login", "first_name", "last_name":
+	case "email", "date_joined", "last_login", "first_name", "last_name":
 		return true
 	}
 	return false
