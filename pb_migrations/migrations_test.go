@@ -447,6 +447,8 @@ var expectedIndexes = map[string][]indexExpectation{
 		{"idx_users_phone_number", true, "phone_number", "phone_number != ''"},
 		{"idx_users_created_id", false, "created,id", ""},
 		{"idx_users_created_desc_id", false, "created DESC,id", ""},
+		{"idx_users_email_id", false, "email NOCASE,id", ""},
+		{"idx_users_email_desc_id", false, "email NOCASE DESC,id", ""},
 		{"idx_users_username_order", true, "username", ""},
 		{"idx_users_first_name_id", false, "first_name,id", ""},
 		{"idx_users_first_name_desc_id", false, "first_name DESC,id", ""},
@@ -960,8 +962,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 8 {
-		t.Errorf("reverted %v, want our 8 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes, users search)", reverted)
+	if len(reverted) != 9 {
+		t.Errorf("reverted %v, want our 9 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes, users search, users email order)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")

@@ -129,7 +129,7 @@ func TestUsersSearchBackfill(t *testing.T) {
 	app := newApp(t)
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
 	a := saveUser(t, app, "dora@example.com", "Dora", "Explorer", "")
-	if _, err := runner.Down(1); err != nil {
+	if _, err := runner.Down(2); err != nil { // users email order, users search
 		t.Fatal(err)
 	}
 	var tables int

@@ -139,9 +139,7 @@ func TestUserSearchMatchesLike(t *testing.T) {
 					if count != len(wantAll) {
 						t.Errorf("search %q (filtered %v): count %d, LIKE %d", term, filtered, count, len(wantAll))
 					}
-					for _, r := range recs {
-						gotAll = append(gotAll, r.Id)
-					}
+					gotAll = append(gotAll, recs...)
 					if len(recs) < size {
 						break
 					}

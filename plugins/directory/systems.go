@@ -160,15 +160,20 @@ func writePageOf(e *core.RequestEvent, appURL string, pq apikit.PageQuery, count
 	if err != nil {
 		return err
 	}
+	return apikit.WriteJSON(e, http.StatusOK, pageObject(page.Count, page.Next, page.Previous, results, extra...))
+}
+
+// pageObject is the body of writePageOf.
+func pageObject(count int, next, previous *string, results any, extra ...any) *apikit.OrderedObject {
 	obj := apikit.NewOrderedObject(4 + len(extra)/2)
-	obj.Set("count", page.Count)
-	obj.Set("next", page.Next)
-	obj.Set("previous", page.Previous)
+	obj.Set("count", count)
+	obj.Set("next", next)
+	obj.Set("previous", previous)
 	obj.Set("results", results)
 	for i := 0; i+1 < len(extra); i += 2 {
 		obj.Set(extra[i].(string), extra[i+1])
 	}
-	return apikit.WriteJSON(e, http.StatusOK, obj)
+	return obj
 }
 
 // systemInScope loads the system of the path for an ADMIN(S) endpoint: unknown or outside the

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -202,24 +201,20 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 	if err != nil {
 		return err
 	}
-	recs, count, err := p.userPage(f)
+	page, count, err := p.userPage(f)
 	if err != nil {
 		return err
 	}
-	out := make([]profiles.UserProfileJSON, 0, len(recs))
-	for _, r := range recs {
-		prof, err := p.scopedProfile(r, f.systems)
-		if err != nil {
-			return err
-		}
-		out = append(out, prof)
+	out, err := p.pageProfiles(page, f.systems)
+	if err != nil {
+		return err
 	}
-	return p.writePage(e, f.pq, count, out)
+	return p.writeUsersPage(e, f.pq, count, out)
 }
 
-// userPage counts the users of a list and loads its page, in two passes: the page's ids (read
-// in the order index when there is no search: `(column [DESC], id)` covers them, so a deep page
-// skips index entries, not rows), then their records.
+// userPage counts the users of a list and returns the ids of its page, in order (read in the
+// order index when there is no search: `(column [DESC], id)` covers them, so a deep page skips
+// index entries, not rows); pageProfiles then reads their rows.
 //
 // A search with a trigram (trigramPhrase) is counted in the trigram index: the index alone when
 // nothing else filters (no row is read), its matches joined to `users` otherwise. The page then
@@ -227,7 +222,7 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 //   - many matches: walk the order index and test each row with LIKE (same answers), which
 //     stops after (offset + size) / share rows;
 //   - few matches, or a deep page of a rare term: read the matching rows and sort them.
-func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
+func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 	order := orderBy(f.pq, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
 	db := p.app.DB()
 	where, search := f.where, f.pq.Search
@@ -239,7 +234,7 @@ func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
 		if search != "" {
 			where = dbx.And(where, searchExp(search, userSearchColumns...))
 		}
-		n, err := countRows(db.Select().From(colUsers).Where(where))
+		n, err := cachedCount(p.app, db.Select().From(colUsers).Where(where))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -249,15 +244,15 @@ func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
 		var n int
 		var err error
 		if f.filtered {
-			n, err = countRows(matchedUsers(db).Where(dbx.And(match, where)))
+			n, err = cachedCount(p.app, matchedUsers(db).Where(dbx.And(match, where)))
 		} else {
-			n, err = countRows(db.Select().From("_users_search").Where(match))
+			n, err = cachedCount(p.app, db.Select().From("_users_search").Where(match))
 		}
 		if err != nil {
 			return nil, 0, err
 		}
 		count = n
-		total, err := countRows(db.Select().From(colUsers))
+		total, err := cachedCount(p.app, db.Select().From(colUsers))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -281,16 +276,7 @@ func (p *plugin) userPage(f *userListFilter) ([]*core.Record, int, error) {
 	if err := ids.OrderBy(order...).Limit(int64(f.pq.Size)).Offset(int64(f.pq.Offset())).Column(&page); err != nil {
 		return nil, 0, err
 	}
-	recs, err := p.app.FindRecordsByIds(colUsers, page)
-	if err != nil {
-		return nil, 0, err
-	}
-	pos := make(map[string]int, len(page))
-	for i, id := range page {
-		pos[id] = i
-	}
-	slices.SortFunc(recs, func(a, b *core.Record) int { return pos[a.Id] - pos[b.Id] })
-	return recs, count, nil
+	return page, count, nil
 }
 
 // The plans of a search page (userPage), chosen by searchPlan.
@@ -333,14 +319,14 @@ func searchPlan(n, total int, pq apikit.PageQuery, covering bool) int {
 }
 
 // coveringOrder: the page's first ordering has a (column [DESC], id) index that holds the ids
-// (pb_migrations/1764115600_users_search.go); email, username and company_id are unique
-// indexes without them.
+// (pb_migrations/1764115600_users_search.go, 1764115700_users_email_order.go); username and
+// company_id are unique indexes without them.
 func coveringOrder(pq apikit.PageQuery) bool {
 	if len(pq.Ordering) == 0 {
-		return false // email
+		return true // email
 	}
 	switch pq.Ordering[0].Field {
-	case "date_joined", "last_login", "first_name", "last_name":
+	case "email", "date_joined", "last_login", "first_name", "last_name":
 		return true
 	}
 	return false
