@@ -101,6 +101,14 @@ func TestCheckpointLoop(t *testing.T) {
 	if err := app.DB().NewQuery("SELECT COUNT(*) FROM ck").Row(&n); err != nil || n != 300 {
 		t.Fatalf("rows after the checkpoint: %d (%v)", n, err)
 	}
+	// Once the writes are checkpointed, the loop's own checkpoints are no writes: the write
+	// epoch (every cache's key) and the write counter stay still while nothing is written.
+	time.Sleep(60 * time.Millisecond)
+	epoch, writes := writeepoch.Epoch(app), writeepoch.Writes(app)
+	time.Sleep(200 * time.Millisecond) // ten rounds of the loop
+	if now := writeepoch.Epoch(app); now != epoch || writeepoch.Writes(app) != writes {
+		t.Fatalf("idle rounds moved the epoch %+v -> %+v, writes %d -> %d", epoch, now, writes, writeepoch.Writes(app))
+	}
 	close(stop)
 	select {
 	case <-done:
