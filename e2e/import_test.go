@@ -130,7 +130,10 @@ func countRows(t *testing.T, dataDir, table string) int {
 // with its old password once re-hashed to bcrypt, and the peak RSS of 8 parallel first logins
 // of argon2 (m = 100 MiB) accounts stays within 150 MB.
 func TestImportOriginalSQLite(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the test asserts the server's peak RSS during 8 parallel argon2 (100 MiB)
+	// first logins. Alone it measures 140 MB (limit 150); with the other e2e tests starving its
+	// CPUs one CI run measured 245 MB (issue 17 note: not understood yet). Non-parallel tests
+	// run before the parallel ones start, so the measurement is of the service, not the box.
 	src := fixturePath(t, "db.sqlite3")
 	testImportOriginal(t, src)
 }
@@ -431,7 +434,10 @@ func TestImportOriginalRefusesBadSources(t *testing.T) {
 // TestImportOriginalPostgres loads postgres.sql into a PostgreSQL server of its own (initdb +
 // pg_ctl in a temp dir, as an unprivileged user when run as root) and runs the same checks.
 func TestImportOriginalPostgres(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the test asserts the server's peak RSS during 8 parallel argon2 (100 MiB)
+	// first logins. Alone it measures 140 MB (limit 150); with the other e2e tests starving its
+	// CPUs one CI run measured 245 MB (issue 17 note: not understood yet). Non-parallel tests
+	// run before the parallel ones start, so the measurement is of the service, not the box.
 	dump := fixturePath(t, "postgres.sql")
 	url := startPostgres(t, dump)
 	testImportOriginal(t, url)
