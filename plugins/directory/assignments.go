@@ -365,11 +365,7 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 		if roleChanged && p.tripleExists(row.User, row.System, role.Id, row.ID) {
 			return apikit.Conflict(msgDuplicateAssignment)
 		}
-		err = p.app.RunInTransaction(func(tx core.App) error {
-			rec, err := tx.FindRecordById(colAssignments, row.ID)
-			if err != nil {
-				return err
-			}
+		_, err = p.updateAudited(colAssignments, row.ID, func(rec *core.Record) (audit.Entry, error) {
 			if roleChanged {
 				rec.Set("role", role.Id)
 			}
@@ -379,10 +375,7 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 			if hasSettings {
 				rec.Set("settings", settings)
 			}
-			if err := tx.Save(rec); err != nil {
-				return err
-			}
-			return audit.Log(tx, actorEntry(e, "assignment.updated", "assignment", rec.Id, row.SystemSlug))
+			return actorEntry(e, "assignment.updated", "assignment", rec.Id, row.SystemSlug), nil
 		})
 		if err != nil {
 			if roleChanged && p.tripleExists(row.User, row.System, role.Id, row.ID) {

@@ -152,3 +152,26 @@ func countRows(q *dbx.SelectQuery) (int, error) {
 
 // pkMessage is the §1.4 message of an unknown referenced id.
 func pkMessage(v string) string { return `Invalid pk "` + v + `" - object does not exist.` }
+
+// updateAudited is the shape of the directory's updates: in one transaction it re-reads the
+// record of col by id, lets apply change it (or refuse with an error), saves it and writes the
+// audit entry apply returns. It returns the saved record.
+func (p *plugin) updateAudited(col, id string, apply func(rec *core.Record) (audit.Entry, error)) (*core.Record, error) {
+	var saved *core.Record
+	err := p.app.RunInTransaction(func(tx core.App) error {
+		rec, err := tx.FindRecordById(col, id)
+		if err != nil {
+			return err
+		}
+		entry, err := apply(rec)
+		if err != nil {
+			return err
+		}
+		if err := tx.Save(rec); err != nil {
+			return err
+		}
+		saved = rec
+		return audit.Log(tx, entry)
+	})
+	return saved, err
+}

@@ -612,20 +612,13 @@ func (p *plugin) revokeInvitation(e *core.RequestEvent) error {
 	if inv == nil || !s.IsAdmin(inv.GetString("system")) {
 		return apikit.NotFound(msgInvitationNotFound)
 	}
-	err = p.app.RunInTransaction(func(tx core.App) error {
-		rec, err := tx.FindRecordById(colInvitations, inv.Id)
-		if err != nil {
-			return err
-		}
+	_, err = p.updateAudited(colInvitations, inv.Id, func(rec *core.Record) (audit.Entry, error) {
 		if invitationStatus(rec, time.Now()) != "pending" {
-			return apikit.Conflict(msgOnlyPendingRevoked)
+			return audit.Entry{}, apikit.Conflict(msgOnlyPendingRevoked)
 		}
 		rec.Set("revoked_at", types.NowDateTime())
 		rec.Set("revoked_by", s.UserID())
-		if err := tx.Save(rec); err != nil {
-			return err
-		}
-		return audit.Log(tx, actorEntry(e, "invitation.revoked", "invitation", rec.Id, ""))
+		return actorEntry(e, "invitation.revoked", "invitation", rec.Id, ""), nil
 	})
 	if err != nil {
 		return err

@@ -263,24 +263,18 @@ func (p *plugin) updateRole(put bool) func(e *core.RequestEvent) error {
 		if hasName && p.roleExists(sys.Id, name, role.Id) {
 			return duplicateRole(name, sys.GetString("slug"))
 		}
-		err = p.app.RunInTransaction(func(tx core.App) error {
-			rec, err := tx.FindRecordById(colRoles, role.Id)
-			if err != nil {
-				return err
-			}
+		saved, err := p.updateAudited(colRoles, role.Id, func(rec *core.Record) (audit.Entry, error) {
 			if hasName {
 				rec.Set("name", name)
 			}
 			if hasDesc {
 				rec.Set("description", description)
 			}
-			if err := tx.Save(rec); err != nil {
-				return err
-			}
-			role = rec
-			return audit.Log(tx, actorEntry(e, "role.updated", "role", rec.Id, sys.GetString("slug")))
+			return actorEntry(e, "role.updated", "role", rec.Id, sys.GetString("slug")), nil
 		})
-		if err != nil {
+		if err == nil {
+			role = saved
+		} else {
 			if hasName && p.roleExists(sys.Id, name, role.Id) {
 				return duplicateRole(name, sys.GetString("slug"))
 			}

@@ -325,11 +325,7 @@ func (p *plugin) updateSystem(put bool) func(e *core.RequestEvent) error {
 			return err
 		}
 		oldSlug := sys.GetString("slug")
-		err = p.app.RunInTransaction(func(tx core.App) error {
-			rec, err := tx.FindRecordById(colSystems, sys.Id)
-			if err != nil {
-				return err
-			}
+		saved, err := p.updateAudited(colSystems, sys.Id, func(rec *core.Record) (audit.Entry, error) {
 			if hasName {
 				rec.Set("name", name)
 			}
@@ -339,19 +335,16 @@ func (p *plugin) updateSystem(put bool) func(e *core.RequestEvent) error {
 			if hasURL {
 				rec.Set("url", rawURL)
 			}
-			if err := tx.Save(rec); err != nil {
-				return err
-			}
-			sys = rec
-			event := "system.updated"
-			entry := actorEntry(e, event, "system", rec.Id, rec.GetString("slug"))
+			entry := actorEntry(e, "system.updated", "system", rec.Id, rec.GetString("slug"))
 			if renamed {
 				entry.Event = "system.slug_renamed"
 				entry.Details = map[string]any{"old_slug": oldSlug, "new_slug": slug}
 			}
-			return audit.Log(tx, entry)
+			return entry, nil
 		})
-		if err != nil {
+		if err == nil {
+			sys = saved
+		} else {
 			if hasName && p.taken(colSystems, "[[name]] = {:v} COLLATE NOCASE", name, sys.Id) {
 				return apikit.InvalidField("name", msgSystemNameTaken)
 			}
