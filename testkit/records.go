@@ -119,3 +119,21 @@ func NewCustomRole(tb testing.TB, app core.App, systemID, name string) *core.Rec
 	}
 	return r
 }
+
+// Assign saves an assignment of role (in the role's system) to the users record u.
+func Assign(tb testing.TB, app core.App, u, role *core.Record, active bool) *core.Record {
+	tb.Helper()
+	col, err := app.FindCollectionByNameOrId("user_system_roles")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := core.NewRecord(col)
+	a.Set("user", u.Id)
+	a.Set("system", role.GetString("system"))
+	a.Set("role", role.Id)
+	a.Set("is_active", active)
+	if err := app.Save(a); err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}

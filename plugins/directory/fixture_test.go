@@ -83,16 +83,7 @@ func (f *fixture) assign(u *core.Record, role string, active bool) *core.Record 
 	if !ok {
 		f.t.Fatalf("no role %s", role)
 	}
-	col, _ := f.app.FindCollectionByNameOrId("user_system_roles")
-	a := core.NewRecord(col)
-	a.Set("user", u.Id)
-	a.Set("system", r.GetString("system"))
-	a.Set("role", r.Id)
-	a.Set("is_active", active)
-	if err := f.app.Save(a); err != nil {
-		f.t.Fatal(err)
-	}
-	return a
+	return testkit.Assign(f.t, f.app, u, r, active)
 }
 
 func (f *fixture) customRole(slug, name string) *core.Record {

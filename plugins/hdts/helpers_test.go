@@ -128,16 +128,7 @@ func assign(tb testing.TB, app core.App, user *core.Record, slug, roleName strin
 	if err != nil {
 		tb.Fatal(err)
 	}
-	col, _ := app.FindCollectionByNameOrId("user_system_roles")
-	a := core.NewRecord(col)
-	a.Set("user", user.Id)
-	a.Set("system", sys.Id)
-	a.Set("role", role.Id)
-	a.Set("is_active", active)
-	if err := app.Save(a); err != nil {
-		tb.Fatal(err)
-	}
-	return a
+	return testkit.Assign(tb, app, user, role, active)
 }
 
 func seed(tb testing.TB, app core.App) fixtures {

@@ -179,20 +179,7 @@ func (f *fixture) staff(superuser bool, assignments ...string) *core.Record {
 
 func (f *fixture) assign(u *core.Record, role string, active bool) *core.Record {
 	f.t.Helper()
-	r := f.roles[role]
-	col, err := f.app.FindCollectionByNameOrId("user_system_roles")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	a := core.NewRecord(col)
-	a.Set("user", u.Id)
-	a.Set("system", r.GetString("system"))
-	a.Set("role", r.Id)
-	a.Set("is_active", active)
-	if err := f.app.Save(a); err != nil {
-		f.t.Fatal(err)
-	}
-	return a
+	return testkit.Assign(f.t, f.app, u, f.roles[role], active)
 }
 
 // access starts a session of a users or employees record and returns its access token.

@@ -79,19 +79,7 @@ func (f *fixture) user(first, last string, superuser bool) *core.Record {
 // assign gives u the role (active) and returns the assignment.
 func (f *fixture) assign(u, role *core.Record) *core.Record {
 	f.t.Helper()
-	col, err := f.app.FindCollectionByNameOrId("user_system_roles")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	a := core.NewRecord(col)
-	a.Set("user", u.Id)
-	a.Set("system", role.GetString("system"))
-	a.Set("role", role.Id)
-	a.Set("is_active", true)
-	if err := f.app.Save(a); err != nil {
-		f.t.Fatal(err)
-	}
-	return a
+	return testkit.Assign(f.t, f.app, u, role, true)
 }
 
 // bearer returns the Authorization header pair of a fresh session of the staff user u.
