@@ -58,17 +58,12 @@ command -v wrk >/dev/null || { echo "ab: wrk is required (bench/run.sh installs 
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-ab.XXXXXX")
 PIDS=() WRK_PIDS=""
-ab_stop() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh" # stop_pid
 ab_cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
-	for pid in $WRK_PIDS ${PIDS[@]+"${PIDS[@]}"}; do ab_stop "$pid"; done
+	for pid in $WRK_PIDS ${PIDS[@]+"${PIDS[@]}"}; do stop_pid "$pid"; done
 	rm -rf "$WORK"
 	exit "$rc"
 }

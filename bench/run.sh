@@ -47,17 +47,8 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 GH_PID="" BASE_PID="" WRK_PIDS=""
 
-stop_pid() { # SIGTERM, up to 5 s grace, then SIGKILL; only our own children
-	local pid=$1 i
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh" # stop_pid
 
 cleanup() {
 	local rc=$?

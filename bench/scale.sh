@@ -40,17 +40,8 @@ command -v wrk >/dev/null || { echo "scale: wrk is required (apt-get install wrk
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-scale.XXXXXX")
 GH_PID="" WRK_PID=""
-stop_pid() { # SIGTERM, up to 5 s grace, then SIGKILL; only our own children
-	local pid=$1 i
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh" # stop_pid
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
