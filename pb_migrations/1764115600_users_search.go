@@ -44,26 +44,31 @@ var usersSearchUp = []string{
 	"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") SELECT m.n, " +
 		"lower(u.email), lower(u.username), lower(u.first_name), lower(u.last_name), lower(u.company_id), lower(u.phone_number) " +
 		"FROM `_users_search_ids` m JOIN users u ON u.id = m.id",
-	"CREATE TRIGGER `_users_search_insert` AFTER INSERT ON users BEGIN " +
-		"INSERT INTO `_users_search_ids` (id) VALUES (new.id); " +
-		"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
-		"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
-		usersSearchNew + "); END",
-	// PocketBase's record update names every column in its SET clause: the WHEN clause keeps a
-	// login (last_login) or any other save off the index unless a searched value changed.
-	"CREATE TRIGGER `_users_search_update` AFTER UPDATE OF id, " + usersSearchColumns + " ON users " +
-		"WHEN old.id IS NOT new.id OR old.email IS NOT new.email OR old.username IS NOT new.username " +
-		"OR old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name " +
-		"OR old.company_id IS NOT new.company_id OR old.phone_number IS NOT new.phone_number BEGIN " +
-		"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
-		"UPDATE `_users_search_ids` SET id = new.id WHERE id = old.id; " +
-		"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
-		"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
-		usersSearchNew + "); END",
+	usersSearchInsertTrigger,
+	usersSearchUpdateTrigger,
 	"CREATE TRIGGER `_users_search_delete` AFTER DELETE ON users BEGIN " +
 		"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
 		"DELETE FROM `_users_search_ids` WHERE id = old.id; END",
 }
+
+// The triggers of this migration that 1764115800 replaces (its down migration puts them back).
+const usersSearchInsertTrigger = "CREATE TRIGGER `_users_search_insert` AFTER INSERT ON users BEGIN " +
+	"INSERT INTO `_users_search_ids` (id) VALUES (new.id); " +
+	"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
+	"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
+	usersSearchNew + "); END"
+
+// PocketBase's record update names every column in its SET clause: the WHEN clause keeps a
+// login (last_login) or any other save off the index unless a searched value changed.
+const usersSearchUpdateTrigger = "CREATE TRIGGER `_users_search_update` AFTER UPDATE OF id, " + usersSearchColumns + " ON users " +
+	"WHEN old.id IS NOT new.id OR old.email IS NOT new.email OR old.username IS NOT new.username " +
+	"OR old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name " +
+	"OR old.company_id IS NOT new.company_id OR old.phone_number IS NOT new.phone_number BEGIN " +
+	"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
+	"UPDATE `_users_search_ids` SET id = new.id WHERE id = old.id; " +
+	"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
+	"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
+	usersSearchNew + "); END"
 
 var usersSearchDown = []string{
 	"DROP TRIGGER IF EXISTS `_users_search_insert`",

@@ -2,6 +2,7 @@ package pb_migrations
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -18,6 +19,29 @@ func searchIDs(t *testing.T, app core.App, term string) []string {
 		t.Fatalf("search %q: %v", term, err)
 	}
 	return ids
+}
+
+// checkSearchMap: the id map holds one row per user with its `created` and its `hay` (the six
+// searched columns lower-cased, joined by char(31)), as 1764115800's triggers keep them.
+func checkSearchMap(t *testing.T, app core.App) {
+	t.Helper()
+	var users, rows, wrong int
+	hay := strings.ReplaceAll(usersSearchHayNew, "new.", "u.")
+	err := app.DB().NewQuery("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM `_users_search_ids`), "+
+		"(SELECT COUNT(*) FROM users u JOIN `_users_search_ids` m ON m.id = u.id WHERE m.created IS NOT u.created OR m.hay IS NOT "+hay+")").
+		Row(&users, &rows, &wrong)
+	if err != nil || users != rows || wrong != 0 {
+		t.Errorf("search map: %d users, %d map rows, %d rows with a stale created or hay (%v)", users, rows, wrong, err)
+	}
+}
+
+// mapRow returns a user's `created` and `hay` in the id map.
+func mapRow(t *testing.T, app core.App, id string) (created, hay string) {
+	t.Helper()
+	if err := app.DB().NewQuery("SELECT created, hay FROM `_users_search_ids` WHERE id = {:id}").Bind(dbx.Params{"id": id}).Row(&created, &hay); err != nil {
+		t.Fatalf("map row of %s: %v", id, err)
+	}
+	return created, hay
 }
 
 func saveUser(t *testing.T, app core.App, email, first, last, phone string) *core.Record {
@@ -62,6 +86,11 @@ func TestUsersSearchIndexFollowsWrites(t *testing.T) {
 	want("1234", a.Id)
 	want("example", a.Id, b.Id)
 	want("MAann", a.Id) // company_id
+	if created, hay := mapRow(t, app, a.Id); created != a.GetDateTime("created").String() ||
+		hay != "anna@example.com\x1fanna\x1fanna\x1fjohnson\x1fmaanna\x1f+639171234567" {
+		t.Errorf("map row of a: created %q (user %q), hay %q", created, a.GetDateTime("created").String(), hay)
+	}
+	checkSearchMap(t, app)
 
 	a.Set("last_name", "Smith")
 	if err := app.Save(a); err != nil {
@@ -75,6 +104,14 @@ func TestUsersSearchIndexFollowsWrites(t *testing.T) {
 	want("zeld", b.Id)
 	want("bért")
 	want("müll", b.Id) // untouched columns stay indexed
+	if _, err := app.DB().NewQuery("UPDATE users SET created = '2020-02-02 02:02:02.000Z' WHERE id = {:id}").Bind(dbx.Params{"id": b.Id}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if created, hay := mapRow(t, app, b.Id); created != "2020-02-02 02:02:02.000Z" || !strings.HasPrefix(hay, "bert@example.com\x1fbert\x1fzelda\x1f") {
+		t.Errorf("after a change of created alone: map row %q, %q", created, hay)
+	}
+	want("zeld", b.Id)
+	checkSearchMap(t, app)
 
 	// A save naming every column but changing no searched value leaves the index alone (the
 	// writer connection counts the rows each statement changed, triggers included).
@@ -101,6 +138,7 @@ func TestUsersSearchIndexFollowsWrites(t *testing.T) {
 	}
 	want("muell", b.Id)
 	want("müll")
+	checkSearchMap(t, app)
 
 	if err := app.Delete(a); err != nil {
 		t.Fatal(err)
@@ -129,7 +167,7 @@ func TestUsersSearchBackfill(t *testing.T) {
 	app := newApp(t)
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
 	a := saveUser(t, app, "dora@example.com", "Dora", "Explorer", "")
-	if _, err := runner.Down(2); err != nil { // users email order, users search
+	if _, err := runner.Down(3); err != nil { // users search order, users email order, users search
 		t.Fatal(err)
 	}
 	var tables int
@@ -146,4 +184,5 @@ func TestUsersSearchBackfill(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("after backfill: %v, want %v", got, want)
 	}
+	checkSearchMap(t, app)
 }

@@ -130,4 +130,20 @@ func TestUserPageQueriesUseIndexes(t *testing.T) {
 	want(db.Select("[[users.id]]").From(colUsers).Where(dbx.And(dbx.And(), matchSetExp(phrase))).OrderBy(date...).Limit(50),
 		"SCAN users USING COVERING INDEX idx_users_created_desc_id", "LIST SUBQUERY", "VIRTUAL TABLE INDEX 0:M", "!TEMP B-TREE")
 	want(db.Select("[[users.id]]").From(colUsers).Where(userSearchExp("son")), "VIRTUAL TABLE INDEX 0:M")
+	// the id map's plans (date_joined only): walk its date index in either direction, testing
+	// the hay in the index entry (a filtered list reads the users row of each match), or sort
+	// the trigram matches' map rows; neither reads a users row unfiltered nor sorts on a walk.
+	for _, desc := range []bool{true, false} {
+		pq := apikit.PageQuery{Search: "Son", Ordering: []apikit.OrderField{{Field: "date_joined", Desc: desc}}}
+		index := "_users_search_created"
+		if desc {
+			index += "_desc"
+		}
+		want(mapWalk(db, pq, dbx.And(), false).Limit(50).Offset(5000),
+			"SCAN m USING COVERING INDEX "+index, "!SEARCH users", "!SCAN users", "!TEMP B-TREE")
+		want(mapWalk(db, pq, dbx.HashExp{"users.status": "Approved"}, true).Limit(50),
+			"SCAN m USING COVERING INDEX "+index, "SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)", "!TEMP B-TREE")
+		want(mapSort(db, pq, phrase).Limit(50),
+			"SCAN s VIRTUAL TABLE INDEX 0:M", "SEARCH m USING INTEGER PRIMARY KEY", "!SEARCH users", "!SCAN users")
+	}
 }

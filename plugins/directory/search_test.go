@@ -16,9 +16,9 @@ import (
 
 // searchPieces build the generated names: ASCII in both cases, LIKE's metacharacters and the
 // escape, FTS5's quote, letters LIKE does not fold (É/é, Ü/ü, the Kelvin sign K next to K),
-// combining marks, 4-byte characters and spaces.
+// combining marks, 4-byte characters, spaces and the id map's column separator (char(31)).
 var searchPieces = []string{"an", "An", "AN", "son", "SON", "%", "_", `\`, `"`, "é", "É", "ü", "Ü", "K", "K", "k",
-	"e\u0301", "ß", "SS", "😀", "中文", " ", "-", ".", "o'", "Ma", "ria", "0", "12", "+63"}
+	"e\u0301", "ß", "SS", "😀", "中文", " ", "-", ".", "o'", "Ma", "ria", "0", "12", "+63", "\x1f"}
 
 // userSearchExp is the indexed search as an expression on `users` (the id set of the trigram
 // index's matches; LIKE for terms without a trigram), as userPage uses it.
@@ -74,7 +74,8 @@ func TestUserSearchMatchesLike(t *testing.T) {
 	}
 	terms := []string{"a", "%", "_", `\`, `"`, "an", "AN", "%_", "son", "SON", "sOn", "é", "É", "éé", "ÉÉÉ", "Kan", "kan", "Kan",
 		"ss", "SSS", "ßan", "😀😀😀", "中文中", "e\u0301e", "+63", "917", "MA00", "ma01", "@example", "EXAMPLE.COM", "zzz",
-		`"%"`, `\%_`, "o'M", " an", "user_1", "USER_", "a_b", "%%%", "___"}
+		`"%"`, `\%_`, "o'M", " an", "user_1", "USER_", "a_b", "%%%", "___",
+		"com\x1fuser", ".COM\x1fUSER_1"} // the id map's column separator: a map plan would match across columns
 	for range 500 { // substrings of stored values, case changed at random
 		v := []rune(values[r.IntN(len(values))])
 		if len(v) == 0 {
@@ -100,7 +101,7 @@ func TestUserSearchMatchesLike(t *testing.T) {
 	}
 	p := &plugin{app: app}
 	approved := dbx.HashExp{"users.status": "Approved"}
-	orderings := [][]apikit.OrderField{{{Field: "date_joined", Desc: true}}, {{Field: "first_name"}}, nil}
+	orderings := [][]apikit.OrderField{{{Field: "date_joined", Desc: true}}, {{Field: "first_name"}}, nil, {{Field: "date_joined"}}}
 	indexed, nonEmpty := 0, 0
 	for i, term := range terms {
 		want := ids(searchExp(term, userSearchColumns...), "users.id")
@@ -128,7 +129,8 @@ func TestUserSearchMatchesLike(t *testing.T) {
 			wantAll := ids(dbx.And(where, searchExp(term, userSearchColumns...)), order...)
 			for _, size := range []int{7, 50} {
 				var gotAll []string
-				plan := 1 + (i/5+size)%3 // every plan of userPage in turn
+				plans := searchPlans(apikit.PageQuery{Search: term, Ordering: ordering}, filtered)
+				plan := 1 + plans[(i/5+size)%len(plans)] // every plan of userPage in turn
 				for page := 1; ; page++ {
 					f := &userListFilter{pq: apikit.PageQuery{Page: page, Size: size, Search: term, Ordering: ordering},
 						where: where, filtered: filtered, forcePlan: plan}
@@ -159,30 +161,58 @@ func TestUserSearchMatchesLike(t *testing.T) {
 }
 
 // TestSearchPlan: the plan choices at 100,000 users, first page of 50 (counts of bench/seed's
-// data): a frequent term walks the order index with LIKE, a middling one with the match set, a
-// rare one sorts its matches; a deep page of a frequent term walks with the set when the order
-// index holds the ids, else sorts.
+// data). In email order (the default) a frequent term walks the order index with LIKE, a
+// middling one with the match set, a rare one sorts its matches; a deep page of a frequent term
+// walks with the set when the order index holds the ids, else sorts. In date_joined order the
+// id map serves: a frequent or middling term walks its date index, a rare one (or a deep page)
+// sorts the map rows of its matches unless the term has many trigrams to match; a filtered list
+// walks the map unless the filter leaves few of the matches.
 func TestSearchPlan(t *testing.T) {
 	t.Parallel()
 	first := apikit.PageQuery{Page: 1, Size: 50}
+	byUsername := apikit.PageQuery{Page: 1, Size: 50, Ordering: []apikit.OrderField{{Field: "username"}}}
+	newest := apikit.PageQuery{Page: 1, Size: 50, Search: "son", Ordering: []apikit.OrderField{{Field: "date_joined", Desc: true}}}
+	oldest := apikit.PageQuery{Page: 1, Size: 50, Search: "son", Ordering: []apikit.OrderField{{Field: "date_joined"}}}
+	deep := newest
+	deep.Page = 100
+	twoKeys := newest
+	twoKeys.Ordering = append(twoKeys.Ordering, apikit.OrderField{Field: "email"})
+	delimited := newest
+	delimited.Search = "a\x1fb"
+	long := newest
+	long.Search = "bautista" // six trigrams to match
 	for _, c := range []struct {
-		n        int
+		n, all   int
 		pq       apikit.PageQuery
-		covering bool
+		filtered bool
 		want     int
 	}{
-		{8244, first, true, planWalkLike},    // "son"
-		{100001, first, false, planWalkLike}, // "example"
-		{2183, first, true, planWalkSet},     // "ana"
-		{770, first, true, planWalkSet},      // "müller"
-		{2183, first, false, planWalkSet},
-		{1, first, true, planSortMatches}, // "MA12345"
-		{30, first, false, planSortMatches},
-		{8244, apikit.PageQuery{Page: 100, Size: 50}, true, planWalkSet},
-		{8244, apikit.PageQuery{Page: 100, Size: 50}, false, planSortMatches},
+		{8244, 8244, first, false, planWalkLike},          // "son"
+		{100001, 100001, byUsername, false, planWalkLike}, // "example"
+		{2183, 2183, first, false, planWalkSet},           // "ana"
+		{770, 770, first, false, planWalkSet},             // "müller"
+		{2183, 2183, byUsername, false, planWalkSet},
+		{1, 1, first, false, planSortMatches}, // "MA12345"
+		{30, 30, byUsername, false, planSortMatches},
+		{8244, 8244, apikit.PageQuery{Page: 100, Size: 50}, false, planWalkSet},
+		{8244, 8244, apikit.PageQuery{Page: 100, Size: 50, Ordering: byUsername.Ordering}, false, planSortMatches},
+		{8244, 8244, newest, false, planWalkMap},
+		{2183, 2183, oldest, false, planWalkMap},
+		{300, 300, newest, false, planSortMap},
+		{748, 748, long, false, planWalkMap},
+		{27, 27, oldest, false, planSortMap}, // "9171"
+		{8244, 8244, deep, false, planSortMap},
+		{8244, 8244, twoKeys, false, planWalkLike},   // the map holds one key
+		{8244, 8244, delimited, false, planWalkLike}, // the hay cannot test the term
+		{4000, 8244, newest, true, planWalkMap},      // half of the matches pass the filter
+		{30, 8244, newest, true, planSortMatches},    // few do: sort them
 	} {
-		if got := searchPlan(c.n, 100001, c.pq, c.covering); got != c.want {
-			t.Errorf("searchPlan(%d, page %d, covering %v) = %d, want %d", c.n, c.pq.Page, c.covering, got, c.want)
+		got := searchPlan(searchCounts{n: c.n, all: c.all, total: 100001}, c.pq, c.filtered)
+		if got != c.want {
+			t.Errorf("searchPlan(%d of %d, page %d, ordering %v, filtered %v) = %d, want %d", c.n, c.all, c.pq.Page, c.pq.Ordering, c.filtered, got, c.want)
+		}
+		if !slices.Contains(searchPlans(c.pq, c.filtered), got) {
+			t.Errorf("searchPlan chose %d, not among the plans of %v", got, c.pq.Ordering)
 		}
 	}
 }

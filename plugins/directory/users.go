@@ -67,13 +67,59 @@ func trigramPhrase(term string) (string, bool) {
 	if utf8.RuneCountInString(term) < 3 || !utf8.ValidString(term) || strings.ContainsRune(term, 0) {
 		return "", false
 	}
+	return `"` + strings.ReplaceAll(foldASCII(term), `"`, `""`) + `"`, true
+}
+
+// foldASCII lower-cases ASCII letters only, as SQLite's lower() and LIKE do.
+func foldASCII(term string) string {
 	b := []byte(term)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
 			b[i] = c + ('a' - 'A')
 		}
 	}
-	return `"` + strings.ReplaceAll(string(b), `"`, `""`) + `"`, true
+	return string(b)
+}
+
+// hayDelimiter joins the six searched columns in the id map's `hay`
+// (pb_migrations/1764115800_users_search_order.go: char(31)); a term holding it could match
+// across two columns there, so such a term never reads the map's hay.
+const hayDelimiter = '\x1f'
+
+// mapOrdered: the page can come from the id map's date indexes, (created [DESC], id, hay): the
+// ordering is date_joined alone, either direction, and the term can be tested in `hay`.
+func mapOrdered(pq apikit.PageQuery) bool {
+	return len(pq.Ordering) == 1 && pq.Ordering[0].Field == "date_joined" && !strings.ContainsRune(pq.Search, hayDelimiter)
+}
+
+// mapOrder is the ORDER BY of the map's plans: the map's created (a copy of users.created) in
+// the page's direction, then id.
+func mapOrder(pq apikit.PageQuery) []string {
+	if pq.Ordering[0].Desc {
+		return []string{"m.created DESC", "m.id ASC"}
+	}
+	return []string{"m.created ASC", "m.id ASC"}
+}
+
+// mapWalk walks the id map's date index in the page's order and keeps the entries whose hay
+// holds the term (`instr` on the index entry: no row is read); a filtered list then reads each
+// kept entry's users row for its other conditions.
+func mapWalk(db dbx.Builder, pq apikit.PageQuery, where dbx.Expression, filtered bool) *dbx.SelectQuery {
+	cond := dbx.Expression(dbx.NewExp("instr(m.hay, {:needle}) > 0", dbx.Params{"needle": foldASCII(pq.Search)}))
+	q := db.Select("m.id").From("_users_search_ids m")
+	if filtered {
+		q = q.Join("CROSS JOIN", colUsers, dbx.NewExp("[[users.id]] = m.id"))
+		cond = dbx.And(cond, where)
+	}
+	return q.Where(cond).OrderBy(mapOrder(pq)...)
+}
+
+// mapSort reads the trigram index's matches with their map rows and sorts them by the map's
+// created (no users row).
+func mapSort(db dbx.Builder, pq apikit.PageQuery, phrase string) *dbx.SelectQuery {
+	return db.Select("m.id").From("_users_search s").
+		Join("CROSS JOIN", "_users_search_ids m", dbx.NewExp("m.n = s.rowid")).
+		Where(matchExp(phrase)).OrderBy(mapOrder(pq)...)
 }
 
 // hasAssignmentIn is "the user holds an assignment (any state) in one of these systems".
@@ -218,10 +264,9 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 //
 // A search with a trigram (trigramPhrase) is counted in the trigram index: the index alone when
 // nothing else filters (no row is read), its matches joined to `users` otherwise. The page then
-// comes from the cheaper of two plans, by the share of users that match:
-//   - many matches: walk the order index and test each row with LIKE (same answers), which
-//     stops after (offset + size) / share rows;
-//   - few matches, or a deep page of a rare term: read the matching rows and sort them.
+// comes from the cheapest plan of searchPlan, by the share of users that match: many matches
+// walk an order index (the id map's date index for a date_joined ordering) and stop when the
+// page is full; few matches are read and sorted.
 func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 	order := orderBy(f.pq, userOrdering, []apikit.OrderField{{Field: "email"}}, "[[users.id]]")
 	db := p.app.DB()
@@ -238,42 +283,46 @@ func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		count, ids = n, db.Select("[[users.id]]").From(colUsers).Where(where)
+		count, ids = n, db.Select("[[users.id]]").From(colUsers).Where(where).OrderBy(order...)
 	default:
 		match := matchExp(phrase)
-		var n int
+		c := searchCounts{}
 		var err error
+		if c.all, err = cachedCount(p.app, db.Select().From("_users_search").Where(match)); err != nil {
+			return nil, 0, err
+		}
+		c.n = c.all
 		if f.filtered {
-			n, err = cachedCount(p.app, matchedUsers(db).Where(dbx.And(match, where)))
-		} else {
-			n, err = cachedCount(p.app, db.Select().From("_users_search").Where(match))
+			if c.n, err = cachedCount(p.app, matchedUsers(db).Where(dbx.And(match, where))); err != nil {
+				return nil, 0, err
+			}
 		}
-		if err != nil {
+		if c.total, err = cachedCount(p.app, db.Select().From(colUsers)); err != nil {
 			return nil, 0, err
 		}
-		count = n
-		total, err := cachedCount(p.app, db.Select().From(colUsers))
-		if err != nil {
-			return nil, 0, err
-		}
-		plan := searchPlan(n, total, f.pq, coveringOrder(f.pq))
+		count = c.n
+		plan := searchPlan(c, f.pq, f.filtered)
 		if f.forcePlan > 0 {
 			plan = f.forcePlan - 1
 		}
 		switch plan {
 		case planWalkLike:
-			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, searchExp(search, userSearchColumns...)))
+			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, searchExp(search, userSearchColumns...))).OrderBy(order...)
 		case planWalkSet:
-			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, matchSetExp(phrase)))
+			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, matchSetExp(phrase))).OrderBy(order...)
+		case planWalkMap:
+			ids = mapWalk(db, f.pq, where, f.filtered)
+		case planSortMap:
+			ids = mapSort(db, f.pq, phrase)
 		default:
-			ids = matchedUsers(db, "[[users.id]]").Where(dbx.And(match, where))
+			ids = matchedUsers(db, "[[users.id]]").Where(dbx.And(match, where)).OrderBy(order...)
 		}
 	}
 	if err := apikit.CheckPageInRange(f.pq, count); err != nil || count == 0 {
 		return nil, 0, err
 	}
 	var page []string
-	if err := ids.OrderBy(order...).Limit(int64(f.pq.Size)).Offset(int64(f.pq.Offset())).Column(&page); err != nil {
+	if err := ids.Limit(int64(f.pq.Size)).Offset(int64(f.pq.Offset())).Column(&page); err != nil {
 		return nil, 0, err
 	}
 	return page, count, nil
@@ -284,38 +333,84 @@ const (
 	planSortMatches = iota // read every match's row through the index, sort them
 	planWalkLike           // walk the order index, test each row with LIKE
 	planWalkSet            // walk the order index, test each id against the set of matches
+	planWalkMap            // walk the id map's date index, test each entry's hay (date_joined only)
+	planSortMap            // read every match's map row, sort them (date_joined only, no filter)
 )
 
-// Relative costs per row, measured at 100,000 users (bench/scale.sh): reading a match's user
-// through the index and sorting it; reading a row and testing LIKE on six columns; adding a
-// match to the id set; stepping a covering order index (a non-covering one reads the row too).
+// Relative costs, measured at 100,000 users (bench/scale.sh; one unit is about 0.7 µs of
+// SQLite). Per row: reading a match's user through the index and sorting it; reading a row and
+// testing LIKE on six columns; adding a match to the id set; stepping a covering order index (a
+// non-covering one reads the row too); stepping the id map's date index and testing the hay
+// (0.35 µs); reading a match's map row and sorting it. Per trigram of the term: the trigram
+// index's work to match the phrase, which decodes each trigram's whole list of rows (a common
+// trigram's list is long: "bautista" took 4–6 ms for its 748 matches, more than walking 6,700
+// map entries).
 const (
 	costSortMatch  = 8.0
 	costLikeRow    = 7.0
 	costSetMatch   = 2.0
 	costIndexStep  = 0.2
 	costIndexRowed = 3.0
+	costMapStep    = 0.5
+	costMapMatch   = 3.0
+	costTrigram    = 1000.0
 )
 
-// searchPlan picks the cheapest plan for a search page: n matches among total users, the walk
-// of the order index reading about (offset + size) × total / n entries to fill the page.
-func searchPlan(n, total int, pq apikit.PageQuery, covering bool) int {
-	if n <= 0 {
+// searchCounts are the counts a search plan is chosen by: the users the list shows (n), the
+// trigram index's matches before any other filter (all) and every user (total).
+type searchCounts struct{ n, all, total int }
+
+// searchPlans lists the plans that can answer a search page: the id map's plans need a
+// date_joined ordering (mapOrdered), and sorting the map's matches applies no other filter.
+func searchPlans(pq apikit.PageQuery, filtered bool) []int {
+	plans := []int{planSortMatches, planWalkLike, planWalkSet}
+	if mapOrdered(pq) {
+		plans = append(plans, planWalkMap)
+		if !filtered {
+			plans = append(plans, planSortMap)
+		}
+	}
+	return plans
+}
+
+// searchPlan picks the cheapest plan for a search page: the walk of an order index reads about
+// (offset + size) × total / n entries to fill the page; a filtered walk of the id map also
+// reads the users row of each entry whose hay matches (all / total of them); the other plans
+// match the phrase in the trigram index first.
+func searchPlan(c searchCounts, pq apikit.PageQuery, filtered bool) int {
+	if c.n <= 0 {
 		return planSortMatches
 	}
-	walk := min((float64(pq.Offset())+float64(pq.Size))*float64(total)/float64(n), float64(total))
+	walk := min((float64(pq.Offset())+float64(pq.Size))*float64(c.total)/float64(c.n), float64(c.total))
 	step := costIndexRowed
-	if covering {
+	if coveringOrder(pq) {
 		step = costIndexStep
 	}
-	sortCost, likeCost, setCost := float64(n)*costSortMatch, walk*costLikeRow, float64(n)*costSetMatch+walk*step
-	switch {
-	case likeCost <= sortCost && likeCost <= setCost:
-		return planWalkLike
-	case setCost <= sortCost:
-		return planWalkSet
+	n := float64(c.n)
+	match := float64(max(utf8.RuneCountInString(pq.Search)-2, 1)) * costTrigram // the plans that read the trigram index
+	cost := func(plan int) float64 {
+		switch plan {
+		case planWalkLike:
+			return walk * costLikeRow
+		case planWalkSet:
+			return match + n*costSetMatch + walk*step
+		case planWalkMap:
+			if filtered {
+				return walk * (costMapStep + costSortMatch*float64(c.all)/float64(max(c.total, 1)))
+			}
+			return walk * costMapStep
+		case planSortMap:
+			return match + n*costMapMatch
+		}
+		return match + n*costSortMatch
 	}
-	return planSortMatches
+	best := planSortMatches
+	for _, plan := range searchPlans(pq, filtered) {
+		if cost(plan) < cost(best) {
+			best = plan
+		}
+	}
+	return best
 }
 
 // coveringOrder: the page's first ordering has a (column [DESC], id) index that holds the ids
