@@ -1,7 +1,9 @@
 package directory_test
 
 import (
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestUserListCountAfterWrites: the user lists' counts are cached under the write epoch, so
@@ -46,5 +48,39 @@ func TestUserListCountAfterWrites(t *testing.T) {
 	}
 	if got, got2 := count(all), count(search); got != before || got2 != 0 {
 		t.Errorf("counts after the delete: %v and %v, want %v and 0", got, got2, before)
+	}
+}
+
+// TestUserListsReleaseTheirTurn: the user lists queue their database work (listConcurrency at
+// a time); a list that fails in it (a page past the last, 404) gives its turn back, so more
+// failed lists than there are turns leave the next list and 16 concurrent ones answering.
+func TestUserListsReleaseTheirTurn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	admin := f.token(f.staff(true))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			if rep := f.do(admin, "GET", "/api/v1/users/?page=999", nil); rep.Status != 404 || rep.JSON["detail"] != "Invalid page." {
+				t.Errorf("page 999: %d %s", rep.Status, rep.Body)
+			}
+		}
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if rep := f.do(admin, "GET", "/api/v1/users/?search=adm&ordering=-date_joined", nil); rep.Status != 200 {
+					t.Errorf("list: %d %s", rep.Status, rep.Body)
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("user lists still waiting after 30 s: a failed list kept its turn")
 	}
 }

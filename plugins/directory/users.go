@@ -247,11 +247,13 @@ func (p *plugin) usersPage(e *core.RequestEvent, agents bool) error {
 	if err != nil {
 		return err
 	}
+	p.lists <- struct{}{} // see listConcurrency
 	page, count, err := p.userPage(f)
-	if err != nil {
-		return err
+	var out []profiles.UserProfileJSON
+	if err == nil {
+		out, err = p.pageProfiles(page, f.systems)
 	}
-	out, err := p.pageProfiles(page, f.systems)
+	<-p.lists
 	if err != nil {
 		return err
 	}
