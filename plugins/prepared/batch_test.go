@@ -12,7 +12,8 @@ import (
 )
 
 // Concurrent writes through a Batcher: each caller gets its own statement's rows; of many
-// compare-and-swaps of one row exactly one wins; a failing statement fails only its caller.
+// compare-and-swaps of one row exactly one wins (ExecReturning: one row back; Exec: one row
+// changed); a failing statement fails only its caller.
 func TestBatcher(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t)
@@ -28,9 +29,30 @@ func TestBatcher(t *testing.T) {
 	var b Batcher
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	wins, failures := 0, 0
+	wins, failures, execWins := 0, 0, 0
 	for i := 0; i < 40; i++ {
-		wg.Add(3)
+		wg.Add(4)
+		go func() { // Exec: all race for r0's second swap, from -1 to -2 (after the first)
+			defer wg.Done()
+			for {
+				n, err := b.Exec(app, Statement{Query: "UPDATE bt SET v = -2 WHERE id = 'r0' AND v = -1 AND {:x} = 1", Params: dbx.Params{"x": 1}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var v int
+				if err := app.DB().NewQuery("SELECT v FROM bt WHERE id = 'r0'").Row(&v); err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 1 || v == -2 { // won, or another caller has
+					mu.Lock()
+					execWins += int(n)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
 		go func(i int) { // its own row: v = i, and gets i back
 			defer wg.Done()
 			rows, err := b.ExecReturning(app, Statement{Query: "UPDATE bt SET v = {:v} WHERE id = {:id} RETURNING v", Params: dbx.Params{"v": i, "id": fmt.Sprintf("r%d", i)}})
@@ -59,8 +81,8 @@ func TestBatcher(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if wins != 1 || failures != 40 {
-		t.Fatalf("swaps won %d (want 1), failures %d (want 40)", wins, failures)
+	if wins != 1 || execWins != 1 || failures != 40 {
+		t.Fatalf("swaps won %d and %d (want 1 and 1), failures %d (want 40)", wins, execWins, failures)
 	}
 	var n int
 	if err := app.DB().NewQuery("SELECT COUNT(*) FROM bt WHERE v > 0").Row(&n); err != nil || n != 40 {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
@@ -36,7 +35,7 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 	presented := hashJTI(c.ID)
 
 	if absolute, ok := s.absolutes.get(c.SessionID); ok && now.Before(absolute) {
-		issued, rotated, err := s.rotate(e, c, presented, absolute, now)
+		issued, rotated, err := s.rotate(e, c, presented, absolute, true, now)
 		if rotated || err != nil {
 			return issued, err
 		}
@@ -64,7 +63,7 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 		return nil, s.reuseDetected(e, sess, c)
 	}
 
-	issued, rotated, err := s.rotate(e, c, presented, absolute, now)
+	issued, rotated, err := s.rotate(e, c, presented, absolute, false, now)
 	if err == nil && !rotated {
 		// Of two concurrent refreshes with one token, one rotates and the other finds the
 		// hash moved: that is the grace case.
@@ -75,30 +74,30 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 
 // rotate swaps the session's current hash for the next token's when the presented token is the
 // current one of a live session of its principal (one statement), then checks the principal
-// and mints the pair. rotated is false, with no error, when no row matched.
-func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, absolute, now time.Time) (issued *Issued, rotated bool, err error) {
+// and mints the pair. rotated is false, with no error, when no row matched. pinned: absolute
+// comes from the absolutes cache, and the swap also requires the stored absolute expiry to be
+// that one, so that one edited since (dashboard) fails it and Refresh reads the session.
+func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, absolute time.Time, pinned bool, now time.Time) (issued *Issued, rotated bool, err error) {
 	app := e.App
 	next := s.baseClaims(c.UserType, c.Subject, TypeRefresh, now, sessionExpiry(now, s.cfg.RefreshTokenTTL, absolute))
 	next.SessionID = c.SessionID
-	// Concurrent rotations share one transaction (prepared.Batcher): the statements still run
-	// one after the other, so the compare-and-swap holds between them.
-	rows, err := s.rotations.ExecReturning(app, prepared.Statement{Query: rotateSQL[c.UserType], Params: dbx.Params{
+	params := dbx.Params{
 		"next": hashJTI(next.ID), "presented": presented, "now": now.Format(dtLayout),
 		"exp": time.Unix(next.ExpiresAt, 0).UTC().Format(dtLayout), "id": c.SessionID, "sub": c.Subject,
-	}})
+	}
+	query := rotateSQL[c.UserType]
+	if pinned {
+		query += rotatePinned
+		params["absolute"] = absolute.UTC().Format(dtLayout)
+	}
+	// Concurrent rotations share one transaction (prepared.Batcher): the statements still run
+	// one after the other, so the compare-and-swap holds between them.
+	changed, err := s.rotations.Exec(app, prepared.Statement{Query: query, Params: params})
 	if err != nil {
 		return nil, false, err
 	}
-	if len(rows) != 1 {
+	if changed != 1 {
 		return nil, false, nil
-	}
-	// The absolute lifetime is fixed at login; should it have been edited since (dashboard),
-	// the stored expiry is already capped by the UPDATE and the token follows it.
-	if stored, err := types.ParseDateTime(rows[0]["absolute_expires_at"].String); err == nil && !stored.Time().Equal(absolute) {
-		s.absolutes.put(c.SessionID, stored.Time())
-		if capped := sessionExpiry(now, s.cfg.RefreshTokenTTL, stored.Time()); capped.Unix() < next.ExpiresAt {
-			next.ExpiresAt = capped.Unix()
-		}
 	}
 
 	principal, err := s.principalShared(app, c.UserType, c.Subject)
@@ -121,19 +120,23 @@ func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, abso
 
 // rotateSQL is the compare-and-swap of a rotation, per user type: the session must belong to
 // the token's principal, be unrevoked and within its absolute lifetime, and hold the presented
-// hash as its current one.
+// hash as its current one. No RETURNING clause: SQLite would build a temporary b-tree for its
+// rows on every rotation (rotate reads the changed-row count instead).
 var rotateSQL = map[string]string{
 	realm.TypeStaff: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
 		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
 		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
 		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'staff' " +
-		"AND user = {:sub} AND absolute_expires_at > {:now} RETURNING absolute_expires_at",
+		"AND user = {:sub} AND absolute_expires_at > {:now}",
 	realm.TypeEmployee: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
 		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
 		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
 		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'employee' " +
-		"AND employee = {:sub} AND absolute_expires_at > {:now} RETURNING absolute_expires_at",
+		"AND employee = {:sub} AND absolute_expires_at > {:now}",
 }
+
+// rotatePinned is rotate's extra condition when the absolute expiry comes from the cache.
+const rotatePinned = " AND absolute_expires_at = {:absolute}"
 
 // absoluteExpiries remembers each session's absolute expiry (fixed at login), so that a
 // rotation needs no read of the session before its compare-and-swap. Bounded: it starts over
