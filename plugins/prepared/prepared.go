@@ -127,29 +127,6 @@ func scanRows(rows *sql.Rows) ([]dbx.NullStringMap, error) {
 	return out, rows.Err()
 }
 
-// ExecReturning runs a write with a RETURNING clause on the write connection, as a prepared
-// statement (inside a transaction: on the transaction), and returns the rows it returned.
-func ExecReturning(app core.App, query string, params dbx.Params) ([]dbx.NullStringMap, error) {
-	if app.IsTransactional() {
-		var out []dbx.NullStringMap
-		err := app.DB().NewQuery(query).Bind(params).All(&out)
-		writeepoch.Bump(app, writeepoch.TableOfWrite(query)) // a query, so dbx's ExecLogFunc does not see it
-		return out, err
-	}
-	st, args, err := bound(app.NonconcurrentDB(), writeCacheOf(app), query, params)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.stmt.Query(args...)
-	if err != nil {
-		writeepoch.Bump(app, writeepoch.TableOfWrite(query))
-		return nil, err
-	}
-	out, err := scanRows(rows)
-	writeepoch.Bump(app, writeepoch.TableOfWrite(query)) // autocommit: committed once the rows are read and closed
-	return out, err
-}
-
 // Records runs a SELECT of whole rows of collection (e.g. "SELECT users.* FROM users ...") and
 // loads them as records, exactly as PocketBase's own scan does (each field's PrepareValue).
 func Records(app core.App, collection *core.Collection, query string, params dbx.Params) ([]*core.Record, error) {

@@ -21,7 +21,7 @@ const DetailRefreshInProgress = "Refresh already in progress."
 // a token of another type is refused before any session lookup, so it never rotates, revokes or
 // triggers reuse detection. Errors are *apikit.Error: 401 token_not_valid or 409 conflict.
 //
-// The common case is one statement: a compare-and-swap UPDATE … RETURNING that rotates only a
+// The common case is one statement: a compare-and-swap UPDATE that rotates only a
 // live session of the token's principal whose current hash is the presented token's (every
 // check of the session in its WHERE). When it changes no row, the session is read and the
 // answer worked out from it: 401, the 409 of the grace window, or reuse detection.
