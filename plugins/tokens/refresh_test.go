@@ -105,6 +105,24 @@ func TestRefreshPathsAgree(t *testing.T) {
 		t.Fatalf("stored expiry %v past %v", sess.GetDateTime("expires_at"), shorter)
 	}
 
+	// An absolute expiry stored in another text form than PocketBase writes (direct SQL, an
+	// import): the cached-expiry swap cannot match it, the session is read, and every refresh
+	// still rotates (twice in a row: the expiry read back is cached again in the same form).
+	issued = e.login(t)
+	later := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := e.app.DB().Update("sessions", dbx.Params{"absolute_expires_at": later.Format("2006-01-02 15:04:05Z")},
+		dbx.HashExp{"id": issued.SessionID}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if issued, err = e.refresh(t, issued.Refresh); err != nil {
+			t.Fatalf("absolute expiry without milliseconds, refresh %d: %v", i+1, err)
+		}
+	}
+	if sess, _ := e.app.FindRecordById("sessions", issued.SessionID); sess.GetInt("generation") != 3 {
+		t.Fatalf("generation %d after two refreshes, want 3", sess.GetInt("generation"))
+	}
+
 	// A principal deactivated since login: 401 and the session ends.
 	issued = e.login(t)
 	if _, err := e.app.DB().Update("users", dbx.Params{"is_active": false}, dbx.HashExp{"id": e.user.Id}).Execute(); err != nil {
