@@ -146,8 +146,10 @@ func epochOf(app core.App) *epochState {
 }
 
 // Bump counts a write to table (the class of table decides which counters move).
-func Bump(app core.App, table string) {
-	e := epochOf(app)
+func Bump(app core.App, table string) { epochOf(app).count(table) }
+
+// count moves the write counter and the counter of table's class.
+func (e *epochState) count(table string) {
 	e.writes.Add(1)
 	switch classOf(table) {
 	case classLog:
@@ -218,14 +220,7 @@ func (e *epochState) disable(reason string) {
 
 // rowChanged is SQLite's pre-update hook of the data database's connections.
 func (e *epochState) rowChanged(table string) {
-	e.writes.Add(1)
-	switch classOf(table) {
-	case classLog:
-	case classSessions:
-		e.sessions.Add(1)
-	default:
-		e.main.Add(1)
-	}
+	e.count(table)
 	if e.app != nil && e.app.IsBootstrapped() && writerIdle(e.app) {
 		e.disable(fmt.Sprintf("a row of %q was written on a connection other than PocketBase's write connection", table))
 	}
