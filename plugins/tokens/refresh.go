@@ -87,7 +87,7 @@ func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, abso
 	}
 	query := rotateSQL[c.UserType]
 	if pinned {
-		query += rotatePinned
+		query = rotatePinnedSQL[c.UserType]
 		params["absolute"] = absolute.UTC().Format(dtLayout)
 	}
 	// Concurrent rotations share one transaction (prepared.Batcher): the statements still run
@@ -135,8 +135,15 @@ var rotateSQL = map[string]string{
 		"AND employee = {:sub} AND absolute_expires_at > {:now}",
 }
 
-// rotatePinned is rotate's extra condition when the absolute expiry comes from the cache.
-const rotatePinned = " AND absolute_expires_at = {:absolute}"
+// rotatePinnedSQL is rotateSQL with rotate's extra condition for an absolute expiry taken
+// from the cache (built once: the statement text is the prepared-statement cache's key).
+var rotatePinnedSQL = func() map[string]string {
+	m := make(map[string]string, len(rotateSQL))
+	for userType, q := range rotateSQL {
+		m[userType] = q + " AND absolute_expires_at = {:absolute}"
+	}
+	return m
+}()
 
 // absoluteExpiries remembers each session's absolute expiry (fixed at login), so that a
 // rotation needs no read of the session before its compare-and-swap. Bounded: it starts over
