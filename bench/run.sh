@@ -48,7 +48,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 GH_PID="" BASE_PID="" WRK_PIDS=""
 
 # shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh" # stop_pid
+source "$ROOT/bench/lib.sh" # stop_pid, wrk_result
 
 cleanup() {
 	local rc=$?
@@ -282,22 +282,19 @@ wait_wrk() { # pid name
 declare -A RPS P50 P99 NON2XX S429 SOCK CODES CPU RSS OKRATE
 rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$GH_PID/status" 2>/dev/null || echo "?"; }
 parse() { # name: RESULT line of wrk's done() → RPS[name] ...
-	local name=$1 line kv
-	line=$(grep '^RESULT ' "$WORK/$name.out") || die "no RESULT from wrk ($name): $(cat "$WORK/$name.out")"
-	local requests=0 duration_us=1 p50_us=0 p99_us=0 connect=0 read=0 write=0 timeout=0 \
-		status_errors=0 counted=false ok=0 s429=0 other=0 other_codes=-
-	for kv in ${line#RESULT }; do printf -v "${kv%%=*}" '%s' "${kv#*=}"; done
-	RPS[$name]=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
-	P50[$name]=$(awk -v u="$p50_us" 'BEGIN {printf "%.2fms", u / 1000}')
-	P99[$name]=$(awk -v u="$p99_us" 'BEGIN {printf "%.2fms", u / 1000}')
-	if [[ $counted == true ]]; then
-		NON2XX[$name]=$((s429 + other)) S429[$name]=$s429
+	local name=$1
+	wrk_result "$WORK/$name.out" || die "no RESULT from wrk ($name): $(cat "$WORK/$name.out")"
+	RPS[$name]=$(awk -v r="$R_requests" -v d="$R_duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
+	P50[$name]=$(awk -v u="$R_p50_us" 'BEGIN {printf "%.2fms", u / 1000}')
+	P99[$name]=$(awk -v u="$R_p99_us" 'BEGIN {printf "%.2fms", u / 1000}')
+	if [[ $R_counted == true ]]; then
+		NON2XX[$name]=$((R_s429 + R_other)) S429[$name]=$R_s429
 	else
-		NON2XX[$name]=$status_errors S429[$name]=0
+		NON2XX[$name]=$R_status_errors S429[$name]=0
 	fi
-	SOCK[$name]=$((connect + read + write + timeout))
-	OKRATE[$name]=$(awk -v r="$ok" -v d="$duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
-	CODES[$name]=$other_codes
+	SOCK[$name]=$((R_connect + R_read + R_write + R_timeout))
+	OKRATE[$name]=$(awk -v r="$R_ok" -v d="$R_duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
+	CODES[$name]=$R_other_codes
 }
 cpu_split() { # name: CPU[name] = "server/wrk/other" in % of all cores, since the last snap
 	local b=$S_BUSY t=$S_TOTAL g=$S_GH l=$S_BL c=$S_CH

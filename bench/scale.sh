@@ -41,7 +41,7 @@ command -v wrk >/dev/null || { echo "scale: wrk is required (apt-get install wrk
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-scale.XXXXXX")
 GH_PID="" WRK_PID=""
 # shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh" # stop_pid
+source "$ROOT/bench/lib.sh" # stop_pid, wrk_result
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -161,16 +161,14 @@ measure() { # name wrk-args...
 }
 declare -A RPS P50 P99 ERRS
 parse() { # name → RPS P50 P99 ERRS (non-2xx + socket errors)
-	local name=$1 line kv
-	line=$(grep '^RESULT ' "$WORK/$name.out") || die "no RESULT from wrk ($name): $(cat "$WORK/$name.out")"
-	local requests=0 duration_us=1 p50_us=0 p99_us=0 connect=0 read=0 write=0 timeout=0 \
-		status_errors=0 counted=false ok=0 s429=0 other=0 other_codes=-
-	for kv in ${line#RESULT }; do printf -v "${kv%%=*}" '%s' "${kv#*=}"; done
-	RPS[$name]=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
-	P50[$name]=$(awk -v u="$p50_us" 'BEGIN {printf "%.1f", u / 1000}')
-	P99[$name]=$(awk -v u="$p99_us" 'BEGIN {printf "%.1f", u / 1000}')
-	if [[ $counted == true ]]; then status_errors=$((s429 + other)); fi
-	ERRS[$name]=$((status_errors + connect + read + write + timeout))
+	local name=$1 status_errors
+	wrk_result "$WORK/$name.out" || die "no RESULT from wrk ($name): $(cat "$WORK/$name.out")"
+	RPS[$name]=$(awk -v r="$R_requests" -v d="$R_duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
+	P50[$name]=$(awk -v u="$R_p50_us" 'BEGIN {printf "%.1f", u / 1000}')
+	P99[$name]=$(awk -v u="$R_p99_us" 'BEGIN {printf "%.1f", u / 1000}')
+	status_errors=$R_status_errors
+	if [[ $R_counted == true ]]; then status_errors=$((R_s429 + R_other)); fi
+	ERRS[$name]=$((status_errors + R_connect + R_read + R_write + R_timeout))
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
