@@ -146,4 +146,27 @@ func TestUserPageQueriesUseIndexes(t *testing.T) {
 		want(mapSort(db, pq, phrase).Limit(50),
 			"SCAN s VIRTUAL TABLE INDEX 0:M", "SEARCH m USING INTEGER PRIMARY KEY", "!SEARCH users", "!SCAN users")
 	}
+
+	// the page build (pageProfiles): each user and each user's assignments through an index, no
+	// sort, no systems or roles read (they come from permissions.Catalogue)
+	for query, parts := range map[string][]string{
+		pageUsersQuery:       {"SEARCH u USING INDEX sqlite_autoindex_users_1 (id=?)"},
+		pageAssignmentsQuery: {"SEARCH a USING INDEX idx_user_system_roles_user", "!sqlite_autoindex_systems", "!sqlite_autoindex_roles"},
+	} {
+		var rows []struct {
+			Detail string `db:"detail"`
+		}
+		if err := db.NewQuery("EXPLAIN QUERY PLAN "+query).Bind(dbx.Params{"ids": `["a","b"]`}).All(&rows); err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for _, r := range rows {
+			plan = append(plan, r.Detail)
+		}
+		for _, p := range append(parts, "!TEMP B-TREE", "!SCAN u", "!SCAN a") {
+			if got := strings.Join(plan, "; "); strings.Contains(got, strings.TrimPrefix(p, "!")) == strings.HasPrefix(p, "!") {
+				t.Errorf("%s\n  plan: %s (%s)", query, got, p)
+			}
+		}
+	}
 }

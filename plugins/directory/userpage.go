@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/spf13/cast"
 
+	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/prepared"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/writeepoch"
@@ -29,14 +30,14 @@ const pageUsersQuery = "SELECT u.id AS id, u.email AS email, u.username AS usern
 	"u.is_active AS is_active, u.is_staff AS is_staff, u.is_superuser AS is_superuser, u.locked_until AS locked_until, " +
 	"u.profile_picture AS profile_picture, u.created AS created, u.last_login AS last_login, " +
 	"u.otp_enabled AS otp_enabled, u.otp_method AS otp_method " +
-	"FROM json_each({:ids}) j CROSS JOIN users u ON u.id = j.value ORDER BY j.key"
+	"FROM json_each({:ids}) j CROSS JOIN users u ON u.id = j.value"
 
-// pageAssignmentsQuery is permissions' assignmentsQuery for many users, in page order.
-const pageAssignmentsQuery = "SELECT a.user AS user, a.id AS id, s.id AS system_id, s.name AS system_name, " +
-	"s.slug AS system_slug, r.id AS role_id, r.name AS role_name, a.assigned_at AS assigned_at, " +
-	"COALESCE(a.last_logged_on, '') AS last_logged_on, a.is_active AS is_active " +
-	"FROM json_each({:ids}) j CROSS JOIN user_system_roles a ON a.user = j.value " +
-	"CROSS JOIN systems s ON s.id = a.system CROSS JOIN roles r ON r.id = a.role ORDER BY j.key, s.slug, r.name, a.id"
+// pageAssignmentsQuery reads the assignments of many users; their systems and roles come from
+// permissions.Catalogue, and the order of permissions.Assignments (system slug, role name,
+// assignment id) is made here.
+const pageAssignmentsQuery = "SELECT a.user AS user, a.id AS id, a.system AS system, a.role AS role, " +
+	"a.assigned_at AS assigned_at, COALESCE(a.last_logged_on, '') AS last_logged_on, a.is_active AS is_active " +
+	"FROM json_each({:ids}) j CROSS JOIN user_system_roles a ON a.user = j.value"
 
 // pageProfiles returns the UserProfiles of the users ids in that order (unknown ids are left
 // out), with system_roles limited to systems (nil = all).
@@ -54,20 +55,47 @@ func (p *plugin) pageProfiles(ids []string, systems map[string]bool) ([]profiles
 	if err != nil {
 		return nil, err
 	}
+	catalog, err := permissions.Catalogue(p.app, false)
+	if err != nil {
+		return nil, err
+	}
 	roles := make(map[string][]profiles.SystemRoleItem, len(ids))
 	for _, r := range arows {
-		sysID := r["system_id"].String
+		sysID, roleID := r["system"].String, r["role"].String
 		if systems != nil && !systems[sysID] {
 			continue
 		}
+		sys, okSys := catalog.Systems[sysID]
+		roleName, okRole := catalog.Roles[roleID]
+		if !okSys || !okRole { // created after the catalog was read: read it again
+			if catalog, err = permissions.Catalogue(p.app, true); err != nil {
+				return nil, err
+			}
+			sys, okSys = catalog.Systems[sysID]
+			roleName, okRole = catalog.Roles[roleID]
+			if !okSys || !okRole { // deleted meanwhile: as the inner join of Assignments
+				continue
+			}
+		}
 		at, _ := types.ParseDateTime(r["assigned_at"].String)
 		last, _ := types.ParseDateTime(r["last_logged_on"].String)
-		roleID, active := r["role_id"].String, r["is_active"].String
+		active := r["is_active"].String
 		user := r["user"].String
 		roles[user] = append(roles[user], profiles.SystemRoleItem{
-			ID: r["id"].String, SystemID: sysID, SystemName: r["system_name"].String, SystemSlug: r["system_slug"].String,
-			RoleID: &roleID, RoleName: r["role_name"].String, AssignedAt: profiles.Timestamp(at),
+			ID: r["id"].String, SystemID: sysID, SystemName: sys.Name, SystemSlug: sys.Slug,
+			RoleID: &roleID, RoleName: roleName, AssignedAt: profiles.Timestamp(at),
 			LastLoggedOn: profiles.NullTimestamp(last), IsActive: active == "1" || active == "true",
+		})
+	}
+	for _, items := range roles {
+		slices.SortFunc(items, func(a, b profiles.SystemRoleItem) int {
+			if c := strings.Compare(a.SystemSlug, b.SystemSlug); c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.RoleName, b.RoleName); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
 		})
 	}
 
@@ -82,6 +110,13 @@ func (p *plugin) pageProfiles(ids []string, systems map[string]bool) ([]profiles
 	if err != nil {
 		return nil, err
 	}
+	at := make(map[string]int, len(ids)) // the page's order (json_each's, without a sort)
+	for i, id := range ids {
+		if _, dup := at[id]; !dup {
+			at[id] = i
+		}
+	}
+	slices.SortFunc(urows, func(a, b dbx.NullStringMap) int { return at[a["id"].String] - at[b["id"].String] })
 	for _, v := range urows {
 		str := func(k string) string { return v[k].String }
 		boolean := func(k string) bool { return v[k].Valid && cast.ToBool(v[k].String) }

@@ -11,7 +11,9 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/profiles"
+	"gatehouse/plugins/writeepoch"
 	"gatehouse/testkit"
 )
 
@@ -134,6 +136,29 @@ func TestPageProfilesMatchUserProfile(t *testing.T) {
 	}
 	if got, err := p.pageProfiles(nil, nil); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("empty page: %v, %v", got, err)
+	}
+
+	// A catalog read before a system or role existed (a write that committed between the
+	// catalog's read and the assignments'): the page reads the tables again and still matches.
+	want, err := p.pageProfiles(page, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeepoch.WatchWrites(app) // (the plugins' registration does it; this test app has none)
+	stale := &writeepoch.SnapshotCache[*permissions.Catalog]{}
+	stale.Put(app, "", writeepoch.Epoch(app), &permissions.Catalog{Systems: map[string]permissions.CatalogSystem{}, Roles: map[string]string{}})
+	app.Store().Set("gatehouse.permissions.catalog", stale)
+	if c, err := permissions.Catalogue(app, false); err != nil || len(c.Systems) != 0 {
+		t.Fatalf("the stale catalog is not the cached one: %v %v", c, err)
+	}
+	got, err := p.pageProfiles(page, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(want)
+	if g, w := string(gotJSON), string(wantJSON); g != w || len(got) != 40 {
+		t.Errorf("with a stale catalog:\n got %s\nwant %s", g, w)
 	}
 }
 

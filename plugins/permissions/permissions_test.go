@@ -544,3 +544,36 @@ func rolesClaim(t *testing.T, token string) string {
 	}
 	return string(claims.Roles)
 }
+
+// Catalogue: cached under the write epoch (the same map while nothing is written), read again
+// after a write (a system renamed, a role added), and read anew when asked fresh.
+func TestCatalogueFollowsWrites(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c1, err := permissions.Catalogue(f.app, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1.Systems[f.tts.Id] != (permissions.CatalogSystem{Name: f.tts.GetString("name"), Slug: "tts"}) ||
+		c1.Roles[f.roles["tts/Agent"].Id] != "Agent" {
+		t.Fatalf("catalog: %+v", c1)
+	}
+	if c2, _ := permissions.Catalogue(f.app, false); c2 != c1 {
+		t.Error("not cached while nothing was written")
+	}
+	if c3, _ := permissions.Catalogue(f.app, true); c3 == c1 || c3.Roles[f.roles["tts/Agent"].Id] != "Agent" {
+		t.Error("fresh = true served the cached catalog")
+	}
+	f.tts.Set("name", "Tickets Renamed")
+	if err := f.app.Save(f.tts); err != nil {
+		t.Fatal(err)
+	}
+	role := f.newRole(f.hdts, "Auditor")
+	c4, err := permissions.Catalogue(f.app, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c4.Systems[f.tts.Id].Name != "Tickets Renamed" || c4.Roles[role.Id] != "Auditor" {
+		t.Errorf("after the writes: %+v", c4)
+	}
+}
