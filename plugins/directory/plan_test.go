@@ -156,7 +156,7 @@ func TestUserPageQueriesUseIndexes(t *testing.T) {
 		var rows []struct {
 			Detail string `db:"detail"`
 		}
-		if err := db.NewQuery("EXPLAIN QUERY PLAN "+query).Bind(dbx.Params{"ids": `["a","b"]`}).All(&rows); err != nil {
+		if err := db.NewQuery("EXPLAIN QUERY PLAN " + query).Bind(dbx.Params{"ids": `["a","b"]`}).All(&rows); err != nil {
 			t.Fatal(err)
 		}
 		var plan []string
