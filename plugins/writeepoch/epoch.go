@@ -312,7 +312,12 @@ func WatchWrites(app core.App) {
 		return nil
 	}})
 	after := func(e *core.ModelEvent) error {
-		Bump(app, e.Model.TableName())
+		// Request logs live in auxiliary.db, which no cache reads (PocketBase's logger saves
+		// them in batches of 200: counted as writes, they emptied every cache every few hundred
+		// requests).
+		if _, isLog := e.Model.(*core.Log); !isLog {
+			Bump(app, e.Model.TableName())
+		}
 		return e.Next()
 	}
 	app.OnModelAfterCreateSuccess().BindFunc(after)

@@ -81,6 +81,11 @@ func TestWriteClasses(t *testing.T) {
 			_, err := app.DB().Update("users", map[string]any{"first_name": "E"}, nil).Execute()
 			return err
 		}, true, false},
+		{"request log (auxiliary.db)", func() error { // PocketBase's logger saves these in batches
+			l := &core.Log{Level: 0, Message: "GET /api/v1/users/"}
+			l.Id = "epochlog0000001"
+			return app.AuxSave(l)
+		}, false, false},
 		{"unknown statement", func() error {
 			_, err := app.DB().NewQuery("SAVEPOINT gh; RELEASE gh").Execute()
 			return err
