@@ -46,10 +46,13 @@ var usersSearchUp = []string{
 		"FROM `_users_search_ids` m JOIN users u ON u.id = m.id",
 	usersSearchInsertTrigger,
 	usersSearchUpdateTrigger,
-	"CREATE TRIGGER `_users_search_delete` AFTER DELETE ON users BEGIN " +
-		"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
-		"DELETE FROM `_users_search_ids` WHERE id = old.id; END",
+	usersSearchDeleteTrigger,
 }
+
+// The delete trigger of this migration, which 1764115900 replaces (and its down puts back).
+const usersSearchDeleteTrigger = "CREATE TRIGGER `_users_search_delete` AFTER DELETE ON users BEGIN " +
+	"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
+	"DELETE FROM `_users_search_ids` WHERE id = old.id; END"
 
 // The triggers of this migration that 1764115800 replaces (its down migration puts them back).
 const usersSearchInsertTrigger = "CREATE TRIGGER `_users_search_insert` AFTER INSERT ON users BEGIN " +

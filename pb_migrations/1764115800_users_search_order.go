@@ -35,21 +35,30 @@ var usersSearchOrderUp = []string{
 		" FROM users AS new WHERE new.id = m.id",
 	"CREATE INDEX `_users_search_created` ON `_users_search_ids` (`created`, `id`, `hay`)",
 	"CREATE INDEX `_users_search_created_desc` ON `_users_search_ids` (`created` DESC, `id`, `hay`)",
-	"CREATE TRIGGER `_users_search_insert` AFTER INSERT ON users BEGIN " +
-		"INSERT INTO `_users_search_ids` (id, created, hay) VALUES (new.id, new.created, " + usersSearchHayNew + "); " +
-		"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
-		"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
-		usersSearchNew + "); END",
-	"CREATE TRIGGER `_users_search_update` AFTER UPDATE OF id, created, " + usersSearchColumns + " ON users " +
-		"WHEN old.id IS NOT new.id OR old.created IS NOT new.created OR old.email IS NOT new.email " +
-		"OR old.username IS NOT new.username OR old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name " +
-		"OR old.company_id IS NOT new.company_id OR old.phone_number IS NOT new.phone_number BEGIN " +
-		"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
-		"UPDATE `_users_search_ids` SET id = new.id, created = new.created, hay = " + usersSearchHayNew + " WHERE id = old.id; " +
-		"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
-		"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
-		usersSearchNew + "); END",
+	usersSearchOrderInsertTrigger,
+	usersSearchOrderUpdateTrigger,
 }
+
+// The triggers of this migration that 1764115900 replaces (its down migration puts them back).
+const usersSearchOrderInsertTrigger = "CREATE TRIGGER `_users_search_insert` AFTER INSERT ON users BEGIN " +
+	"INSERT INTO `_users_search_ids` (id, created, hay) VALUES (new.id, new.created, " + usersSearchHayNew + "); " +
+	"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
+	"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
+	usersSearchNew + "); END"
+
+// The WHEN clause of the update triggers from here on: a change of id, created or a searched
+// value.
+const usersSearchOrderChanged = "old.id IS NOT new.id OR old.created IS NOT new.created OR old.email IS NOT new.email " +
+	"OR old.username IS NOT new.username OR old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name " +
+	"OR old.company_id IS NOT new.company_id OR old.phone_number IS NOT new.phone_number"
+
+const usersSearchOrderUpdateTrigger = "CREATE TRIGGER `_users_search_update` AFTER UPDATE OF id, created, " + usersSearchColumns + " ON users " +
+	"WHEN " + usersSearchOrderChanged + " BEGIN " +
+	"DELETE FROM `_users_search` WHERE rowid = (SELECT n FROM `_users_search_ids` WHERE id = old.id); " +
+	"UPDATE `_users_search_ids` SET id = new.id, created = new.created, hay = " + usersSearchHayNew + " WHERE id = old.id; " +
+	"INSERT INTO `_users_search` (rowid, " + usersSearchColumns + ") VALUES (" +
+	"(SELECT n FROM `_users_search_ids` WHERE id = new.id), " +
+	usersSearchNew + "); END"
 
 var usersSearchOrderDown = []string{
 	"DROP TRIGGER `_users_search_insert`",

@@ -147,6 +147,24 @@ func TestUserPageQueriesUseIndexes(t *testing.T) {
 			"SCAN s VIRTUAL TABLE INDEX 0:M", "SEARCH m USING INTEGER PRIMARY KEY", "!SEARCH users", "!SCAN users")
 	}
 
+	// the rowid order (rowidOrderPage): the trigram index in rowid order, each match's map row
+	// by its key, no sort
+	for _, desc := range []bool{true, false} {
+		var rows []struct {
+			Detail string `db:"detail"`
+		}
+		if err := db.NewQuery("EXPLAIN QUERY PLAN " + rowidOrderSQL(desc)).Bind(dbx.Params{"phrase": phrase}).All(&rows); err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for _, r := range rows {
+			plan = append(plan, r.Detail)
+		}
+		got := strings.Join(plan, "; ")
+		if !strings.Contains(got, "SCAN s VIRTUAL TABLE INDEX") || !strings.Contains(got, "SEARCH m USING INTEGER PRIMARY KEY") || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("rowid order (desc %v): plan %s", desc, got)
+		}
+	}
 	// the page build (pageProfiles): each user and each user's assignments through an index, no
 	// sort, no systems or roles read (they come from permissions.Catalogue)
 	for query, parts := range map[string][]string{

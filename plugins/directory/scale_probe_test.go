@@ -46,13 +46,13 @@ func TestScaleProbe(t *testing.T) {
 		dCount := best(func() { n, _ = countRows(app.DB().Select().From("_users_search").Where(matchExp(phrase))) })
 		dTotal := best(func() { total, _ = countRows(app.DB().Select().From(colUsers)) })
 		pq := apikit.PageQuery{Page: 1, Size: 50, Search: term, Ordering: []apikit.OrderField{{Field: "date_joined", Desc: true}}}
-		plan := searchPlan(searchCounts{n: n, all: n, total: total}, pq, false)
+		plan := searchPlan(searchCounts{n: n, all: n, total: total, ordered: true}, pq, false)
 		f := &userListFilter{pq: pq, where: dbx.And()}
 		var ids []string
 		dPage := best(func() { ids, _, _ = p.userPage(f) })
 		dProf := best(func() { _, _ = p.pageProfiles(ids, nil) })
 		alt := ""
-		for _, pl := range searchPlans(pq, false) {
+		for _, pl := range searchPlans(pq, false, true) {
 			f := &userListFilter{pq: pq, where: dbx.And(), forcePlan: pl + 1}
 			alt += " " + best(func() { _, _, _ = p.userPage(f) }).Round(10*time.Microsecond).String()
 		}

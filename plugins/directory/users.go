@@ -2,6 +2,7 @@ package directory
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -120,6 +121,74 @@ func mapSort(db dbx.Builder, pq apikit.PageQuery, phrase string) *dbx.SelectQuer
 	return db.Select("m.id").From("_users_search s").
 		Join("CROSS JOIN", "_users_search_ids m", dbx.NewExp("m.n = s.rowid")).
 		Where(matchExp(phrase)).OrderBy(mapOrder(pq)...)
+}
+
+// rowidSlotBits: a rowid of the trigram index is (created in ms) << rowidSlotBits plus a slot
+// within that millisecond (pb_migrations/1764115900_users_search_rowid_order.go), while
+// `_users_search_state.unordered` is 0.
+const rowidSlotBits = 20
+
+// rowidOrderSQL: the trigram index's matches of {:phrase} with their map rows, in rowid order.
+func rowidOrderSQL(desc bool) string {
+	if desc {
+		return rowidOrderQuery + "DESC"
+	}
+	return rowidOrderQuery + "ASC"
+}
+
+const rowidOrderQuery = "SELECT s.rowid, m.id, m.created FROM _users_search s CROSS JOIN _users_search_ids m ON m.n = s.rowid " +
+	"WHERE _users_search MATCH {:phrase} ORDER BY s.rowid "
+
+// rowidOrderPage reads the trigram index's matches in rowid order, which is then the order of
+// `created` up to the millisecond (newest first for -date_joined), until it holds offset + size
+// of them and the whole millisecond of the last one; sorted by (created, id) as the lists order
+// them, the page is the slice [offset, offset + size) of those. FTS5 steps each trigram's list
+// only that far.
+func rowidOrderPage(db dbx.Builder, pq apikit.PageQuery, phrase string) ([]string, error) {
+	desc := pq.Ordering[0].Desc
+	rows, err := db.NewQuery(rowidOrderSQL(desc)).Bind(dbx.Params{"phrase": phrase}).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type match struct {
+		n           int64
+		id, created string
+	}
+	end := pq.Offset() + pq.Size
+	var found []match
+	for rows.Next() {
+		var m match
+		if err := rows.Scan(&m.n, &m.id, &m.created); err != nil {
+			return nil, err
+		}
+		if len(found) >= end && m.n>>rowidSlotBits != found[len(found)-1].n>>rowidSlotBits {
+			break
+		}
+		found = append(found, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(found, func(a, b match) int {
+		c := strings.Compare(a.created, b.created)
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	if pq.Offset() >= len(found) {
+		return nil, nil
+	}
+	found = found[pq.Offset():min(len(found), end)]
+	page := make([]string, len(found))
+	for i, m := range found {
+		page[i] = m.id
+	}
+	return page, nil
 }
 
 // hasAssignmentIn is "the user holds an assignment (any state) in one of these systems".
@@ -302,10 +371,22 @@ func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 		if c.total, err = cachedCount(p.app, db.Select().From(colUsers)); err != nil {
 			return nil, 0, err
 		}
+		unordered, err := cachedCount(p.app, db.Select().From("_users_search_state").Where(dbx.NewExp("unordered > 0")))
+		if err != nil {
+			return nil, 0, err
+		}
+		c.ordered = unordered == 0
 		count = c.n
 		plan := searchPlan(c, f.pq, f.filtered)
 		if f.forcePlan > 0 {
 			plan = f.forcePlan - 1
+		}
+		if plan == planRowidOrder {
+			if err := apikit.CheckPageInRange(f.pq, count); err != nil || count == 0 {
+				return nil, 0, err
+			}
+			page, err := rowidOrderPage(db, f.pq, phrase)
+			return page, count, err
 		}
 		switch plan {
 		case planWalkLike:
@@ -337,6 +418,7 @@ const (
 	planWalkSet            // walk the order index, test each id against the set of matches
 	planWalkMap            // walk the id map's date index, test each entry's hay (date_joined only)
 	planSortMap            // read every match's map row, sort them (date_joined only, no filter)
+	planRowidOrder         // read the matches in rowid order, which is date order (date_joined only, no filter)
 )
 
 // Relative costs, measured at 100,000 users (bench/scale.sh; one unit is about 0.7 µs of
@@ -346,7 +428,9 @@ const (
 // (0.35 µs); reading a match's map row and sorting it. Per trigram of the term: the trigram
 // index's work to match the phrase, which decodes each trigram's whole list of rows (a common
 // trigram's list is long: "bautista" took 4–6 ms for its 748 matches, more than walking 6,700
-// map entries).
+// map entries). Reading the matches in rowid order costs a start per trigram (its list's first
+// leaf) and the share of its list read until the page is full: "bautista" 1.4 ms for its first
+// page, "son" 0.3 ms.
 const (
 	costSortMatch  = 8.0
 	costLikeRow    = 7.0
@@ -356,20 +440,29 @@ const (
 	costMapStep    = 0.5
 	costMapMatch   = 3.0
 	costTrigram    = 1000.0
+	costRowidStart = 250.0
 )
 
 // searchCounts are the counts a search plan is chosen by: the users the list shows (n), the
-// trigram index's matches before any other filter (all) and every user (total).
-type searchCounts struct{ n, all, total int }
+// trigram index's matches before any other filter (all) and every user (total); ordered: the
+// index's rowids are in date order (no row counted in `_users_search_state.unordered`).
+type searchCounts struct {
+	n, all, total int
+	ordered       bool
+}
 
 // searchPlans lists the plans that can answer a search page: the id map's plans need a
-// date_joined ordering (mapOrdered), and sorting the map's matches applies no other filter.
-func searchPlans(pq apikit.PageQuery, filtered bool) []int {
+// date_joined ordering (mapOrdered); sorting the map's matches and reading them in rowid order
+// apply no other filter, and the rowid order needs the index's rowids in date order.
+func searchPlans(pq apikit.PageQuery, filtered, ordered bool) []int {
 	plans := []int{planSortMatches, planWalkLike, planWalkSet}
 	if mapOrdered(pq) {
 		plans = append(plans, planWalkMap)
 		if !filtered {
 			plans = append(plans, planSortMap)
+			if ordered {
+				plans = append(plans, planRowidOrder)
+			}
 		}
 	}
 	return plans
@@ -403,11 +496,14 @@ func searchPlan(c searchCounts, pq apikit.PageQuery, filtered bool) int {
 			return walk * costMapStep
 		case planSortMap:
 			return match + n*costMapMatch
+		case planRowidOrder:
+			k := float64(pq.Offset()) + float64(pq.Size)
+			return match/costTrigram*(costRowidStart+costTrigram*min(1, k/n)) + k*costMapMatch
 		}
 		return match + n*costSortMatch
 	}
 	best := planSortMatches
-	for _, plan := range searchPlans(pq, filtered) {
+	for _, plan := range searchPlans(pq, filtered, c.ordered) {
 		if cost(plan) < cost(best) {
 			best = plan
 		}
