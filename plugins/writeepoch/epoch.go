@@ -365,13 +365,13 @@ type Snapshot[T any] struct {
 	stored time.Time
 }
 
-// maxAge bounds how long a snapshot is trusted even with no write seen by this process (a
+// MaxAge bounds how long a snapshot is trusted even with no write seen by this process (a
 // write by another process, e.g. a CLI command, does not bump this process's epoch).
-const maxAge = 5 * time.Second
+const MaxAge = 5 * time.Second
 
 // fresh reports whether the snapshot may still be used.
 func (s *Snapshot[T]) fresh(app core.App, sessions bool) bool {
-	if s == nil || time.Since(s.stored) >= maxAge {
+	if s == nil || time.Since(s.stored) >= MaxAge {
 		return false
 	}
 	now := Epoch(app)
@@ -397,6 +397,16 @@ func (c *SnapshotCache[T]) Get(app core.App, key string) (T, bool) {
 	}
 	var zero T
 	return zero, false
+}
+
+// GetAge is Get with the time since the value was stored.
+func (c *SnapshotCache[T]) GetAge(app core.App, key string) (T, time.Duration, bool) {
+	s, _ := c.m.Get(key)
+	if s.fresh(app, c.Sessions) {
+		return s.Value, time.Since(s.stored), true
+	}
+	var zero T
+	return zero, 0, false
 }
 
 // Put stores v, read after epoch `before`, when it may be cached (see cacheable); never inside
