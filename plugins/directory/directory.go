@@ -45,14 +45,16 @@ type plugin struct {
 	lists chan struct{}
 }
 
-// listConcurrency is how many user-list requests run their SQLite work at once: half the
-// processors, at least one. The SQLite of PocketBase's driver (modernc.org/sqlite, C compiled
-// to Go) takes process-wide locks for its allocator and page cache on every page it reads, so
-// list queries running side by side mostly wait for each other; queued in a channel they are
-// served in arrival order instead. At 100,000 users, 8 connections, 2 cores (bench/README.md,
-// "Search through the id map"): no gate → one per processor → one at a time, search p99 about
-// 200 → 100 → 75 ms and req/s +10–20 % at each step; deep pages 50–70 → 31–40 ms.
-func listConcurrency() int { return max(1, runtime.NumCPU()/2) }
+// listConcurrency is how many user-list requests run their SQLite work at once: one per
+// processor. The SQLite of PocketBase's driver (modernc.org/sqlite, C compiled to Go) takes
+// process-wide locks for its allocator and page cache on every page it reads, so list queries
+// running side by side partly wait for each other; queued in a channel they are served in
+// arrival order instead, and no more run than the processors can carry. At 100,000 users, 8
+// connections, 2 cores (bench/README.md): while a search page cost 3–5 ms of SQLite, one at a
+// time did best (no gate → one per processor → one at a time, search p99 about 200 → 100 → 75
+// ms); since pages cost ~1.5 ms (catalog, rowid order), one per processor does (search +38–77 %
+// req/s, page 1000 +27–197 %, p99 of page 1000 ≤ 25 ms against 28–55).
+func listConcurrency() int { return max(1, runtime.NumCPU()) }
 
 var errDeps = errors.New("directory: Deps.Kit, Pool, Mailer and the staff Flows are required")
 
