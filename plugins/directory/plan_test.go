@@ -11,13 +11,18 @@ import (
 	"gatehouse/testkit"
 )
 
-// queryPlan returns SQLite's EXPLAIN QUERY PLAN details of a query, joined by "; ".
-func queryPlan(t *testing.T, app *tests.TestApp, sql string) string {
+// queryPlan returns SQLite's EXPLAIN QUERY PLAN details of a query (its parameters bound),
+// joined by "; ".
+func queryPlan(t *testing.T, app *tests.TestApp, sql string, params ...dbx.Params) string {
 	t.Helper()
 	var rows []struct {
 		Detail string `db:"detail"`
 	}
-	if err := app.DB().NewQuery("EXPLAIN QUERY PLAN " + sql).All(&rows); err != nil {
+	q := app.DB().NewQuery("EXPLAIN QUERY PLAN " + sql)
+	for _, p := range params {
+		q.Bind(p)
+	}
+	if err := q.All(&rows); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	var out []string
@@ -148,42 +153,24 @@ func TestUserPageQueriesUseIndexes(t *testing.T) {
 	}
 
 	// the rowid order (rowidOrderPage): the trigram index in rowid order, each match's map row
-	// by its key, no sort
-	for _, desc := range []bool{true, false} {
-		var rows []struct {
-			Detail string `db:"detail"`
-		}
-		if err := db.NewQuery("EXPLAIN QUERY PLAN " + rowidOrderSQL(desc)).Bind(dbx.Params{"phrase": phrase}).All(&rows); err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for _, r := range rows {
-			plan = append(plan, r.Detail)
-		}
-		got := strings.Join(plan, "; ")
-		if !strings.Contains(got, "SCAN s VIRTUAL TABLE INDEX") || !strings.Contains(got, "SEARCH m USING INTEGER PRIMARY KEY") || strings.Contains(got, "TEMP B-TREE") {
-			t.Errorf("rowid order (desc %v): plan %s", desc, got)
-		}
-	}
-	// the page build (pageProfiles): each user and each user's assignments through an index, no
-	// sort, no systems or roles read (they come from permissions.Catalogue)
-	for query, parts := range map[string][]string{
-		pageUsersQuery:       {"SEARCH u USING INDEX sqlite_autoindex_users_1 (id=?)"},
-		pageAssignmentsQuery: {"SEARCH a USING INDEX idx_user_system_roles_user", "!sqlite_autoindex_systems", "!sqlite_autoindex_roles"},
+	// by its key; the page build (pageProfiles): each user and each user's assignments through
+	// an index, no systems or roles read (they come from permissions.Catalogue). None sorts.
+	pageIDs := dbx.Params{"ids": `["a","b"]`}
+	for _, c := range []struct {
+		sql    string
+		params dbx.Params
+		parts  []string
+	}{
+		{rowidOrderSQL(true), dbx.Params{"phrase": phrase}, []string{"SCAN s VIRTUAL TABLE INDEX", "SEARCH m USING INTEGER PRIMARY KEY"}},
+		{rowidOrderSQL(false), dbx.Params{"phrase": phrase}, []string{"SCAN s VIRTUAL TABLE INDEX", "SEARCH m USING INTEGER PRIMARY KEY"}},
+		{pageUsersQuery, pageIDs, []string{"SEARCH u USING INDEX sqlite_autoindex_users_1 (id=?)", "!SCAN u"}},
+		{pageAssignmentsQuery, pageIDs, []string{"SEARCH a USING INDEX idx_user_system_roles_user", "!SCAN a",
+			"!sqlite_autoindex_systems", "!sqlite_autoindex_roles"}},
 	} {
-		var rows []struct {
-			Detail string `db:"detail"`
-		}
-		if err := db.NewQuery("EXPLAIN QUERY PLAN " + query).Bind(dbx.Params{"ids": `["a","b"]`}).All(&rows); err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for _, r := range rows {
-			plan = append(plan, r.Detail)
-		}
-		for _, p := range append(parts, "!TEMP B-TREE", "!SCAN u", "!SCAN a") {
-			if got := strings.Join(plan, "; "); strings.Contains(got, strings.TrimPrefix(p, "!")) == strings.HasPrefix(p, "!") {
-				t.Errorf("%s\n  plan: %s (%s)", query, got, p)
+		got := queryPlan(t, app, c.sql, c.params)
+		for _, p := range append(c.parts, "!TEMP B-TREE") {
+			if strings.Contains(got, strings.TrimPrefix(p, "!")) == strings.HasPrefix(p, "!") {
+				t.Errorf("%s\n  plan: %s (%s)", c.sql, got, p)
 			}
 		}
 	}
