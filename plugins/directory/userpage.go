@@ -3,9 +3,11 @@ package directory
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -214,12 +216,18 @@ func cachedCount(app core.App, q *dbx.SelectQuery) (int, error) {
 
 const countCacheKey = "gatehouse.directory.counts"
 
-// countCache is cachedCount's cache and its background reads.
+// countCache is cachedCount's cache and its background reads: at most one per key, and at
+// most maxCountReads at once (beyond that a count is left to expire and is read by the next
+// request, inside the lists' gate), so the reads outside the gate stay bounded.
 type countCache struct {
 	counts       writeepoch.SnapshotCache[int]
 	refreshAfter time.Duration
 	reading      sync.Map // key → struct{}: a background read of it runs
+	running      atomic.Int32
 }
+
+// maxCountReads bounds the background count reads of one cache running at once.
+var maxCountReads = int32(max(1, runtime.NumCPU()/2))
 
 func newCountCache() *countCache {
 	return &countCache{refreshAfter: writeepoch.MaxAge * 3 / 5}
@@ -227,10 +235,16 @@ func newCountCache() *countCache {
 
 // refresh reads the count of key again in the background (unless a read of it runs).
 func (c *countCache) refresh(app core.App, key, sql string, params dbx.Params) {
+	if c.running.Add(1) > maxCountReads {
+		c.running.Add(-1)
+		return
+	}
 	if _, running := c.reading.LoadOrStore(key, struct{}{}); running {
+		c.running.Add(-1)
 		return
 	}
 	go func() {
+		defer c.running.Add(-1)
 		defer c.reading.Delete(key)
 		before := writeepoch.Epoch(app)
 		var n int
