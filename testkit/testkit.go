@@ -4,6 +4,7 @@
 package testkit
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
+	"github.com/pocketbase/pocketbase/tools/logger"
 
 	_ "gatehouse/pb_migrations"
 	"gatehouse/plugins/config"
@@ -137,5 +139,41 @@ func Serve(tb testing.TB, app *tests.TestApp) *httptest.Server {
 	}
 	srv := httptest.NewServer(se.Server.Handler)
 	tb.Cleanup(srv.Close)
+	tb.Cleanup(func() { // (runs first: the app is still open)
+		if tb.Failed() {
+			for _, line := range ErrorLogs(tb, app) {
+				tb.Logf("server error log: %s", line)
+			}
+		}
+	})
 	return srv
+}
+
+// KeepErrorLogs makes app keep its log entries (PocketBase keeps none while the settings'
+// Logs.MaxDays is 0, as in test apps), so that a failing test shows why it got a 500: Serve
+// prints the ERROR entries of a failed test (ErrorLogs).
+func KeepErrorLogs(app core.App) {
+	app.Settings().Logs.MaxDays = 1
+	app.Settings().Logs.MinLevel = 8 // slog.LevelError
+}
+
+// ErrorLogs returns the app's kept log entries at level ERROR and above (a 500's cause is
+// logged, not answered), oldest first, after writing out the logger's pending batch.
+func ErrorLogs(tb testing.TB, app core.App) []string {
+	tb.Helper()
+	if h, ok := app.Logger().Handler().(*logger.BatchHandler); ok {
+		_ = h.WriteAll(context.Background())
+	}
+	var rows []struct {
+		Message string `db:"message"`
+		Data    string `db:"data"`
+	}
+	if err := app.AuxDB().NewQuery("SELECT message, data FROM _logs WHERE level >= 8 ORDER BY created, rowid").All(&rows); err != nil {
+		return []string{"(the logs could not be read: " + err.Error() + ")"}
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Message + " " + r.Data
+	}
+	return out
 }
