@@ -44,7 +44,7 @@ func main() {
 	// The read pool keeps its connections (PocketBase keeps 15 idle of 120): under load, closing
 	// and reopening connections also throws away their prepared statements (plugins/prepared).
 	// 32 readers are plenty for 2 cores; callers beyond that queue in database/sql.
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DataMaxOpenConns: 32, DataMaxIdleConns: 32, DBConnect: dbConnect})
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DataMaxOpenConns: 32, DataMaxIdleConns: 32, DBConnect: datadir.Connect})
 
 	tuneRuntime(app)
 

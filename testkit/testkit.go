@@ -20,6 +20,7 @@ import (
 
 	_ "gatehouse/pb_migrations"
 	"gatehouse/plugins/config"
+	"gatehouse/plugins/datadir"
 )
 
 // TestSecret is the fixed server secret of test apps (tests only; never a production default).
@@ -44,7 +45,7 @@ func template() (string, error) {
 			return
 		}
 		defer os.RemoveAll(empty)
-		app, err := tests.NewTestApp(empty)
+		app, err := newTestApp(empty)
 		if err != nil {
 			templateErr = fmt.Errorf("testkit: migrate template: %w", err)
 			return
@@ -71,6 +72,12 @@ func template() (string, error) {
 		templateErr = app.ResetBootstrapState() // close the DBs; keep the files as the template
 	})
 	return templateDir, templateErr
+}
+
+// newTestApp is tests.NewTestApp (a clone of dir) on the service's own database connections
+// (datadir.Connect: its page cache, write transactions that lock at BEGIN).
+func newTestApp(dir string) (*tests.TestApp, error) {
+	return tests.NewTestAppWithConfig(core.BaseAppConfig{DataDir: dir, EncryptionEnv: "pb_test_env", DBConnect: datadir.Connect})
 }
 
 // Config returns a fresh default configuration with the test secret.
@@ -100,7 +107,7 @@ func NewAppNoCleanup(tb testing.TB, setup ...func(*tests.TestApp)) *tests.TestAp
 	if err != nil {
 		tb.Fatal(err)
 	}
-	app, err := tests.NewTestApp(dir)
+	app, err := newTestApp(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
