@@ -345,6 +345,7 @@ func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 	phrase, indexed := trigramPhrase(search)
 	var count int
 	var ids *dbx.SelectQuery
+	rowid := false // the page comes from rowidOrderPage, not ids
 	switch {
 	case search == "" || !indexed:
 		if search != "" {
@@ -381,14 +382,9 @@ func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 		if f.forcePlan > 0 {
 			plan = f.forcePlan - 1
 		}
-		if plan == planRowidOrder {
-			if err := apikit.CheckPageInRange(f.pq, count); err != nil || count == 0 {
-				return nil, 0, err
-			}
-			page, err := rowidOrderPage(db, f.pq, phrase)
-			return page, count, err
-		}
 		switch plan {
+		case planRowidOrder:
+			rowid = true // read by rowidOrderPage, below
 		case planWalkLike:
 			ids = db.Select("[[users.id]]").From(colUsers).Where(dbx.And(where, searchExp(search, userSearchColumns...))).OrderBy(order...)
 		case planWalkSet:
@@ -405,7 +401,13 @@ func (p *plugin) userPage(f *userListFilter) ([]string, int, error) {
 		return nil, 0, err
 	}
 	var page []string
-	if err := ids.Limit(int64(f.pq.Size)).Offset(int64(f.pq.Offset())).Column(&page); err != nil {
+	var err error
+	if rowid {
+		page, err = rowidOrderPage(db, f.pq, phrase)
+	} else {
+		err = ids.Limit(int64(f.pq.Size)).Offset(int64(f.pq.Offset())).Column(&page)
+	}
+	if err != nil {
 		return nil, 0, err
 	}
 	return page, count, nil
