@@ -50,21 +50,36 @@ const writerAutocheckpoint = 10000
 
 var hookOnce sync.Once
 
+// loopDoneKey is the app-store key of a channel closed when the app's checkpoint loop has
+// ended (tests read it).
+const loopDoneKey = "gatehouse.checkpoint.loopDone"
+
 // InBackground moves app's data-database checkpoints to a background goroutine. Call
 // it before the app bootstraps (the setting is made on each new connection of any data.db of
-// the process); the goroutine runs from OnServe until the app terminates or is reset.
+// the process); the goroutine runs from OnServe until the app terminates, and OnTerminate's
+// later handlers run only once it has ended.
 func InBackground(app core.App) {
 	registerConnectionHook()
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseCheckpoints",
 		Func: func(se *core.ServeEvent) error {
-			stop := make(chan struct{})
+			stop, done := make(chan struct{}), make(chan struct{})
 			var once sync.Once
+			// The loop must have ended before the rest of OnTerminate runs: PocketBase's own
+			// handler (ResetBootstrapState) closes the databases and clears the fields the loop
+			// reads (a data race under -race, and a checkpoint on a closing pool otherwise).
 			se.App.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
-				once.Do(func() { close(stop) })
+				once.Do(func() {
+					close(stop)
+					<-done
+				})
 				return e.Next()
 			})
-			go checkpointLoop(se.App, Every, stop)
+			se.App.Store().Set(loopDoneKey, (<-chan struct{})(done))
+			go func() {
+				defer close(done)
+				checkpointLoop(se.App, Every, stop)
+			}()
 			return se.Next()
 		},
 	})
@@ -91,7 +106,7 @@ func isDataDB(dsn string) bool {
 }
 
 // checkpointLoop checkpoints app's data database every `every` when something was written since
-// the last round, until stop closes or the app is no longer bootstrapped.
+// the last round, until stop closes.
 func checkpointLoop(app core.App, every time.Duration, stop <-chan struct{}) {
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
@@ -101,9 +116,6 @@ func checkpointLoop(app core.App, every time.Duration, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-ticker.C:
-		}
-		if !app.IsBootstrapped() {
-			return
 		}
 		if w := writeepoch.Writes(app); w != seen {
 			seen = w

@@ -140,3 +140,33 @@ func TestCheckpointInBackgroundWhileServing(t *testing.T) {
 
 	writeAndAwaitCheckpoint(t, app)
 }
+
+// The loop has ended before OnTerminate's later handlers run (PocketBase's own resets the
+// app's databases and the fields the loop reads): it never checkpoints a closing app.
+func TestTerminateEndsTheLoopFirst(t *testing.T) {
+	t.Parallel()
+	app := checkpointApp(t)
+	InBackground(app)
+	testkit.Serve(t, app)
+	writeAndAwaitCheckpoint(t, app) // the loop is running
+
+	done, _ := app.Store().Get(loopDoneKey).(<-chan struct{})
+	if done == nil {
+		t.Fatal("serving started no checkpoint loop")
+	}
+	ended := false
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		select {
+		case <-done:
+			ended = true
+		default:
+		}
+		return e.Next()
+	})
+	if err := app.OnTerminate().Trigger(&core.TerminateEvent{App: app}); err != nil {
+		t.Fatal(err)
+	}
+	if !ended {
+		t.Fatal("a later OnTerminate handler ran while the checkpoint loop was still running")
+	}
+}
