@@ -83,3 +83,39 @@ func TestCountRefreshedInTheBackground(t *testing.T) {
 		t.Fatalf("count after a delete: %d, want %d", got, before)
 	}
 }
+
+// Once the app terminates (closeCounts, bound to OnTerminate) the running background count
+// reads have ended and no new one starts: none of them uses the read pool PocketBase closes
+// next.
+func TestCloseCountsWaitsForBackgroundReads(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	writeepoch.WatchWrites(app)
+	cache := newCountCache()
+	app.Store().Set(countCacheKey, cache)
+
+	// a read that takes a while (a few hundred ms here)
+	const slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT COUNT(*) FROM c"
+	cache.refresh(app, "slow", slow, nil)
+	if n := cache.running.Load(); n != 1 {
+		t.Fatalf("%d background reads running, want the one just started", n)
+	}
+	closeCounts(app)
+	if n := cache.running.Load(); n != 0 {
+		t.Fatalf("%d background reads still running after closeCounts", n)
+	}
+	if n, _, ok := cache.counts.GetAge(app, "slow"); !ok || n != 300000 {
+		t.Fatalf("the read that was running stored %d (%v), want 300000", n, ok)
+	}
+
+	cache.refresh(app, "after", "SELECT 1", nil)
+	if n := cache.running.Load(); n != 0 {
+		t.Fatalf("a background read started after closeCounts (%d running)", n)
+	}
+	if _, reading := cache.reading.Load("after"); reading {
+		t.Fatal("a refused background read left its key marked as reading")
+	}
+	if _, _, ok := cache.counts.GetAge(app, "after"); ok {
+		t.Fatal("a background read after closeCounts stored a count")
+	}
+}

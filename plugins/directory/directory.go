@@ -69,5 +69,9 @@ func Register(se *core.ServeEvent, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	se.App.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		closeCounts(e.App)
+		return e.Next()
+	})
 	return deps.Kit.Mount(se.Router, table)
 }

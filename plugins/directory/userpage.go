@@ -224,6 +224,26 @@ type countCache struct {
 	refreshAfter time.Duration
 	reading      sync.Map // key → struct{}: a background read of it runs
 	running      atomic.Int32
+
+	mu       sync.Mutex // guards closed and the calls to inflight.Add
+	closed   bool       // the app terminates: no new background read
+	inflight sync.WaitGroup
+}
+
+// close stops new background reads and waits for the running ones: they use the app's read
+// pool, which PocketBase closes once OnTerminate's handlers have run.
+func (c *countCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.inflight.Wait()
+}
+
+// closeCounts ends app's background count reads, if it has a count cache (OnTerminate).
+func closeCounts(app core.App) {
+	if c, ok := app.Store().Get(countCacheKey).(*countCache); ok {
+		c.close()
+	}
 }
 
 // maxCountReads bounds the background count reads of one cache running at once.
@@ -243,7 +263,17 @@ func (c *countCache) refresh(app core.App, key, sql string, params dbx.Params) {
 		c.running.Add(-1)
 		return
 	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.reading.Delete(key)
+		c.running.Add(-1)
+		return
+	}
+	c.inflight.Add(1)
+	c.mu.Unlock()
 	go func() {
+		defer c.inflight.Done()
 		defer c.running.Add(-1)
 		defer c.reading.Delete(key)
 		before := writeepoch.Epoch(app)
