@@ -54,9 +54,9 @@ var hookOnce sync.Once
 // ended (tests read it).
 const loopDoneKey = "gatehouse.checkpoint.loopDone"
 
-// InBackground moves app's data-database checkpoints to a background goroutine. Call
-// it before the app bootstraps (the setting is made on each new connection of any data.db of
-// the process); the goroutine runs from OnServe until the app terminates, and OnTerminate's
+// InBackground moves app's data-database checkpoints to a background goroutine (every data.db
+// connection of the process leaves them to it from the start: the hook of init); call it before
+// the app serves. The goroutine runs from OnServe until the app terminates, and OnTerminate's
 // later handlers run only once it has ended.
 func InBackground(app core.App) {
 	registerConnectionHook()
@@ -84,6 +84,13 @@ func InBackground(app core.App) {
 		},
 	})
 }
+
+// The hook is registered when the package initialises, before any goroutine can open a
+// connection: modernc.org/sqlite keeps it in a field that every new connection reads without a
+// lock, so registering it later races with connections being opened (go test -race, parallel
+// tests). The binary called InBackground before any connection anyway (server.Register runs for
+// every command), so it is the same setting at the same moments.
+func init() { registerConnectionHook() }
 
 // registerConnectionHook makes every data.db connection opened from now on checkpoint only past
 // writerAutocheckpoint pages (modernc.org/sqlite runs the hook on each new connection).

@@ -258,6 +258,12 @@ func installRowHook(driverConn any, e *epochState) bool {
 	return true
 }
 
+// The hook is registered when the package initialises, before any goroutine can open a
+// connection: modernc.org/sqlite stores it in a field that every new connection reads without a
+// lock, so registering it later raced with connections other apps were opening (go test -race,
+// parallel tests). It only acts on the files of watchedDBs.
+func init() { registerRowHook() }
+
 func registerRowHook() {
 	rowHookOnce.Do(func() {
 		sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
