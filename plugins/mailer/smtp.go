@@ -33,17 +33,27 @@ type smtpSettings struct {
 // smtpConfigured reports whether mail can be sent: SMTP_HOST is set or the dashboard's SMTP
 // switch is on.
 func smtpConfigured(app core.App, cfg *config.Config) bool {
-	return cfg.SMTPHost != "" || app.Settings().SMTP.Enabled
+	return cfg.SMTPHost != "" || settingsOf(app).SMTP.Enabled
+}
+
+// settingsOf returns a copy of app's settings taken under their lock (Settings.Clone): a
+// dashboard save rewrites the fields in place under that lock, and mail is sent from the retry
+// job's and the deliveries' goroutines (a data race under go test -race otherwise).
+func settingsOf(app core.App) *core.Settings {
+	if s, err := app.Settings().Clone(); err == nil {
+		return s
+	}
+	return app.Settings()
 }
 
 // resolveSMTP returns the effective settings; ok is false when SMTP is not configured. Every
 // environment variable wins over the matching dashboard field when set; with SMTP_HOST set and
 // no SMTP_PORT the port is 465 (implicit TLS) or 587, never the dashboard's.
 func resolveSMTP(app core.App, cfg *config.Config) (s smtpSettings, ok bool) {
-	if !smtpConfigured(app, cfg) {
+	set := settingsOf(app)
+	if cfg.SMTPHost == "" && !set.SMTP.Enabled {
 		return s, false
 	}
-	set := app.Settings()
 	s = smtpSettings{
 		Host:        set.SMTP.Host,
 		Port:        set.SMTP.Port,
