@@ -126,7 +126,7 @@ func (m *Mailer) send(rec *core.Record, s smtpSettings) error {
 // retryDue is the "mailer.retry" job: it sends the pending rows whose next_attempt_at has
 // passed (a batch per run, at most about a minute of work), one after the other.
 func (m *Mailer) retryDue() {
-	if !smtpConfigured(m.app, m.cfg) || m.isClosed() {
+	if !smtpConfiguredCopy(m.app, m.cfg) || m.isClosed() {
 		return
 	}
 	due, err := m.app.FindRecordsByFilter(outbox, "status = 'pending' && next_attempt_at <= {:now}",
