@@ -48,8 +48,6 @@ const Every = 200 * time.Millisecond
 // checkpoints by itself after all.
 const writerAutocheckpoint = 10000
 
-var hookOnce sync.Once
-
 // loopDoneKey is the app-store key of a channel closed when the app's checkpoint loop has
 // ended (tests read it).
 const loopDoneKey = "gatehouse.checkpoint.loopDone"
@@ -59,7 +57,6 @@ const loopDoneKey = "gatehouse.checkpoint.loopDone"
 // the app serves. The goroutine runs from OnServe until the app terminates, and OnTerminate's
 // later handlers run only once it has ended.
 func InBackground(app core.App) {
-	registerConnectionHook()
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseCheckpoints",
 		Func: func(se *core.ServeEvent) error {
@@ -85,24 +82,20 @@ func InBackground(app core.App) {
 	})
 }
 
-// The hook is registered when the package initialises, before any goroutine can open a
-// connection: modernc.org/sqlite keeps it in a field that every new connection reads without a
-// lock, so registering it later races with connections being opened (go test -race, parallel
-// tests). The binary called InBackground before any connection anyway (server.Register runs for
-// every command), so it is the same setting at the same moments.
-func init() { registerConnectionHook() }
-
-// registerConnectionHook makes every data.db connection opened from now on checkpoint only past
-// writerAutocheckpoint pages (modernc.org/sqlite runs the hook on each new connection).
-func registerConnectionHook() {
-	hookOnce.Do(func() {
-		sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
-			if !isDataDB(dsn) {
-				return nil
-			}
-			_, err := conn.ExecContext(context.Background(), "PRAGMA wal_autocheckpoint = "+strconv.Itoa(writerAutocheckpoint), nil)
-			return err
-		})
+// init makes every data.db connection of the process checkpoint only past writerAutocheckpoint
+// pages (modernc.org/sqlite runs the hook on each new connection). It is registered when the
+// package initialises, before any goroutine can open a connection: modernc.org/sqlite appends
+// hooks to a slice that every new connection reads without a lock, so registering it later
+// races with connections being opened (go test -race, parallel tests). The binary registered it
+// before any connection anyway (server.Register runs for every command): same setting, same
+// moments.
+func init() {
+	sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
+		if !isDataDB(dsn) {
+			return nil
+		}
+		_, err := conn.ExecContext(context.Background(), "PRAGMA wal_autocheckpoint = "+strconv.Itoa(writerAutocheckpoint), nil)
+		return err
 	})
 }
 

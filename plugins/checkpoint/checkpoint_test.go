@@ -15,11 +15,10 @@ import (
 	"gatehouse/testkit"
 )
 
-// checkpointApp is a test app whose data.db connections were opened with the checkpoint hook,
+// checkpointApp is a test app whose data.db connections were opened with the checkpoint hook (init),
 // and a table to write.
 func checkpointApp(t *testing.T) *tests.TestApp {
 	t.Helper()
-	registerConnectionHook() // before the app opens its connections, as server.Register does
 	app := testkit.NewApp(t)
 	writeepoch.WatchWrites(app)
 	if _, err := app.NonconcurrentDB().NewQuery("CREATE TABLE ck (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").Execute(); err != nil {

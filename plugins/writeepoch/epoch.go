@@ -230,7 +230,6 @@ func (e *epochState) rowChanged(table string) {
 // process-wide: it finds the app of a new connection by its file).
 var (
 	watchedDBs    sync.Map // cleaned data.db path → *epochState
-	rowHookOnce   sync.Once
 	rowHookFailed atomic.Bool
 )
 
@@ -258,20 +257,17 @@ func installRowHook(driverConn any, e *epochState) bool {
 	return true
 }
 
-// The hook is registered when the package initialises, before any goroutine can open a
-// connection: modernc.org/sqlite stores it in a field that every new connection reads without a
-// lock, so registering it later raced with connections other apps were opening (go test -race,
+// init registers the hook that installs the row hook on each new connection of a watched
+// data.db, when the package initialises, before any goroutine can open a connection:
+// modernc.org/sqlite appends hooks to a slice that every new connection reads without a lock,
+// so registering it later raced with connections other apps were opening (go test -race,
 // parallel tests). It only acts on the files of watchedDBs.
-func init() { registerRowHook() }
-
-func registerRowHook() {
-	rowHookOnce.Do(func() {
-		sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
-			if v, ok := watchedDBs.Load(dsnPath(dsn)); ok && !installRowHook(conn, v.(*epochState)) {
-				rowHookFailed.Store(true)
-			}
-			return nil
-		})
+func init() {
+	sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
+		if v, ok := watchedDBs.Load(dsnPath(dsn)); ok && !installRowHook(conn, v.(*epochState)) {
+			rowHookFailed.Store(true)
+		}
+		return nil
 	})
 }
 
@@ -284,7 +280,6 @@ func WatchWrites(app core.App) {
 		return
 	}
 	e.app = app
-	registerRowHook()
 	watchedDBs.Store(dataDBPath(app.DataDir()), e)
 	install := func() {
 		for _, b := range []dbx.Builder{app.NonconcurrentDB(), app.ConcurrentDB()} {
