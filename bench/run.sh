@@ -32,6 +32,8 @@ export BENCH_LUA=$ROOT/bench/lua
 
 # Connections per workload (issue 6 / the harness brief).
 C_VALIDATE=32 C_PROFILE=64 C_REFRESH=8 C_LOGIN=8 C_STORM=250 C_MIXED=32 C_PICK=32
+# The refresh row and its baseline alternate over rounds (see "refresh with rotation" below).
+REFRESH_ROUNDS=3 REFRESH_SECS=$(((DURATION + 1) / 2 < 2 ? 2 : (DURATION + 1) / 2))
 WARMUP=$((DURATION < 2 ? DURATION : 2))
 PAUSE=1 # seconds between workloads (queued work drains, GC settles)
 
@@ -204,13 +206,15 @@ post_json "$URL/api/collections/api_keys/records" \
 	"{\"name\":\"bench round-robin\",\"key_prefix\":\"benchrr1\",\"key_hash\":\"$(printf '%s' "$PICK_KEY" | sha256sum | cut -d' ' -f1)\",\"scopes\":[\"round_robin:write\"],\"is_active\":true}" \
 	"$SU" >/dev/null || die "storing the API key failed"
 
-# Sessions (one login each; refresh tokens one per line): 1 reader, C_REFRESH for the refresh
-# workload, C_MIXED for the mixed one.
-"$TOOL" sessions "$URL" "$READER" "$USER_PASSWORD" $((1 + C_REFRESH + C_MIXED)) >"$WORK/sessions" ||
+# Sessions (one login each; refresh tokens one per line): 1 reader, C_REFRESH for each round of
+# the refresh workload (a rotated token cannot be presented again), C_MIXED for the mixed one.
+"$TOOL" sessions "$URL" "$READER" "$USER_PASSWORD" $((1 + C_REFRESH * REFRESH_ROUNDS + C_MIXED)) >"$WORK/sessions" ||
 	die "staff logins failed"
 READER_REFRESH=$(sed -n 1p "$WORK/sessions")
-sed -n "2,$((1 + C_REFRESH))p" "$WORK/sessions" >"$WORK/refresh_tokens"
-sed -n "$((2 + C_REFRESH)),\$p" "$WORK/sessions" >"$WORK/mixed_tokens"
+for ((i = 1; i <= REFRESH_ROUNDS; i++)); do
+	sed -n "$((2 + C_REFRESH * (i - 1))),$((1 + C_REFRESH * i))p" "$WORK/sessions" >"$WORK/refresh_tokens_$i"
+done
+sed -n "$((2 + C_REFRESH * REFRESH_ROUNDS)),\$p" "$WORK/sessions" >"$WORK/mixed_tokens"
 
 ACCESS=""
 fresh_access() { # rotate the reader session: a fresh access token for the GET workloads
@@ -279,11 +283,12 @@ wait_wrk() { # pid name
 	((rc == 0)) || die "wrk ($2) exited with $rc: $(cat "$WORK/$2.out")"
 }
 
-declare -A RPS P50 P99 NON2XX S429 SOCK CODES CPU RSS OKRATE
+declare -A RPS P50 P99 NON2XX S429 SOCK CODES CPU RSS OKRATE REQ DUR TICKS
 rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$GH_PID/status" 2>/dev/null || echo "?"; }
 parse() { # name: RESULT line of wrk's done() → RPS[name] ...
 	local name=$1
 	wrk_result "$WORK/$name.out" || die "no RESULT from wrk ($name): $(cat "$WORK/$name.out")"
+	REQ[$name]=$R_requests DUR[$name]=$R_duration_us
 	RPS[$name]=$(awk -v r="$R_requests" -v d="$R_duration_us" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
 	P50[$name]=$(awk -v u="$R_p50_us" 'BEGIN {printf "%.2fms", u / 1000}')
 	P99[$name]=$(awk -v u="$R_p99_us" 'BEGIN {printf "%.2fms", u / 1000}')
@@ -299,14 +304,19 @@ parse() { # name: RESULT line of wrk's done() → RPS[name] ...
 cpu_split() { # name: CPU[name] = "server/wrk/other" in % of all cores, since the last snap
 	local b=$S_BUSY t=$S_TOTAL g=$S_GH l=$S_BL c=$S_CH
 	snap
-	CPU[$1]=$(awk -v dt=$((S_TOTAL - t)) -v db=$((S_BUSY - b)) -v srv=$((S_GH - g + S_BL - l)) -v w=$((S_CH - c)) \
-		'BEGIN { if (dt <= 0) dt = 1; o = db - srv - w; if (o < 0) o = 0
-		printf "%d/%d/%d", 100 * srv / dt, 100 * w / dt, 100 * o / dt }')
+	TICKS[$1]="$((S_TOTAL - t)) $((S_BUSY - b)) $((S_GH - g + S_BL - l)) $((S_CH - c))"
+	CPU[$1]=$(cpu_cell "${TICKS[$1]}")
+}
+cpu_cell() { # "total busy server wrk" ticks → "server/wrk/other" in % of all cores
+	awk -v x="$1" 'BEGIN { split(x, a, " "); dt = a[1]; db = a[2]; srv = a[3]; w = a[4]
+		if (dt <= 0) dt = 1; o = db - srv - w; if (o < 0) o = 0
+		printf "%d/%d/%d", 100 * srv / dt, 100 * w / dt, 100 * o / dt }'
 }
 measure() { # name wrk-args...: one workload in the foreground
-	local name=$1
+	local name=$1 a secs=${DURATION}s
 	shift
-	echo "bench: $name (${DURATION}s)" >&2
+	for a in "$@"; do [[ $a != -d* ]] || secs=${a#-d}; done
+	echo "bench: $name ($secs)" >&2
 	snap
 	start_wrk "$name" "$@"
 	wait_wrk "$LAST_WRK" "$name"
@@ -314,6 +324,27 @@ measure() { # name wrk-args...: one workload in the foreground
 	RSS[$name]=$(rss_mb)
 	parse "$name"
 	sleep "$PAUSE"
+}
+ms_le() { awk -v a="${1%ms}" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+combine() { # name parts...: the parts' runs as one row — req/s = all answers ÷ all their time,
+	# p50/p99 the worst part's, errors and CPU ticks summed, RSS the last part's
+	local name=$1 p req=0 dur=0 n2=0 s4=0 so=0 t=(0 0 0 0) x i
+	shift
+	P50[$name]=0.00ms P99[$name]=0.00ms CODES[$name]=-
+	for p in "$@"; do
+		req=$((req + REQ[$p])) dur=$((dur + DUR[$p]))
+		n2=$((n2 + NON2XX[$p])) s4=$((s4 + S429[$p])) so=$((so + SOCK[$p]))
+		ms_le "${P50[$p]}" "${P50[$name]%ms}" || P50[$name]=${P50[$p]}
+		ms_le "${P99[$p]}" "${P99[$name]%ms}" || P99[$name]=${P99[$p]}
+		[[ ${CODES[$p]} == - ]] || CODES[$name]=${CODES[$p]}
+		read -ra x <<<"${TICKS[$p]}"
+		for i in 0 1 2 3; do t[i]=$((t[i] + x[i])); done
+		RSS[$name]=${RSS[$p]}
+	done
+	REQ[$name]=$req DUR[$name]=$dur NON2XX[$name]=$n2 S429[$name]=$s4 SOCK[$name]=$so
+	RPS[$name]=$(awk -v r="$req" -v d="$dur" 'BEGIN {printf "%.1f", r / (d / 1e6)}')
+	TICKS[$name]="${t[*]}"
+	CPU[$name]=$(cpu_cell "${TICKS[$name]}")
 }
 
 D="${DURATION}s"
@@ -341,11 +372,28 @@ measure validate -t2 -c"$C_VALIDATE" -d"$D" -s "$BENCH_LUA/get.lua" -H "$AUTH_GH
 fresh_access
 measure profile -t2 -c"$C_PROFILE" -d"$D" -s "$BENCH_LUA/get.lua" -H "$AUTH_GH $ACCESS" "$PROFILE_URL"
 measure base_profile -t2 -c"$C_PROFILE" -d"$D" -s "$BENCH_LUA/get.lua" "$BASE_URL/"
-# refresh with rotation | PocketBase auth-refresh (baseline before); one thread per connection
+# refresh with rotation | PocketBase auth-refresh, one thread per connection. One sample of
+# PocketBase's auth-refresh moves ±20 % from one run to the next, even within one process, where
+# the rotation moves ±5 % (bench/README.md, "The refresh client"), so a single pair mostly
+# measured the baseline's draw. The two alternate over REFRESH_ROUNDS rounds of REFRESH_SECS
+# each (baseline first in odd rounds, second in even ones), on fresh sessions every round; the
+# row is all answers ÷ all time of each side, and every round's ratio is printed under the table.
 SU=$(su_login) || die "superuser login failed"
-BODY="" measure base_refresh -t"$C_REFRESH" -c"$C_REFRESH" -d"$D" -s "$BENCH_LUA/post.lua" \
-	-H "Authorization: $SU" "$URL/api/collections/_superusers/auth-refresh"
-TOKENS=$WORK/refresh_tokens measure refresh -t"$C_REFRESH" -c"$C_REFRESH" -d"$D" -s "$BENCH_LUA/refresh.lua" "$URL/"
+base_refresh_round() {
+	BODY="" measure "base_refresh_$1" -t"$C_REFRESH" -c"$C_REFRESH" -d"${REFRESH_SECS}s" -s "$BENCH_LUA/post.lua" \
+		-H "Authorization: $SU" "$URL/api/collections/_superusers/auth-refresh"
+}
+refresh_round() {
+	TOKENS=$WORK/refresh_tokens_$1 measure "refresh_$1" -t"$C_REFRESH" -c"$C_REFRESH" -d"${REFRESH_SECS}s" \
+		-s "$BENCH_LUA/refresh.lua" "$URL/"
+}
+REFRESH_PARTS=() BASE_REFRESH_PARTS=()
+for ((i = 1; i <= REFRESH_ROUNDS; i++)); do
+	if ((i % 2)); then base_refresh_round "$i"; refresh_round "$i"; else refresh_round "$i"; base_refresh_round "$i"; fi
+	REFRESH_PARTS+=("refresh_$i") BASE_REFRESH_PARTS+=("base_refresh_$i")
+done
+combine refresh "${REFRESH_PARTS[@]}"
+combine base_refresh "${BASE_REFRESH_PARTS[@]}"
 # login | PocketBase auth-with-password (baseline after)
 BODY=$LOGIN_BODY measure login -t2 -c"$C_LOGIN" -d"$D" -s "$BENCH_LUA/post.lua" "$URL/api/v1/users/login/"
 BODY=$SU_BODY measure base_login -t2 -c"$C_LOGIN" -d"$D" -s "$BENCH_LUA/post.lua" \
@@ -414,7 +462,6 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else printf "-" }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
-ms_le() { awk -v a="${1%ms}" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
 ratio_num() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print 0 }'; }
 
 FAIL=0
@@ -476,12 +523,17 @@ echo "answers: validate ${VALIDATE_BYTES} B, profile ${PROFILE_BYTES} B, net/htt
 echo "hash bound: bcrypt cost $USERS_COST, median of 20 verifications ${HB_MEDIAN_MS} ms → $HB_CORES cores ÷ that = ${HB_BOUND} logins/s (measured ${HB_CORES} in parallel: ${HB_PARALLEL}/s)"
 echo
 header
-line "validate (Bearer)" "$C_VALIDATE" validate 0 "net/http" "${RPS[base_validate]}" "$R_VAL%" "≥40% p99≤10ms (≥25%)" "$(verdict "$R_VAL" 40 25 "${P99[validate]}" 10)"
+line "validate (Bearer)" "$C_VALIDATE" validate 0 "net/http" "${RPS[base_validate]}" "$R_VAL%" "≥70% p99≤10ms (≥40%)" "$(verdict "$R_VAL" 70 40 "${P99[validate]}" 10)"
 base_line "baseline net/http" "$C_VALIDATE" base_validate
-line "profile GET" "$C_PROFILE" profile 0 "net/http" "${RPS[base_profile]}" "$R_PRO%" "≥30% p99≤20ms (≥20%)" "$(verdict "$R_PRO" 30 20 "${P99[profile]}" 20)"
+line "profile GET" "$C_PROFILE" profile 0 "net/http" "${RPS[base_profile]}" "$R_PRO%" "≥70% p99≤20ms (≥30%)" "$(verdict "$R_PRO" 70 30 "${P99[profile]}" 20)"
 base_line "baseline net/http" "$C_PROFILE" base_profile
-line "refresh (rotation)" "$C_REFRESH" refresh 0 "PB auth-refresh" "${RPS[base_refresh]}" "$R_REF%" "≥100%" "$(verdict "$R_REF" 100 "")"
+line "refresh (rotation)" "$C_REFRESH" refresh 0 "PB auth-refresh" "${RPS[base_refresh]}" "$R_REF%" "≥150% (≥100%)" "$(verdict "$R_REF" 150 100)"
 base_line "baseline PB auth-refresh" "$C_REFRESH" base_refresh
+REFRESH_RATIOS=()
+for ((i = 1; i <= REFRESH_ROUNDS; i++)); do
+	REFRESH_RATIOS+=("${RPS[refresh_$i]} ÷ ${RPS[base_refresh_$i]} = $(pct "${RPS[refresh_$i]}" "${RPS[base_refresh_$i]}")")
+done
+printf '  %s\n' "refresh rounds (${REFRESH_SECS}s each side, alternating): $(IFS=';'; echo "${REFRESH_RATIOS[*]}" | sed 's/;/; /g')"
 line "login (no 2FA)" "$C_LOGIN" login 0 "PB auth-with-password" "${RPS[base_login]}" "$R_LOG%" "" ""
 base_line "baseline PB auth-w-pass" "$C_LOGIN" base_login
 printf "$FMT" "  login vs hash bound" "" "${RPS[login]}" "" "" "" "hash bound ${HB_CORES}÷${HB_MEDIAN_MS}ms" "$HB_BOUND" "$R_HB%" "≥90%: $(verdict "$R_HB" 90 "")" "" ""
@@ -507,6 +559,7 @@ echo "request log rows (PocketBase /api/logs): $LOGS_TOTAL in all — validate $
 echo "  VmHWM after these count queries (not part of the peak above): ${AFTER_LOGS_HWM_MB} MB"
 echo
 echo "ratio = Gatehouse req/s ÷ baseline req/s of the same run; non-2xx [unexpected statuses], sock = socket errors/timeouts;"
+echo "target = issue 17's (done when), in brackets issue 6's: \"floor\" = only the bracketed one met; refresh = its rounds' answers ÷ their time, each side;"
 echo "cpu% s/w/o = share of all cores used by the server / wrk / anything else during the workload (high o = noisy machine);"
 echo "RSS MB = VmRSS of gatehouse right after the workload."
 # ---------------------------------------------------------------------------------------------
