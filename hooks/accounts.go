@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -13,6 +14,7 @@ import (
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
+	"gatehouse/plugins/signin"
 	"gatehouse/plugins/tokens"
 )
 
@@ -64,7 +66,7 @@ func createAccount(e *core.RecordEvent) error {
 }
 
 // updateAccount keeps the read-only fields read-only, clears `verified` when the email changes
-// (§2.2: a new address is not proven), and ends every session of a staff user set inactive or
+// (§2.2: a new address is not proven) and spends the unused reset tokens with it, and ends every session of a staff user set inactive or
 // of an employee set to Rejected (§3.5), whoever makes the change (our endpoints or the
 // dashboard). The update and the revocation commit together; the stored row is read once.
 func updateAccount(e *core.RecordEvent) error {
@@ -75,7 +77,8 @@ func updateAccount(e *core.RecordEvent) error {
 	if e.Record.GetString("company_id") != orig.GetString("company_id") {
 		e.Record.Set("company_id", orig.GetString("company_id"))
 	}
-	if !strings.EqualFold(e.Record.Email(), orig.Email()) {
+	emailChanged := !strings.EqualFold(e.Record.Email(), orig.Email())
+	if emailChanged {
 		e.Record.SetVerified(false)
 	}
 	e.Record.SetEmailVisibility(false)
@@ -97,13 +100,27 @@ func updateAccount(e *core.RecordEvent) error {
 			userType, reason = realm.TypeEmployee, tokens.ReasonEmployeeRejected
 		}
 	}
-	if reason == "" {
+	if reason == "" && !emailChanged {
 		return e.Next()
 	}
 	return e.App.RunInTransaction(func(tx core.App) error {
 		e.App = tx
 		if err := e.Next(); err != nil {
 			return err
+		}
+		if emailChanged {
+			// A reset link sent to the old address would set `verified` for the new one
+			// (a completed reset proves the mailbox, §2.2): it dies with the change.
+			r, err := realm.Of(e.Record)
+			if err != nil {
+				return err
+			}
+			if _, err := signin.InvalidateResetTokens(tx, r, e.Record.Id, time.Now()); err != nil {
+				return err
+			}
+		}
+		if reason == "" {
+			return nil
 		}
 		_, err := tokens.RevokeSessions(tx, userType, e.Record.Id, reason, "")
 		return err

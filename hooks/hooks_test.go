@@ -129,6 +129,77 @@ func TestEmailNormalisationAndVerifiedReset(t *testing.T) {
 	}
 }
 
+// An email change spends the principal's unused reset tokens (a completed reset sets verified,
+// so a link sent to the old address must not vouch for the new one); other changes and other
+// principals' tokens are left alone. Both realms, written as the dashboard writes (app.Save).
+func TestEmailChangeSpendsUnusedResetTokens(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ collection, userType, relation string }{
+		{"users", "staff", "user"}, {"employees", "employee", "employee"},
+	} {
+		t.Run(c.userType, func(t *testing.T) {
+			t.Parallel()
+			app := newApp(t)
+			owner, err := newAccount(t, app, c.collection, "owner@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := newAccount(t, app, c.collection, "other@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			col, err := app.FindCachedCollectionByNameOrId("password_reset_tokens")
+			if err != nil {
+				t.Fatal(err)
+			}
+			token := func(principal *core.Record, hash, usedAt string) *core.Record {
+				r := core.NewRecord(col)
+				r.Set("user_type", c.userType)
+				r.Set(c.relation, principal.Id)
+				r.Set("token_hash", hash)
+				r.Set("expires_at", "2099-01-01 00:00:00.000Z")
+				r.Set("used_at", usedAt)
+				if err := app.Save(r); err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			live := token(owner, "h-live", "")
+			used := token(owner, "h-used", "2026-01-01 00:00:00.000Z")
+			others := token(other, "h-other", "")
+			usedAt := func(r *core.Record) string {
+				fresh, err := app.FindRecordById(col, r.Id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fresh.GetString("used_at")
+			}
+
+			owner.Set("first_name", "Renamed") // not an email change: the token stays usable
+			if err := app.Save(owner); err != nil {
+				t.Fatal(err)
+			}
+			if got := usedAt(live); got != "" {
+				t.Fatalf("a name change spent the reset token (used_at %q)", got)
+			}
+
+			owner.SetEmail("Moved@Example.com")
+			if err := app.Save(owner); err != nil {
+				t.Fatal(err)
+			}
+			if got := usedAt(live); got == "" {
+				t.Fatal("the unused reset token survived the email change")
+			}
+			if got := usedAt(used); got != "2026-01-01 00:00:00.000Z" {
+				t.Fatalf("the already used token's used_at moved to %q", got)
+			}
+			if got := usedAt(others); got != "" {
+				t.Fatalf("another principal's token was spent (used_at %q)", got)
+			}
+		})
+	}
+}
+
 func TestUsernameDerivation(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)

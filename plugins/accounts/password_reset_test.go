@@ -466,3 +466,46 @@ func TestResetPasswordValidationStages(t *testing.T) {
 		t.Errorf("GET forgot: %d %v", r.status, r.header)
 	}
 }
+
+// The review's account-takeover path of an invitation (§2.2, §8.8 st. 95): a staff user asks
+// for a reset link at their own address, changes their email to someone else's, then completes
+// the reset — which would set `verified` for an address nobody proved. The email change spends
+// the link (hooks): the reset answers the invalid-token 400, the password and `verified` stay.
+func TestResetLinkDiesWithAnEmailChange(t *testing.T) {
+	t.Parallel()
+	f := newPwFlow(t, pwOpts{})
+	u := f.pwKestrel()
+	u.Set("is_staff", true)
+	if err := f.app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	token := f.pwForgot(u.Email())
+	access := f.login(u.Email(), pwOldPassword).str("access")
+
+	r := f.do(http.MethodPatch, "/api/v1/users/profile/",
+		map[string]string{"email": "new.hire@example.com", "current_password": pwOldPassword}, pwBearer(access)...)
+	if r.status != 200 {
+		t.Fatalf("email change: %d %s", r.status, r.body)
+	}
+	if row := f.pwTokenRow(token); row.GetDateTime("used_at").IsZero() {
+		t.Fatal("the reset token is still unused after the email change")
+	}
+
+	r = f.do(http.MethodPost, pwResetPath, pwResetBodyOf(token, pwNewPassword, pwNewPassword))
+	if r.status != 400 || string(r.body) != pwTokenBad {
+		t.Fatalf("reset with the link of the old address: %d %s", r.status, r.body)
+	}
+	fresh := f.pwReload(u)
+	if fresh.Email() != "new.hire@example.com" || fresh.Verified() || !fresh.ValidatePassword(pwOldPassword) {
+		t.Fatalf("after the refused reset: email %q verified %v, old password kept %v",
+			fresh.Email(), fresh.Verified(), fresh.ValidatePassword(pwOldPassword))
+	}
+	// a link asked for at the new address works, and proves it
+	token = f.pwForgot("new.hire@example.com")
+	if r := f.do(http.MethodPost, pwResetPath, pwResetBodyOf(token, pwNewPassword, pwNewPassword)); r.status != 200 || string(r.body) != pwResetBody {
+		t.Fatalf("reset with a link of the new address: %d %s", r.status, r.body)
+	}
+	if fresh := f.pwReload(u); !fresh.Verified() || !fresh.ValidatePassword(pwNewPassword) {
+		t.Fatalf("after the reset at the new address: verified %v", fresh.Verified())
+	}
+}

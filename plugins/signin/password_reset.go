@@ -18,6 +18,7 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 )
 
@@ -83,13 +84,21 @@ func (p *Flows) findValidResetToken(app core.App, token string, now time.Time) (
 	return row, user, nil
 }
 
-// invalidateResetTokens marks the user's unused reset tokens as used (a new token, a password
-// change and a completed reset all do, §2.11, §5.6.1, §5.6.4) and returns how many.
+// invalidateResetTokens marks the user's unused reset tokens as used (InvalidateResetTokens).
 func (p *Flows) invalidateResetTokens(app core.App, userID string, now time.Time) (int64, error) {
+	return InvalidateResetTokens(app, p.realm, userID, now)
+}
+
+// InvalidateResetTokens marks the unused reset tokens of a principal of realm r as used and
+// returns how many: a new token, a password change and a completed reset do (§2.11, §5.6.1,
+// §5.6.4), and so does an email change (hooks): a completed reset sets `verified`, the proof
+// that the principal holds the mailbox of its email (§2.2), so a link sent to the old address
+// must not vouch for the new one.
+func InvalidateResetTokens(app core.App, r *realm.Realm, principalID string, now time.Time) (int64, error) {
 	at := resetDBTime(now)
 	res, err := app.DB().Update(resetTokensCollection,
 		dbx.Params{"used_at": at, "updated": at},
-		dbx.HashExp{"user_type": p.realm.Type, p.realm.Relation: userID, "used_at": ""},
+		dbx.HashExp{"user_type": r.Type, r.Relation: principalID, "used_at": ""},
 	).Execute()
 	if err != nil {
 		return 0, err
