@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 )
 
 // Burst tests of issue 12 on the built binary, rate limits off: every limit of §6.1/§6.2 must
@@ -325,5 +328,103 @@ func TestForgotPasswordTimingDoesNotRevealAccounts(t *testing.T) {
 	// The known account still got its (throttled: 3 per hour) reset emails.
 	if rows := superuserRecords(t, s, su, "password_reset_tokens", "user_type='staff'"); len(rows) != 3 {
 		t.Fatalf("%d reset tokens, want 3", len(rows))
+	}
+}
+
+const bodyMFALocked = `{"detail":"Too many failed verification attempts. Try again later.","code":"account_locked"}`
+
+// §6.1's second-factor lock under concurrency, on the built binary. The lock is read before a
+// code is compared and a failure written after it, so without serialising each account's steps
+// 24 wrong codes released together (12 mfa_pending tokens, 2 codes each: no token dies) were all
+// compared. Now exactly 10 are (otp_invalid), the 14 others get 403 account_locked, 10 OTP
+// failures are stored and the mfa_locked email is queued once. The other side: 10 RIGHT
+// recovery codes at once, each on its own token, all sign in.
+func TestBurstSecondFactorLockHoldsAcrossTokens(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	const email, password = "burst.lock@example.com", "violet-harbor-42"
+	id := createStaffUser(t, s, su, email, password)
+
+	// TOTP on through the API (pquerna/otp computes the codes here; oathtool checks the
+	// implementation in twofa_test.go), which hands out the 10 recovery codes.
+	st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", map[string]string{"email": email, "password": password})
+	if st != 200 {
+		t.Fatalf("login: %d %s", st, body)
+	}
+	auth := []string{"Authorization", "Bearer " + decodeJSON(t, body)["access"].(string)}
+	st, _, body = s.Do(t, http.MethodPost, "/api/v1/users/2fa/enable/", map[string]string{"password": password}, auth...)
+	secret, _ := decodeJSON(t, body)["secret"].(string)
+	if st != 200 || secret == "" {
+		t.Fatalf("2fa/enable: %d %s", st, body)
+	}
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, body = s.Do(t, http.MethodPost, "/api/v1/users/2fa/enable/", map[string]string{"password": password, "otp_code": code}, auth...)
+	var enabled struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	if st != 200 || json.Unmarshal(body, &enabled) != nil || len(enabled.RecoveryCodes) != 10 {
+		t.Fatalf("2fa/enable confirm: %d %s", st, body)
+	}
+
+	challenges := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/login/", map[string]string{"email": email, "password": password})
+			tok, _ := decodeJSON(t, body)["temporary_token"].(string)
+			if st != 200 || tok == "" {
+				t.Fatalf("login %d with 2FA on: %d %s", i, st, body)
+			}
+			out[i] = tok
+		}
+		return out
+	}
+
+	right := challenges(10)
+	answers := burst(t, s, 10, "/api/v1/users/login/verify-otp/", func(i int) any {
+		return map[string]string{"temporary_token": right[i], "recovery_code": enabled.RecoveryCodes[i]}
+	})
+	for i, a := range answers {
+		if a.status != 200 || !strings.Contains(a.body, `"access":"`) {
+			t.Fatalf("right recovery code %d of 10 at once: %d %s", i, a.status, a.body)
+		}
+	}
+
+	// Codes that are surely wrong: none of the steps around now (the server accepts ±1).
+	valid := map[string]bool{}
+	for d := -2; d <= 3; d++ {
+		c, err := totp.GenerateCode(secret, time.Now().Add(time.Duration(d)*30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		valid[c] = true
+	}
+	var wrong []string
+	for n := 100000; len(wrong) < 24; n += 37913 {
+		if c := strconv.Itoa(n % 1000000); len(c) == 6 && !valid[c] {
+			wrong = append(wrong, c)
+		}
+	}
+	tokens := challenges(12)
+	answers = burst(t, s, 24, "/api/v1/users/login/verify-otp/", func(i int) any {
+		return map[string]string{"temporary_token": tokens[i/2], "otp_code": wrong[i]}
+	})
+	got := tally(answers)
+	if got[bodyOTPInvalid] != 10 || got[bodyMFALocked] != 14 {
+		t.Fatalf("24 wrong codes at once: %v (want 10 otp_invalid, 14 account_locked)", got)
+	}
+	for _, a := range answers {
+		if a.body == bodyMFALocked && a.status != 403 || a.body == bodyOTPInvalid && a.status != 400 {
+			t.Fatalf("status %d for %s", a.status, a.body)
+		}
+	}
+	if rows := superuserRecords(t, s, su, "auth_failures", "principal_id='"+id+"' && kind='otp'"); len(rows) != 10 {
+		t.Fatalf("%d OTP failures stored, want 10", len(rows))
+	}
+	if rows := superuserRecords(t, s, su, "email_outbox", "template='mfa_locked' && to='"+email+"'"); len(rows) != 1 {
+		t.Fatalf("%d mfa_locked emails queued, want 1", len(rows))
 	}
 }

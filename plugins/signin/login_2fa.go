@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -9,6 +10,7 @@ import (
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
@@ -21,8 +23,24 @@ func otpInvalid() *apikit.Error {
 	return apikit.NewError(http.StatusBadRequest, apikit.CodeOTPInvalid, detailOTPInvalid)
 }
 
+// beginSecondFactor starts a second-factor step of user (secondfactor.Steps): from the lock
+// check to the written outcome, no other step of the account runs. A wait past its bound is a
+// 429. The caller ends the step (defer end()).
+func (p *Flows) beginSecondFactor(e *core.RequestEvent, user *core.Record) (end func(), err error) {
+	end, err = p.steps.Begin(e.Request.Context(), p.realm.Type, user.Id)
+	if errors.Is(err, secondfactor.ErrStepWaitTimeout) {
+		return nil, apikit.TooManyRequests(passwords.RetryAfterSeconds)
+	}
+	return end, err
+}
+
 // secondFactorAtLogin is step 7 of §5.1.2 for an account with 2FA on.
 func (p *Flows) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req loginRequest) error {
+	end, err := p.beginSecondFactor(e, user)
+	if err != nil {
+		return err
+	}
+	defer end()
 	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
 	if err != nil {
 		return err
@@ -186,6 +204,11 @@ func (p *Flows) VerifyOTP(e *core.RequestEvent) error {
 	if err != nil || !p.realm.MayAct(user) {
 		return apikit.TokenNotValid()
 	}
+	end, err := p.beginSecondFactor(e, user)
+	if err != nil {
+		return err
+	}
+	defer end()
 	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/realm"
+	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 )
 
@@ -38,6 +39,7 @@ type Flows struct {
 	cfg      *config.Config
 	tokens   *tokens.Service
 	attempts *captcha.Attempts
+	steps    *secondfactor.Steps // the realm's second-factor steps, one at a time per principal
 	pool     *passwords.Pool
 	mailer   *mailer.Mailer
 	spec     *Spec
@@ -53,7 +55,7 @@ func New(app core.App, deps Deps, spec *Spec) (*Flows, error) {
 	}
 	return &Flows{
 		app: app, kit: deps.Kit, cfg: deps.Kit.Config(), tokens: deps.Tokens, attempts: deps.Attempts,
-		pool: deps.Pool, mailer: deps.Mailer, spec: spec, realm: spec.Realm,
+		steps: secondfactor.NewSteps(), pool: deps.Pool, mailer: deps.Mailer, spec: spec, realm: spec.Realm,
 		afterAnswer: newAfterAnswer(app, spec.Realm.Type, 256),
 	}, nil
 }

@@ -237,32 +237,49 @@ func readTwoFACodeRequest(e *core.RequestEvent, withRecovery bool) (twoFACodeReq
 	return req, body.Err()
 }
 
-// checkTwoFAPreconditions runs steps 1–4 of §5.7.2: password, 2FA enabled, second-factor
-// lock, exactly one code.
 // twoFACodeStep is the shared start of 2fa/disable and verify-disable-otp: the caller, its
 // code request (withRecovery: recovery_code accepted) and the preconditions, in that order.
-func (p *Flows) twoFACodeStep(e *core.RequestEvent, withRecovery bool) (*apikit.Caller, twoFACodeRequest, error) {
+// On success a second-factor step of the caller has begun: the caller ends it (defer end())
+// once the code's outcome is written.
+func (p *Flows) twoFACodeStep(e *core.RequestEvent, withRecovery bool) (*apikit.Caller, twoFACodeRequest, func(), error) {
 	caller, err := p.Caller(e)
 	if err != nil {
-		return nil, twoFACodeRequest{}, err
+		return nil, twoFACodeRequest{}, nil, err
 	}
 	req, err := readTwoFACodeRequest(e, withRecovery)
 	if err != nil {
-		return nil, twoFACodeRequest{}, err
+		return nil, twoFACodeRequest{}, nil, err
 	}
-	if err := p.checkTwoFAPreconditions(e, caller.Record, req); err != nil {
-		return nil, twoFACodeRequest{}, err
+	end, err := p.checkTwoFAPreconditions(e, caller.Record, req)
+	if err != nil {
+		return nil, twoFACodeRequest{}, nil, err
 	}
-	return caller, req, nil
+	return caller, req, end, nil
 }
 
-func (p *Flows) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record, req twoFACodeRequest) error {
+// checkTwoFAPreconditions runs steps 1–4 of §5.7.2: password, 2FA enabled, second-factor
+// lock, exactly one code. The second-factor step begins before the lock is read (not during
+// the password's bcrypt) and is ended here when a later precondition fails.
+func (p *Flows) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record, req twoFACodeRequest) (end func(), err error) {
 	if err := p.twoFACheckPassword(e, user, req.password); err != nil {
-		return err
+		return nil, err
 	}
 	if !user.GetBool("otp_enabled") {
-		return apikit.InvalidField("non_field_errors", msgTwoFANotEnabled)
+		return nil, apikit.InvalidField("non_field_errors", msgTwoFANotEnabled)
 	}
+	end, err = p.beginSecondFactor(e, user)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkLockAndCode(e, user, req); err != nil {
+		end()
+		return nil, err
+	}
+	return end, nil
+}
+
+// checkLockAndCode is steps 3–4 of §5.7.2: the second-factor lock, then exactly one code.
+func (p *Flows) checkLockAndCode(e *core.RequestEvent, user *core.Record, req twoFACodeRequest) error {
 	locked, err := secondfactor.MFALocked(e.App, p.cfg, user)
 	if err != nil {
 		return err
@@ -280,10 +297,11 @@ func (p *Flows) checkTwoFAPreconditions(e *core.RequestEvent, user *core.Record,
 }
 
 func (p *Flows) Disable2FA(e *core.RequestEvent) error {
-	caller, req, err := p.twoFACodeStep(e, true)
+	caller, req, end, err := p.twoFACodeStep(e, true)
 	if err != nil {
 		return err
 	}
+	defer end()
 	user := caller.Record
 
 	method := user.GetString("otp_method")
@@ -338,10 +356,11 @@ func (p *Flows) Disable2FA(e *core.RequestEvent) error {
 // verifyDisableOTP checks password and code exactly like 2fa/disable (without recovery codes)
 // and spends the code; 2FA stays enabled.
 func (p *Flows) VerifyDisableOTP(e *core.RequestEvent) error {
-	caller, req, err := p.twoFACodeStep(e, false)
+	caller, req, end, err := p.twoFACodeStep(e, false)
 	if err != nil {
 		return err
 	}
+	defer end()
 	user := caller.Record
 	method := user.GetString("otp_method")
 	right, err := p.checkOTP(e.App, user, method, secondfactor.PurposeManage, req.otpCode)
