@@ -476,9 +476,19 @@ func (p *plugin) editSettings(e *core.RequestEvent) error {
 	if len(recs) > 1 {
 		return apikit.InvalidField("role_id", msgRoleIDRequired)
 	}
-	rec := recs[0]
-	rec.Set("settings", settings)
+	// The row is read again inside the write transaction and only settings changes: a save of the
+	// copy read above would write back every column as it was then (PocketBase saves them all),
+	// undoing a deactivation or role change committed in between (§3.5).
+	var rec *core.Record
 	err = p.app.RunInTransaction(func(tx core.App) error {
+		var err error
+		if rec, err = findByID(tx, colAssignments, recs[0].Id); err != nil || rec == nil {
+			if err == nil {
+				err = apikit.NotFound(msgAssignmentNotFound) // deleted in between
+			}
+			return err
+		}
+		rec.Set("settings", settings)
 		if err := tx.Save(rec); err != nil {
 			return err
 		}

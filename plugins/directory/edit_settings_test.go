@@ -1,0 +1,55 @@
+package directory_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// edit-settings changes settings only. It used to save the assignment as read before its write
+// transaction, so a deactivation committed in between was written back as active (§3.5: the
+// deactivation holds at once). Here the deactivation's transaction holds the write connection
+// while the request reads, and commits after it: the request must then see it.
+func TestEditSettingsKeepsAConcurrentDeactivation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	su := f.token(f.staff(true))
+	agent := f.staff(false)
+	asg := f.assign(agent, "hdts/Ticket Coordinator", true)
+
+	done := make(chan int, 1)
+	err := f.app.RunInTransaction(func(tx core.App) error {
+		fresh, err := tx.FindRecordById("user_system_roles", asg.Id)
+		if err != nil {
+			return err
+		}
+		fresh.Set("is_active", false)
+		if err := tx.Save(fresh); err != nil {
+			return err
+		}
+		go func() {
+			rep := f.do(su, "POST", "/api/v1/system-roles/user-system-roles/edit-settings/",
+				map[string]any{"user_id": agent.Id, "system": "hdts", "settings": map[string]any{"is_deployed": true}})
+			done <- rep.Status
+		}()
+		time.Sleep(300 * time.Millisecond) // the request reads the committed (active) row, then waits for the writer
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status := <-done; status != 200 {
+		t.Fatalf("edit-settings: %d", status)
+	}
+	fresh, err := f.app.FindRecordById("user_system_roles", asg.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.GetBool("is_active") {
+		t.Fatal("edit-settings wrote the deactivated assignment back as active")
+	}
+	if got := fresh.GetString("settings"); got != `{"is_deployed":true}` {
+		t.Fatalf("settings = %s", got)
+	}
+}
