@@ -88,14 +88,9 @@ func (p *Flows) Login(e *core.RequestEvent) error {
 		return check.gate
 	}
 	user := check.user
-	pool := p.pool
-	ctx := e.Request.Context()
 	if check.rehash {
 		// the stored hash has another bcrypt cost than configured: re-hash now (§1.13)
-		if err := pool.SetPassword(ctx, user, req.password); err != nil {
-			return err
-		}
-		if err := e.App.Save(user); err != nil {
+		if err := p.rehash(e, user, req.password); err != nil {
 			return err
 		}
 	}
@@ -103,6 +98,33 @@ func (p *Flows) Login(e *core.RequestEvent) error {
 		return p.secondFactorAtLogin(e, user, req)
 	}
 	return p.completeLogin(e, user, tokens.MethodPassword)
+}
+
+// rehash stores a verified password again at the configured bcrypt cost (§1.13). The hash is
+// computed (a bcrypt, ~250 ms) on a copy of the record read for the check, and only the
+// password columns are written, in a transaction, to the row as it is now — and only while its
+// hash is still the one just verified. A whole-record save of the copy would write back every
+// column as it was before the comparison: a deactivation, a lock, a TOTP step or a 2FA change
+// committed meanwhile would be undone, and a password changed meanwhile replaced by this one.
+func (p *Flows) rehash(e *core.RequestEvent, user *core.Record, plain string) error {
+	hashField := core.FieldNamePassword + ":hash"
+	verified, verifiedLegacy := user.GetString(hashField), user.GetString(passwords.LegacyHashField)
+	rehashed := user.Fresh()
+	if err := p.pool.SetPassword(e.Request.Context(), rehashed, plain); err != nil {
+		return err
+	}
+	return e.App.RunInTransaction(func(tx core.App) error {
+		fresh, err := tx.FindRecordById(user.Collection(), user.Id)
+		if err != nil {
+			return err
+		}
+		if fresh.GetString(hashField) != verified || fresh.GetString(passwords.LegacyHashField) != verifiedLegacy {
+			return nil // the password changed meanwhile: that one stays
+		}
+		fresh.SetRaw(core.FieldNamePassword, rehashed.GetRaw(core.FieldNamePassword))
+		fresh.Set(passwords.LegacyHashField, rehashed.GetString(passwords.LegacyHashField))
+		return tx.Save(fresh)
+	})
 }
 
 // checkLoginPassword is steps 2–5 of §5.1.2, shared by login and 2fa/request-otp. The attempt
