@@ -365,7 +365,7 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 		if roleChanged && p.tripleExists(row.User, row.System, role.Id, row.ID) {
 			return apikit.Conflict(msgDuplicateAssignment)
 		}
-		_, err = p.updateAudited(colAssignments, row.ID, func(rec *core.Record) (audit.Entry, error) {
+		_, err = p.updateAudited(colAssignments, row.ID, func(_ core.App, rec *core.Record) (audit.Entry, error) {
 			if roleChanged {
 				rec.Set("role", role.Id)
 			}

@@ -159,8 +159,8 @@ func (p *plugin) getRole(e *core.RequestEvent) error {
 
 // roleExists reports whether the system has a role of that name, case-insensitively, other
 // than exceptID.
-func (p *plugin) roleExists(systemID, name, exceptID string) bool {
-	q := p.app.DB().Select("COUNT(*) AS n").From(colRoles).
+func roleExists(app core.App, systemID, name, exceptID string) bool {
+	q := app.DB().Select("COUNT(*) AS n").From(colRoles).
 		Where(dbx.NewExp("[[system]] = {:s} AND [[name]] = {:n} COLLATE NOCASE", dbx.Params{"s": systemID, "n": name}))
 	if exceptID != "" {
 		q = q.AndWhere(dbx.Not(dbx.HashExp{"id": exceptID}))
@@ -203,9 +203,6 @@ func (p *plugin) createRole(e *core.RequestEvent) error {
 	if err := body.Err(); err != nil {
 		return err
 	}
-	if p.roleExists(sys.Id, name, "") {
-		return duplicateRole(name, sys.GetString("slug"))
-	}
 	col, err := p.app.FindCachedCollectionByNameOrId(colRoles)
 	if err != nil {
 		return err
@@ -215,14 +212,20 @@ func (p *plugin) createRole(e *core.RequestEvent) error {
 	role.Set("name", name)
 	role.Set("description", description)
 	role.Set("is_custom", true)
+	// The case-insensitive duplicate check runs in the write transaction: the unique index is
+	// exact-case (§2.5), so two concurrent requests for Agent and AGENT could both pass a check
+	// made before it.
 	err = p.app.RunInTransaction(func(tx core.App) error {
+		if roleExists(tx, sys.Id, name, "") {
+			return duplicateRole(name, sys.GetString("slug"))
+		}
 		if err := tx.Save(role); err != nil {
 			return err
 		}
 		return audit.Log(tx, actorEntry(e, "role.created", "role", role.Id, sys.GetString("slug")))
 	})
 	if err != nil {
-		if p.roleExists(sys.Id, name, "") {
+		if roleExists(p.app, sys.Id, name, "") {
 			return duplicateRole(name, sys.GetString("slug"))
 		}
 		return err
@@ -260,10 +263,10 @@ func (p *plugin) updateRole(put bool) func(e *core.RequestEvent) error {
 		if err := body.Err(); err != nil {
 			return err
 		}
-		if hasName && p.roleExists(sys.Id, name, role.Id) {
-			return duplicateRole(name, sys.GetString("slug"))
-		}
-		saved, err := p.updateAudited(colRoles, role.Id, func(rec *core.Record) (audit.Entry, error) {
+		saved, err := p.updateAudited(colRoles, role.Id, func(tx core.App, rec *core.Record) (audit.Entry, error) {
+			if hasName && roleExists(tx, sys.Id, name, role.Id) { // in the transaction, as in createRole
+				return audit.Entry{}, duplicateRole(name, sys.GetString("slug"))
+			}
 			if hasName {
 				rec.Set("name", name)
 			}
@@ -275,7 +278,7 @@ func (p *plugin) updateRole(put bool) func(e *core.RequestEvent) error {
 		if err == nil {
 			role = saved
 		} else {
-			if hasName && p.roleExists(sys.Id, name, role.Id) {
+			if hasName && roleExists(p.app, sys.Id, name, role.Id) {
 				return duplicateRole(name, sys.GetString("slug"))
 			}
 			return err
