@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
@@ -15,6 +16,50 @@ import (
 
 // AdminRoleName is the role whose active assignment makes a user ADMIN(S) (§1.7).
 const AdminRoleName = permissions.AdminRole
+
+// BuiltinSystems are the systems the migrations create: never deleted, their slugs never
+// changed (§5.9), whoever writes. ReservedSlug is never a system's slug (§2.4).
+var BuiltinSystems = []string{"hdts", "tts"}
+
+const ReservedSlug = "auth"
+
+// Messages of the system hooks (the API answers the same rules with its own envelope first).
+const (
+	MsgBuiltinNoDelete = "Built-in systems cannot be deleted."
+	MsgSlugBuiltin     = "The slug of a built-in system cannot be changed."
+	MsgSlugReserved    = "This slug is reserved."
+)
+
+// keepBuiltinSystems refuses to delete hdts or tts (§5.9): their plugins, the HDTS_ADMIN and
+// TTS_ADMIN levels and the employee profile depend on them.
+func keepBuiltinSystems(e *core.RecordEvent) error {
+	if slices.Contains(BuiltinSystems, e.Record.GetString("slug")) {
+		return validation.Errors{"slug": validation.NewError("validation_builtin_system_delete", MsgBuiltinNoDelete)}
+	}
+	return e.Next()
+}
+
+// checkSystemSlug refuses the reserved slug on a new or renamed system (§2.4) and any new slug
+// for a built-in one (§5.9); the API's forced rename of other systems passes.
+func checkSystemSlug(e *core.RecordEvent) error {
+	slug, before := e.Record.GetString("slug"), ""
+	if !e.Record.IsNew() {
+		orig, err := storedRecord(e)
+		if err != nil {
+			return err
+		}
+		if before = orig.GetString("slug"); before == slug {
+			return e.Next()
+		}
+	}
+	switch {
+	case slices.Contains(BuiltinSystems, before):
+		return validation.Errors{"slug": validation.NewError("validation_builtin_slug", MsgSlugBuiltin)}
+	case slug == ReservedSlug:
+		return validation.Errors{"slug": validation.NewError("validation_reserved_slug", MsgSlugReserved)}
+	}
+	return e.Next()
+}
 
 // createSystemWithAdminRole gives every new system its default Admin role in the same
 // transaction (§2.4), whether the system comes from the API, the CLI or the dashboard.

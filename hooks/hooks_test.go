@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -264,6 +265,53 @@ func TestSystemsGetTheirAdminRole(t *testing.T) {
 	users, _ := app.FindAllRecords("users")
 	if len(users) != 0 {
 		t.Fatal("creating a system must create no account")
+	}
+}
+
+// §5.9 and §2.4 hold for the dashboard too: hdts and tts are never deleted nor renamed, and no
+// system gets the reserved slug; other systems are deleted and renamed as before.
+func TestBuiltinSystemsAndTheReservedSlug(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	col, _ := app.FindCachedCollectionByNameOrId("systems")
+	refused := func(err error, msg string) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Fatalf("got %v, want a refusal %q", err, msg)
+		}
+	}
+	for _, slug := range hooks.BuiltinSystems {
+		sys, err := app.FindFirstRecordByData(col, "slug", slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused(app.Delete(sys), hooks.MsgBuiltinNoDelete)
+		sys.Set("slug", slug+"-renamed")
+		refused(app.Save(sys), hooks.MsgSlugBuiltin)
+		if fresh, err := app.FindRecordById(col, sys.Id); err != nil || fresh.GetString("slug") != slug {
+			t.Fatalf("%s after the refusals: %v %v", slug, fresh, err)
+		}
+	}
+
+	reserved := core.NewRecord(col)
+	reserved.Set("name", "Auth")
+	reserved.Set("slug", hooks.ReservedSlug)
+	refused(app.Save(reserved), hooks.MsgSlugReserved)
+
+	custom := core.NewRecord(col)
+	custom.Set("name", "Asset Tracker")
+	custom.Set("slug", "assets")
+	if err := app.Save(custom); err != nil {
+		t.Fatal(err)
+	}
+	custom.Set("slug", hooks.ReservedSlug)
+	refused(app.Save(custom), hooks.MsgSlugReserved)
+	custom.Set("slug", "assets2")
+	if err := app.Save(custom); err != nil {
+		t.Fatalf("renaming a custom system: %v", err)
+	}
+	if err := app.Delete(custom); err != nil {
+		t.Fatalf("deleting a custom system: %v", err)
 	}
 }
 

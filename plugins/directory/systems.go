@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/hooks"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/permissions"
@@ -22,19 +23,20 @@ const (
 	msgSystemNotFound         = "System not found."
 	msgOnlySuperusersCreate   = "Only superusers can create new systems"
 	msgOnlySuperusersDelete   = "Only superusers can delete systems"
-	msgBuiltinNoDelete        = "Built-in systems cannot be deleted."
+	msgBuiltinNoDelete        = hooks.MsgBuiltinNoDelete
 	msgSystemNameTaken        = "A system with this name already exists."
 	msgSlugInvalid            = "Enter a valid slug consisting of lowercase letters, numbers, underscores or hyphens."
 	msgSlugTaken              = "A system with this slug already exists."
-	msgSlugReserved           = "This slug is reserved."
+	msgSlugReserved           = hooks.MsgSlugReserved
 	msgSlugImmutable          = "The slug cannot be changed."
 	msgSlugNeedsForce         = "The slug cannot be changed without ?force=true."
-	msgSlugBuiltin            = "The slug of a built-in system cannot be changed."
+	msgSlugBuiltin            = hooks.MsgSlugBuiltin
 	msgInvalidURL             = "Enter a valid URL."
 )
 
-// builtinSystems are created by migrations; they cannot be deleted or renamed (§5.9).
-var builtinSystems = []string{"hdts", "tts"}
+// builtinSystems are created by migrations; they cannot be deleted or renamed (§5.9; the hooks
+// hold the same rule for the dashboard).
+var builtinSystems = hooks.BuiltinSystems
 
 var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
@@ -222,7 +224,7 @@ func (p *plugin) checkSlug(body *apikit.Body, slug, exceptID string) {
 	switch {
 	case !slugRe.MatchString(slug):
 		body.Errors.Add("slug", msgSlugInvalid)
-	case slug == "auth":
+	case slug == hooks.ReservedSlug:
 		body.Errors.Add("slug", msgSlugReserved)
 	case p.taken(colSystems, "[[slug]] = {:v}", slug, exceptID):
 		body.Errors.Add("slug", msgSlugTaken)
