@@ -67,13 +67,19 @@ func (p *plugin) deleteSession(e *core.RequestEvent) error {
 	if !tokens.IsLiveSessionOf(e.App, sid, callerType(caller), caller.Record.Id) {
 		return apikit.NotFound("Session not found.")
 	}
-	if _, err := tokens.RevokeSession(e.App, sid, tokens.ReasonUserRevoked); err != nil {
+	// the revocation and its audit row commit together (§1.10)
+	err := e.App.RunInTransaction(func(tx core.App) error {
+		if _, err := tokens.RevokeSession(tx, sid, tokens.ReasonUserRevoked); err != nil {
+			return err
+		}
+		entry := audit.FromRequest(e, "session.revoked", true)
+		entry.ActorType, entry.ActorID = callerType(caller), caller.Record.Id
+		entry.TargetType, entry.TargetID = "session", sid
+		return audit.Log(tx, entry)
+	})
+	if err != nil {
 		return err
 	}
-	entry := audit.FromRequest(e, "session.revoked", true)
-	entry.ActorType, entry.ActorID = callerType(caller), caller.Record.Id
-	entry.TargetType, entry.TargetID = "session", sid
-	_ = audit.Log(e.App, entry)
 	if sid == caller.SessionID {
 		p.tokens.ClearCookies(e)
 	}
@@ -83,15 +89,20 @@ func (p *plugin) deleteSession(e *core.RequestEvent) error {
 // deleteOtherSessions is DELETE /api/v1/users/sessions/: every live session but the current one.
 func (p *plugin) deleteOtherSessions(e *core.RequestEvent) error {
 	caller := apikit.CallerOf(e)
-	n, err := tokens.RevokeSessions(e.App, callerType(caller), caller.Record.Id, tokens.ReasonUserRevoked, caller.SessionID)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
+	var n int
+	err := e.App.RunInTransaction(func(tx core.App) error {
+		var err error
+		n, err = tokens.RevokeLiveSessions(tx, callerType(caller), caller.Record.Id, tokens.ReasonUserRevoked, caller.SessionID)
+		if err != nil || n == 0 {
+			return err
+		}
 		entry := audit.FromRequest(e, "session.revoked", true)
 		entry.ActorType, entry.ActorID = callerType(caller), caller.Record.Id
 		entry.Details = map[string]any{"count": n}
-		_ = audit.Log(e.App, entry)
+		return audit.Log(tx, entry)
+	})
+	if err != nil {
+		return err
 	}
 	return apikit.WriteJSON(e, http.StatusOK, map[string]int{"revoked": n})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -539,9 +540,18 @@ func TestSessionsEndpoints(t *testing.T) {
 	if f.session(sidOf(t, a3.str("access"))).GetDateTime("revoked_at").IsZero() == false {
 		t.Fatal("a CSRF-refused request revoked a session")
 	}
+	// an expired session is not live (§5.15.6): neither listed nor counted as revoked
+	a4 := f.login("a@example.com", "violet-harbor-42")
+	f.setDate("sessions", dbx.HashExp{"id": sidOf(t, a4.str("access"))}, "expires_at", time.Now().Add(-time.Minute))
 	rr := f.do(http.MethodDelete, "/api/v1/users/sessions/", nil, auth...)
 	if rr.status != 200 || string(rr.body) != `{"revoked":1}` {
 		t.Fatalf("delete others: %d %s", rr.status, rr.body)
+	}
+	if s := f.session(sidOf(t, a4.str("access"))); !s.GetDateTime("revoked_at").IsZero() {
+		t.Fatalf("the expired session was revoked too (%s)", s.GetString("revoked_reason"))
+	}
+	if s := f.session(sidOf(t, a3.str("access"))); s.GetString("revoked_reason") != "user_revoked" {
+		t.Fatalf("the live other session: revoked_reason %q", s.GetString("revoked_reason"))
 	}
 	if f.do(http.MethodGet, "/api/v1/users/sessions/", nil, auth...).status != 200 || f.do(http.MethodGet, "/api/v1/users/sessions/", nil, "Authorization", "Bearer "+b1.str("access")).status != 200 {
 		t.Fatal("the current session and other users' sessions must survive")

@@ -66,6 +66,22 @@ func RevokeSessions(app core.App, userType, principalID, reason, exceptSID strin
 	return revokeWhere(app, where, reason)
 }
 
+// RevokeLiveSessions is RevokeSessions limited to sessions that have not expired either (the
+// live sessions LiveSessions lists): what a user ending their other sessions sees counted
+// (§5.15.6). The security revocations use RevokeSessions, which ends expired ones too.
+func RevokeLiveSessions(app core.App, userType, principalID, reason, exceptSID string) (int, error) {
+	if _, err := realm.ByType(userType); err != nil {
+		return 0, errors.New("tokens: unknown user type " + userType)
+	}
+	where := dbx.And(
+		dbx.HashExp{"user_type": userType, principalColumn(userType): principalID},
+		dbx.NewExp("[[revoked_at]] = ''"),
+		dbx.NewExp("[[expires_at]] > {:now} AND [[absolute_expires_at]] > {:now}", dbx.Params{"now": nowDT()}),
+		dbx.Not(dbx.HashExp{"id": exceptSID}),
+	)
+	return revokeWhere(app, where, reason)
+}
+
 // RevokeSession revokes one session by id (no-op when already revoked); it reports whether this
 // call revoked it.
 func RevokeSession(app core.App, sid, reason string) (bool, error) {
