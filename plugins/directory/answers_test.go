@@ -267,6 +267,16 @@ func TestDocumentedAnswers(t *testing.T) {
 		answer{method: "POST", path: "/api/v1/invitations/accept/", body: map[string]any{"token": "taken-email-token", "password": "Blue-Lantern-42", "password_confirm": "Blue-Lantern-42"},
 			status: 409, detail: "An account with this email already exists. Sign in and ask an administrator to add the role.",
 			effect: unchanged("invitations", taken.Id, "accepted_at", "")},
+		// an empty confirmation is blank like the reset's and the change's (§1.4; only the new
+		// password itself is "required" when empty)
+		answer{method: "POST", path: "/api/v1/invitations/accept/", body: map[string]any{"token": "accept-me-token", "password": "Blue-Lantern-42", "password_confirm": ""},
+			status: 400, field: "password_confirm", msg: "This field may not be blank.",
+			effect: func() string {
+				if f.count("users", dbx.HashExp{"email": newEmail}) != 0 {
+					return "an account was created"
+				}
+				return ""
+			}},
 		answer{method: "POST", path: "/api/v1/invitations/accept/", body: map[string]any{"token": "accept-me-token", "password": "Blue-Lantern-42", "password_confirm": "Blue-Lantern-42"},
 			status: 201, key: "message", value: "Invitation accepted. You can now log in.",
 			effect: func() string {

@@ -702,7 +702,7 @@ func (p *plugin) acceptInvitation(e *core.RequestEvent) error {
 	// (1) required
 	token, _ := body.String("token", apikit.Str{Required: true, Raw: true})
 	password, _ := body.String("password", apikit.Str{Required: true, Raw: true, BlankMsg: apikit.MsgRequired})
-	confirm, _ := body.String("password_confirm", apikit.Str{Required: true, Raw: true, BlankMsg: apikit.MsgRequired})
+	confirm, _ := body.String("password_confirm", apikit.Str{Required: true, Raw: true}) // blank when empty (§1.4): not the password being set
 	if err := body.Err(); err != nil {
 		return err
 	}
