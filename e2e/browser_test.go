@@ -334,6 +334,21 @@ func TestBrowserSignInWithCaptchaAfterFailures(t *testing.T) {
 	b.signedInAs(email)
 }
 
+// ?next= is followed only to a path of this site: a tab or line break after the first slash
+// ("/%09/evil.example/": browsers drop it from the URL, leaving "//evil.example/") made the page
+// leave for another site after a real sign-in. Now it is ignored and the login's redirect taken.
+func TestBrowserSignInIgnoresAForeignNext(t *testing.T) {
+	t.Parallel()
+	s, su := browserServer(t)
+	const email, password = "next.browser@example.com", "violet-harbor-42"
+	createStaffUser(t, s, su, email, password)
+	b := newBrowser(t, s)
+	b.do("open the sign-in page with a foreign next", chromedp.Navigate(s.URL+"/login/?next=%2F%09%2Fevil.example%2F"), visible("#email"))
+	b.signIn(email, password)
+	b.landed()
+	b.signedInAs(email)
+}
+
 // A TOTP account: the password step, then the code step — a wrong code is announced at the
 // field, the code oathtool computes from the secret signs in.
 func TestBrowserSignInWithTOTP(t *testing.T) {

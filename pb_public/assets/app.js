@@ -64,10 +64,15 @@
     window.location.assign("/login/?next=" + encodeURIComponent(window.location.pathname + window.location.search));
   }
 
-  // safeNext is the ?next= of the page when it is a path of this site, else "".
+  // safeNext is the ?next= of the page when it is a path of this site, else "". Browsers drop
+  // tabs and line breaks from a URL, so "/\t/evil.example" would leave as "//evil.example": no
+  // control character, space or backslash is accepted, and the parsed URL must stay on this origin.
   function safeNext() {
     var next = new URLSearchParams(window.location.search).get("next") || "";
-    return /^\/(?![\/\\])/.test(next) ? next : "";
+    if (!/^\/(?![\/\\])/.test(next) || /[\u0000-\u0020\u007f\\]/.test(next)) { return ""; }
+    var u;
+    try { u = new URL(next, window.location.origin); } catch (e) { return ""; }
+    return u.origin === window.location.origin ? u.pathname + u.search + u.hash : "";
   }
 
   // message is one readable sentence for an error answer.

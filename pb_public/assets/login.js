@@ -255,6 +255,8 @@
     $("start-over").addEventListener("click", function () { startOver(""); });
     $("resend").addEventListener("click", resend);
     checkCaptcha();
+    // shown only now: without its script the form would submit the password in a GET query
+    $("login-form").hidden = false;
     $("email").focus();
   });
 })();
