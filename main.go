@@ -21,6 +21,7 @@ import (
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/datadir"
 	"gatehouse/plugins/importer"
+	"gatehouse/plugins/passwords"
 	"gatehouse/server"
 )
 
@@ -55,7 +56,7 @@ func main() {
 	services := server.Register(app, cfg, server.Options{Public: public})
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Dir: "pb_migrations"})
-	admincli.Register(app, app.RootCmd, admincli.Deps{Tokens: services.Tokens})
+	admincli.Register(app, app.RootCmd, admincli.Deps{Tokens: services.Tokens, Policy: passwords.NewPolicy(cfg)})
 	importer.Register(app, importer.Deps{Root: app.RootCmd})
 	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), cmd.NewServeCommand(app, true))
 

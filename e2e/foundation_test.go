@@ -234,6 +234,14 @@ func TestCreateAdminCommand(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("a 5-character password must be refused: %s", out)
 	}
+	// §1.13 applies to admin creation too (§8.6 st. 51): a common password, and one holding the
+	// email's local part, are refused with the policy's message; nothing is created.
+	for pw, msg := range map[string]string{"password123": "Password is too common.", "the-boss-of-all-9": "email"} {
+		out, code = Run(t, dir, nil, "", "users", "create-admin", "--email", "Boss@Example.com", "--password", pw)
+		if code == 0 || !strings.Contains(out, msg) {
+			t.Fatalf("create-admin --password %s: %d %s (want a refusal with %q)", pw, code, out, msg)
+		}
+	}
 	out, code = Run(t, dir, nil, "a-long-enough-pass\n", "users", "create-admin", "--email", "Boss@Example.com")
 	if code != 0 || !strings.Contains(out, "Created superuser boss@example.com") {
 		t.Fatalf("create-admin with a prompted password: %d %s", code, out)

@@ -4,29 +4,35 @@ package admincli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"gatehouse/pb_migrations"
+	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/tokens"
 )
 
 // Register adds the commands. Commands run after PocketBase's bootstrap but before app
 // migrations, so each one applies them first.
 func Register(app core.App, root *cobra.Command, deps Deps) {
-	root.AddCommand(seedCommand(app), usersCommand(app), keysCommand(app, deps.Tokens), apikeyCommand(app))
+	policy := deps.Policy
+	if policy == nil {
+		policy = passwords.NewPolicy(nil)
+	}
+	root.AddCommand(seedCommand(app), usersCommand(app, policy), keysCommand(app, deps.Tokens), apikeyCommand(app))
 }
 
 // Deps are the services the commands use.
 type Deps struct {
-	Tokens *tokens.Service // signing keys (keys rotate)
+	Tokens *tokens.Service   // signing keys (keys rotate)
+	Policy *passwords.Policy // §1.13 for the admin password (the configured one; defaults when nil)
 }
 
 func seedCommand(app core.App) *cobra.Command {
@@ -49,7 +55,7 @@ func seedCommand(app core.App) *cobra.Command {
 	}
 }
 
-func usersCommand(app core.App) *cobra.Command {
+func usersCommand(app core.App, policy *passwords.Policy) *cobra.Command {
 	users := &cobra.Command{Use: "users", Short: "Manage staff users"}
 	var email, password string
 	createAdmin := &cobra.Command{
@@ -73,21 +79,21 @@ func usersCommand(app core.App) *cobra.Command {
 				}
 				password = p
 			}
-			return createOrPromote(app, email, password, existing, c)
+			return createOrPromote(app, policy, email, password, existing, c)
 		},
 	}
 	createAdmin.Flags().StringVar(&email, "email", "", "the admin's email address")
-	createAdmin.Flags().StringVar(&password, "password", "", "the password (8 characters to 71 bytes); prompted when absent")
+	createAdmin.Flags().StringVar(&password, "password", "", "the password (the policy of §1.13: 8 characters to 71 bytes, not common, not the email's name); prompted when absent")
 	users.AddCommand(createAdmin)
 	return users
 }
 
-func createOrPromote(app core.App, email, password string, existing *core.Record, c *cobra.Command) error {
+func createOrPromote(app core.App, policy *passwords.Policy, email, password string, existing *core.Record, c *cobra.Command) error {
 	if existing != nil {
 		existing.Set("is_superuser", true)
 		existing.Set("is_active", true)
 		if password != "" {
-			if err := checkPassword(password); err != nil {
+			if err := checkPassword(c.Context(), policy, password, existing.GetString("username"), email); err != nil {
 				return err
 			}
 			existing.SetPassword(password)
@@ -98,7 +104,8 @@ func createOrPromote(app core.App, email, password string, existing *core.Record
 		fmt.Fprintf(c.OutOrStdout(), "Promoted %s to superuser.\n", email)
 		return nil
 	}
-	if err := checkPassword(password); err != nil {
+	// the username is derived from the email on save (hooks): rule 5 covers it
+	if err := checkPassword(c.Context(), policy, password, "", email); err != nil {
 		return err
 	}
 	col, err := app.FindCollectionByNameOrId("users")
@@ -119,16 +126,15 @@ func createOrPromote(app core.App, email, password string, existing *core.Record
 	return nil
 }
 
-// checkPassword applies the length rules of §1.13 (the full policy lives with the password
-// endpoints; an operator choosing an admin password still gets the hard limits).
-func checkPassword(p string) error {
-	switch {
-	case p == "":
-		return errors.New("a password is required")
-	case utf8.RuneCountInString(p) < 8:
-		return errors.New("password must be at least 8 characters long")
-	case len(p) > 71:
-		return errors.New("password must be at most 71 bytes long")
+// checkPassword applies the policy of §1.13, which "applies everywhere a password is set",
+// admin user creation included: the lengths, the username and the email's local part, the list
+// of common passwords and (when HIBP_ENABLED) Have I Been Pwned.
+func checkPassword(ctx context.Context, policy *passwords.Policy, password, username, email string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if msgs := policy.Check(ctx, password, username, email); len(msgs) > 0 {
+		return errors.New("password refused: " + strings.Join(msgs, " "))
 	}
 	return nil
 }
