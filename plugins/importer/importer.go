@@ -129,7 +129,7 @@ type writer struct {
 	slugs    map[int64]string // source system id → slug
 	roles    map[int64]string
 	users    map[int64]*core.Record // imported now (source id → record)
-	done     map[int64]bool         // source user ids imported by an earlier run
+	done     map[int64]string       // source user ids imported by an earlier run → their record id
 	unusable string                 // the random bcrypt hash given to imported accounts' password field
 }
 
@@ -238,11 +238,25 @@ var (
 // first, so the ids allocated for the others never take one of them.
 func (w *writer) importAccounts(collection string, rows []srcUser, sum *AccountCounts) error {
 	if w.users == nil {
-		w.users, w.done = map[int64]*core.Record{}, map[int64]bool{}
+		w.users, w.done = map[int64]*core.Record{}, map[int64]string{}
 	}
 	col, err := w.tx.FindCachedCollectionByNameOrId(collection)
 	if err != nil {
 		return err
+	}
+	// What earlier runs brought over, by origin: an account keeps its origin when its email
+	// changes since, and must not come back as a second account under the old email.
+	var earlier []struct {
+		ID     string `db:"id"`
+		Origin string `db:"imported_from"`
+	}
+	if err := w.tx.DB().Select("id", "imported_from").From(collection).
+		Where(dbx.NewExp("[[imported_from]] != ''")).All(&earlier); err != nil {
+		return err
+	}
+	importedAs := make(map[string]string, len(earlier))
+	for _, r := range earlier {
+		importedAs[r.Origin] = r.ID
 	}
 	keep := map[int64]bool{}
 	seen := map[string]bool{}
@@ -279,15 +293,15 @@ func (w *writer) importAccounts(collection string, rows []srcUser, sum *AccountC
 		}
 		emails[email] = u.id
 		origin := fmt.Sprintf("original:%s:%d", u.table, u.id)
-		if existing, err := w.tx.FindAuthRecordByEmail(collection, email); err == nil {
-			if existing.GetString("imported_from") == origin {
-				sum.AlreadyImported++
-				if collection == "users" {
-					w.done[u.id] = true
-				}
-			} else {
-				sum.Skipped = append(sum.Skipped, email)
+		if id, ok := importedAs[origin]; ok {
+			sum.AlreadyImported++
+			if collection == "users" {
+				w.done[u.id] = id
 			}
+			continue
+		}
+		if _, err := w.tx.FindAuthRecordByEmail(collection, email); err == nil {
+			sum.Skipped = append(sum.Skipped, email)
 			continue
 		}
 
@@ -414,8 +428,16 @@ func (w *writer) importAssignments() error {
 		}
 		user, ok := w.users[a.user]
 		if !ok {
-			if w.done[a.user] {
-				sum.AlreadyImported++
+			if id, done := w.done[a.user]; done {
+				// counted as carried only when it is there; one added to the source since the
+				// first run is reported as skipped (a re-run never changes an imported account)
+				if n, err := w.count("user_system_roles", dbx.HashExp{"user": id, "system": sys, "role": role}); err != nil {
+					return err
+				} else if n > 0 {
+					sum.AlreadyImported++
+				} else {
+					sum.Skipped++
+				}
 			} else if w.knownUser(a.user) {
 				sum.Skipped++ // its account was skipped (email already in Gatehouse)
 			} else {
@@ -583,7 +605,7 @@ func (s *Summary) Print(out io.Writer) {
 			fmt.Fprintf(out, "                company_id: %d kept, %d allocated\n", a.c.CompanyIDsKept, a.c.CompanyIDsAllocated)
 		}
 	}
-	fmt.Fprintf(out, "  assignments:  %d imported, %d already imported, %d skipped (their account was skipped)\n", s.Assignments.Imported, s.Assignments.AlreadyImported, s.Assignments.Skipped)
+	fmt.Fprintf(out, "  assignments:  %d imported, %d already imported, %d skipped (their account was skipped, or was imported by an earlier run)\n", s.Assignments.Imported, s.Assignments.AlreadyImported, s.Assignments.Skipped)
 	if len(s.Hashes) > 0 {
 		keys := make([]string, 0, len(s.Hashes))
 		for k := range s.Hashes {

@@ -107,3 +107,46 @@ func TestBadRowWritesNothing(t *testing.T) {
 		t.Fatalf("%d systems", n)
 	}
 }
+
+// A second run recognises what the first brought over by origin, not by email: an imported
+// account whose email changed since stays the one account (no second one under the old email,
+// with the old Django password and the source's rights), and its assignments are not made again.
+func TestRerunAfterAnEmailChangeCreatesNothing(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	first, err := Run(context.Background(), app, Options{From: fixture(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := app.FindAuthRecordByEmail("users", "admin@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.SetEmail("head.of.it@example.com")
+	if err := app.Save(admin); err != nil {
+		t.Fatal(err)
+	}
+	countOf := func(collection string) int {
+		n, err := app.CountRecords(collection)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	users, assignments := countOf("users"), countOf("user_system_roles")
+
+	again, err := Run(context.Background(), app, Options{From: fixture(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Users.Imported != 0 || again.Users.AlreadyImported != first.Users.Imported || len(again.Users.Skipped) != 0 ||
+		again.Assignments.Imported != 0 || again.Assignments.AlreadyImported != first.Assignments.Imported {
+		t.Fatalf("second run: %+v %+v (first: %+v %+v)", again.Users, again.Assignments, first.Users, first.Assignments)
+	}
+	if _, err := app.FindAuthRecordByEmail("users", "admin@example.com"); err == nil {
+		t.Fatal("the second run created an account under the old email")
+	}
+	if countOf("users") != users || countOf("user_system_roles") != assignments {
+		t.Fatalf("rows changed: users %d → %d, assignments %d → %d", users, countOf("users"), assignments, countOf("user_system_roles"))
+	}
+}
