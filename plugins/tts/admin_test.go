@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/server"
 	"gatehouse/testkit"
@@ -315,4 +317,90 @@ func varyAccept(r testkit.Reply) bool {
 		}
 	}
 	return false
+}
+
+// settings are stored as sent, compacted (§2.6, §5.11.4): 2,800 '&' are 2.8 kB and under the
+// 16 KB limit, though re-encoded by Go they would be 16.8 kB (a 500 before); and an integer past
+// float64's 2^53 keeps its digits — on both TTS endpoints.
+func TestTTSSettingsAreStoredAsSent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	admin := f.user("Tina", "Admin", false)
+	f.assign(admin, f.admin["tts"])
+	auth := f.bearer(admin)
+	role, err := f.app.FindFirstRecordByFilter("roles", "system = {:s} && name = 'Budget Manager'", dbx.Params{"s": f.tts.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := f.user("Zed", "Agent", false)
+	amps := strings.Repeat("&", 2800)
+
+	r := f.client.Do(http.MethodPost, "/api/v1/tts/assign-agent-to-role/",
+		`{"userID":"`+agent.Id+`","role":"`+role.Id+`","settings":{"is_deployed":true,"note":"`+amps+`"}}`, auth...)
+	id := r.Str("assignment_id")
+	if r.Status != 201 || id == "" {
+		t.Fatalf("assign with 2,800 '&': %d %.300s", r.Status, r.Body)
+	}
+	stored := func() string {
+		rec, err := f.app.FindRecordById("user_system_roles", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.GetString("settings")
+	}
+	if got := stored(); got != `{"is_deployed":true,"note":"`+amps+`"}` {
+		t.Fatalf("stored settings (%d bytes): %.120s", len(got), got)
+	}
+
+	r = f.client.Do(http.MethodPut, "/api/v1/tts/update-assignment/"+id+"/",
+		`{"is_active": true, "settings": {"is_deployed": true, "queue": 9007199254740993}}`, auth...)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"settings":{"is_deployed":true,"queue":9007199254740993}`) {
+		t.Fatalf("update with a large integer: %d %s", r.Status, r.Body)
+	}
+	if got := stored(); got != `{"is_deployed":true,"queue":9007199254740993}` {
+		t.Fatalf("stored settings: %s", got)
+	}
+}
+
+// §5.13.3: the user must be active. The check read the user before the write transaction, so a
+// deactivation committed in between still got a 201 and an active assignment. Here the
+// deactivation's transaction holds the write connection while the request checks, and commits
+// after it: the request answers "User is inactive." and stores nothing.
+func TestTTSAssignRefusesAUserDeactivatedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	admin := f.user("Tina", "Admin", false)
+	f.assign(admin, f.admin["tts"])
+	role, err := f.app.FindFirstRecordByFilter("roles", "system = {:s} && name = 'Budget Manager'", dbx.Params{"s": f.tts.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := f.user("Zed", "Agent", false)
+	auth := f.bearer(admin) // before the transaction below: a token starts a session (a write)
+
+	done := make(chan testkit.Reply, 1)
+	err = f.app.RunInTransaction(func(tx core.App) error {
+		fresh, err := tx.FindRecordById("users", agent.Id)
+		if err != nil {
+			return err
+		}
+		fresh.Set("is_active", false)
+		if err := tx.Save(fresh); err != nil {
+			return err
+		}
+		go func() {
+			done <- f.client.Do(http.MethodPost, "/api/v1/tts/assign-agent-to-role/",
+				map[string]any{"userID": agent.Id, "role": role.Id}, auth...)
+		}()
+		time.Sleep(300 * time.Millisecond) // the request checks the committed (active) user, then waits for the writer
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "assign a user deactivated meanwhile", <-done, 400,
+		`{"detail":"Invalid input.","code":"invalid","errors":{"userID":["User is inactive."]}}`)
+	if n := f.count("user_system_roles", dbx.HashExp{"user": agent.Id}); n != 0 {
+		t.Fatalf("%d assignments stored for the deactivated user", n)
+	}
 }

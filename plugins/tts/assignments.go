@@ -142,7 +142,9 @@ func (p *plugin) assignAgent(e *core.RequestEvent) error {
 	}
 	userID, _ := body.String("userID", apikit.Str{Required: true})
 	roleID, _ := body.String("role", apikit.Str{Required: true})
-	settings, _, hasSettings := permissions.ReadSettings(body, false)
+	// the compact bytes as sent (§2.6's size is theirs): a map re-encoded would escape <, > and &
+	// (6 bytes each, past the field's 16 KB) and round large integers through float64
+	_, settings, hasSettings := permissions.ReadSettings(body, false)
 	var user, roleRec *core.Record
 	if userID != "" {
 		if user, _ = e.App.FindRecordById("users", userID); user == nil {
@@ -162,11 +164,17 @@ func (p *plugin) assignAgent(e *core.RequestEvent) error {
 		return err
 	}
 	if !hasSettings || settings == nil {
-		settings = map[string]any{"is_deployed": true}
+		settings = types.JSONRaw(`{"is_deployed":true}`)
 	}
 
 	var created *core.Record
 	err = e.App.RunInTransaction(func(tx core.App) error {
+		// the user is read again here: one deactivated since the check above is refused too
+		if fresh, err := tx.FindRecordById("users", user.Id); err != nil {
+			return apikit.InvalidField("userID", invalidPK(user.Id))
+		} else if !fresh.GetBool("is_active") {
+			return apikit.InvalidField("userID", msgUserInactive)
+		}
 		if existing, _ := tx.FindFirstRecordByFilter("user_system_roles", "user = {:u} && system = {:s} && role = {:r}",
 			dbx.Params{"u": user.Id, "s": tts.ID, "r": roleRec.Id}); existing != nil {
 			return apikit.Conflict(msgAlreadyAssigned)
@@ -194,12 +202,12 @@ func (p *plugin) assignAgent(e *core.RequestEvent) error {
 		return err
 	}
 	return apikit.WriteJSON(e, http.StatusCreated, struct {
-		Message      string         `json:"message"`
-		UserID       string         `json:"userID"`
-		Role         string         `json:"role"`
-		System       string         `json:"system"`
-		Settings     map[string]any `json:"settings"`
-		AssignmentID string         `json:"assignment_id"`
+		Message      string        `json:"message"`
+		UserID       string        `json:"userID"`
+		Role         string        `json:"role"`
+		System       string        `json:"system"`
+		Settings     types.JSONRaw `json:"settings"`
+		AssignmentID string        `json:"assignment_id"`
 	}{msgAssigned, user.Id, roleRec.GetString("name"), SystemSlug, settings, created.Id})
 }
 
@@ -248,7 +256,7 @@ func (p *plugin) updateAssignment(e *core.RequestEvent) error {
 		return err
 	}
 	active, _ := body.Bool("is_active", true)
-	settings, _, hasSettings := permissions.ReadSettings(body, false)
+	_, settings, hasSettings := permissions.ReadSettings(body, false) // the bytes as sent (as in assignAgentToRole)
 	if !body.Errors.Has("is_active") && !active {
 		if err := mayRemoveAdmin(e, roleRec); err != nil {
 			return err
@@ -280,16 +288,15 @@ func (p *plugin) updateAssignment(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	var stored map[string]any
-	_ = json.Unmarshal(a.GetRaw("settings").(types.JSONRaw), &stored)
-	if stored == nil {
-		stored = map[string]any{}
+	stored, _ := a.GetRaw("settings").(types.JSONRaw)
+	if len(stored) == 0 || string(stored) == "null" {
+		stored = types.JSONRaw(`{}`)
 	}
 	return apikit.WriteJSON(e, http.StatusOK, struct {
-		Message  string         `json:"message"`
-		ID       string         `json:"id"`
-		IsActive bool           `json:"is_active"`
-		Settings map[string]any `json:"settings"`
+		Message  string        `json:"message"`
+		ID       string        `json:"id"`
+		IsActive bool          `json:"is_active"`
+		Settings types.JSONRaw `json:"settings"`
 	}{msgAssignmentUpdated, a.Id, a.GetBool("is_active"), stored})
 }
 
