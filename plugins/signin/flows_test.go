@@ -469,3 +469,47 @@ func TestTokensStayInTheirRealm(t *testing.T) {
 		}
 	}
 }
+
+// A login reads the account before the password's bcrypt; a deactivation (staff) or rejection
+// (employee) committed during it used to get a session, tokens and cookies anyway (§3.5,
+// §5.12.4: "no tokens, no cookies"). The change's transaction here holds the write connection
+// while the login reads, and commits after: the login answers as it would now.
+func TestLoginRefusesAnAccountStoppedDuringIt(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, nil)
+		acct := h.account(rc)
+		done := make(chan testkit.Reply, 1)
+		err := h.app.RunInTransaction(func(tx core.App) error {
+			fresh, err := tx.FindRecordById(rc.realm.Collection, acct.Id)
+			if err != nil {
+				return err
+			}
+			if rc.realm == realm.Employee {
+				fresh.Set("status", "Rejected")
+			} else {
+				fresh.Set("is_active", false)
+			}
+			if err := tx.Save(fresh); err != nil {
+				return err
+			}
+			go func() { done <- h.login(rc, acct.Email(), flowPassword) }()
+			time.Sleep(300 * time.Millisecond) // the login reads the committed account, then waits for the writer
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		want, body := 400, badCredential
+		if rc.realm == realm.Employee {
+			want, body = 403, `{"detail":"Your account has been rejected by the HDTS system administrator.","code":"account_rejected"}`
+		}
+		if r.Status != want || string(r.Body) != body || len(r.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("login during the change: %d %s, cookies %v", r.Status, r.Body, r.Header.Values("Set-Cookie"))
+		}
+		if n := h.count("sessions", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: acct.Id}); n != 0 {
+			t.Fatalf("%d sessions started", n)
+		}
+	})
+}

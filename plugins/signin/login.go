@@ -193,10 +193,22 @@ type passwordCheck struct {
 }
 
 // completeLogin is step 8 of §5.1.2: session, tokens, cookies, the realm's on-login writes.
+// The account is read again in the session's transaction: user was read before the password's
+// bcrypt (or the code's check), and a deactivation or rejection committed since must not get a
+// session, tokens or cookies (§3.5, §5.12.4) — it gets the answer the login would give now.
 func (p *Flows) completeLogin(e *core.RequestEvent, user *core.Record, method string) error {
 	var issued *tokens.Issued
 	err := e.App.RunInTransaction(func(tx core.App) error {
-		var err error
+		fresh, err := tx.FindRecordById(p.realm.Collection, user.Id)
+		if err != nil {
+			return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
+		}
+		if reason, gate := p.spec.afterPassword(fresh); gate != nil {
+			return gate
+		} else if reason != "" || !p.realm.MayAct(fresh) {
+			return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
+		}
+		user = fresh
 		issued, err = p.tokens.StartSession(tx, p.realm.Type, user, method, e.RealIP(), e.Request.UserAgent())
 		if err != nil {
 			return err
