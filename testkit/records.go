@@ -103,6 +103,36 @@ func Concurrently(tb testing.TB, n int, fn func() (bool, error)) int {
 	return int(wins.Load())
 }
 
+// ChangeDuring saves change to one record in a write transaction that stays open for hold while
+// during runs in another goroutine, then commits, and returns once during has returned. A
+// request in during reads the state before the change and its own write transaction waits for
+// this one: the window in which a check made before a write transaction goes stale. Compute
+// during's credentials before (a token starts a session, a write that would wait too).
+func ChangeDuring(tb testing.TB, app core.App, collection, id string, change func(*core.Record), hold time.Duration, during func()) {
+	tb.Helper()
+	done := make(chan struct{})
+	err := app.RunInTransaction(func(tx core.App) error {
+		rec, err := tx.FindRecordById(collection, id)
+		if err != nil {
+			return err
+		}
+		change(rec)
+		if err := tx.Save(rec); err != nil {
+			return err
+		}
+		go func() {
+			defer close(done)
+			during()
+		}()
+		time.Sleep(hold)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	<-done
+}
+
 // NewCustomRole saves a custom role (is_custom) named name in the system systemID.
 func NewCustomRole(tb testing.TB, app core.App, systemID, name string) *core.Record {
 	tb.Helper()

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/testkit"
 )
 
 // edit-settings changes settings only. It used to save the assignment as read before its write
@@ -18,28 +20,12 @@ func TestEditSettingsKeepsAConcurrentDeactivation(t *testing.T) {
 	agent := f.staff(false)
 	asg := f.assign(agent, "hdts/Ticket Coordinator", true)
 
-	done := make(chan int, 1)
-	err := f.app.RunInTransaction(func(tx core.App) error {
-		fresh, err := tx.FindRecordById("user_system_roles", asg.Id)
-		if err != nil {
-			return err
-		}
-		fresh.Set("is_active", false)
-		if err := tx.Save(fresh); err != nil {
-			return err
-		}
-		go func() {
-			rep := f.do(su, "POST", "/api/v1/system-roles/user-system-roles/edit-settings/",
-				map[string]any{"user_id": agent.Id, "system": "hdts", "settings": map[string]any{"is_deployed": true}})
-			done <- rep.Status
-		}()
-		time.Sleep(300 * time.Millisecond) // the request reads the committed (active) row, then waits for the writer
-		return nil
+	var status int
+	testkit.ChangeDuring(t, f.app, "user_system_roles", asg.Id, func(r *core.Record) { r.Set("is_active", false) }, 300*time.Millisecond, func() {
+		status = f.do(su, "POST", "/api/v1/system-roles/user-system-roles/edit-settings/",
+			map[string]any{"user_id": agent.Id, "system": "hdts", "settings": map[string]any{"is_deployed": true}}).Status
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if status := <-done; status != 200 {
+	if status != 200 {
 		t.Fatalf("edit-settings: %d", status)
 	}
 	fresh, err := f.app.FindRecordById("user_system_roles", asg.Id)

@@ -479,28 +479,14 @@ func TestLoginRefusesAnAccountStoppedDuringIt(t *testing.T) {
 	forBothRealms(t, func(t *testing.T, rc realmCase) {
 		h := newHarness(t, nil)
 		acct := h.account(rc)
-		done := make(chan testkit.Reply, 1)
-		err := h.app.RunInTransaction(func(tx core.App) error {
-			fresh, err := tx.FindRecordById(rc.realm.Collection, acct.Id)
-			if err != nil {
-				return err
-			}
+		var r testkit.Reply
+		testkit.ChangeDuring(t, h.app, rc.realm.Collection, acct.Id, func(a *core.Record) {
 			if rc.realm == realm.Employee {
-				fresh.Set("status", "Rejected")
+				a.Set("status", "Rejected")
 			} else {
-				fresh.Set("is_active", false)
+				a.Set("is_active", false)
 			}
-			if err := tx.Save(fresh); err != nil {
-				return err
-			}
-			go func() { done <- h.login(rc, acct.Email(), flowPassword) }()
-			time.Sleep(300 * time.Millisecond) // the login reads the committed account, then waits for the writer
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := <-done
+		}, 300*time.Millisecond, func() { r = h.login(rc, acct.Email(), flowPassword) })
 		want, body := 400, badCredential
 		if rc.realm == realm.Employee {
 			want, body = 403, `{"detail":"Your account has been rejected by the HDTS system administrator.","code":"account_rejected"}`

@@ -49,36 +49,34 @@ func hashJTI(jti string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// RevokeSessions revokes every live session of a principal (not already revoked), except the
-// session exceptSID when it is not empty, and returns how many were revoked. Use the
+// RevokeSessions revokes every session of a principal not already revoked (expired ones too),
+// except the session exceptSID when it is not empty, and returns how many were revoked. Use the
 // transaction app when the revocation belongs to a larger change.
 func RevokeSessions(app core.App, userType, principalID, reason, exceptSID string) (int, error) {
-	if _, err := realm.ByType(userType); err != nil {
-		return 0, errors.New("tokens: unknown user type " + userType)
-	}
-	where := dbx.And(
-		dbx.HashExp{"user_type": userType, principalColumn(userType): principalID},
-		dbx.NewExp("[[revoked_at]] = ''"),
-	)
-	if exceptSID != "" {
-		where = dbx.And(where, dbx.Not(dbx.HashExp{"id": exceptSID}))
-	}
-	return revokeWhere(app, where, reason)
+	return revokeOf(app, userType, principalID, reason, exceptSID, false)
 }
 
 // RevokeLiveSessions is RevokeSessions limited to sessions that have not expired either (the
 // live sessions LiveSessions lists): what a user ending their other sessions sees counted
 // (§5.15.6). The security revocations use RevokeSessions, which ends expired ones too.
 func RevokeLiveSessions(app core.App, userType, principalID, reason, exceptSID string) (int, error) {
+	return revokeOf(app, userType, principalID, reason, exceptSID, true)
+}
+
+func revokeOf(app core.App, userType, principalID, reason, exceptSID string, liveOnly bool) (int, error) {
 	if _, err := realm.ByType(userType); err != nil {
 		return 0, errors.New("tokens: unknown user type " + userType)
 	}
 	where := dbx.And(
 		dbx.HashExp{"user_type": userType, principalColumn(userType): principalID},
 		dbx.NewExp("[[revoked_at]] = ''"),
-		dbx.NewExp("[[expires_at]] > {:now} AND [[absolute_expires_at]] > {:now}", dbx.Params{"now": nowDT()}),
-		dbx.Not(dbx.HashExp{"id": exceptSID}),
 	)
+	if liveOnly {
+		where = dbx.And(where, dbx.NewExp("[[expires_at]] > {:now} AND [[absolute_expires_at]] > {:now}", dbx.Params{"now": nowDT()}))
+	}
+	if exceptSID != "" {
+		where = dbx.And(where, dbx.Not(dbx.HashExp{"id": exceptSID}))
+	}
 	return revokeWhere(app, where, reason)
 }
 

@@ -378,27 +378,11 @@ func TestTTSAssignRefusesAUserDeactivatedMeanwhile(t *testing.T) {
 	agent := f.user("Zed", "Agent", false)
 	auth := f.bearer(admin) // before the transaction below: a token starts a session (a write)
 
-	done := make(chan testkit.Reply, 1)
-	err = f.app.RunInTransaction(func(tx core.App) error {
-		fresh, err := tx.FindRecordById("users", agent.Id)
-		if err != nil {
-			return err
-		}
-		fresh.Set("is_active", false)
-		if err := tx.Save(fresh); err != nil {
-			return err
-		}
-		go func() {
-			done <- f.client.Do(http.MethodPost, "/api/v1/tts/assign-agent-to-role/",
-				map[string]any{"userID": agent.Id, "role": role.Id}, auth...)
-		}()
-		time.Sleep(300 * time.Millisecond) // the request checks the committed (active) user, then waits for the writer
-		return nil
+	var r testkit.Reply
+	testkit.ChangeDuring(t, f.app, "users", agent.Id, func(u *core.Record) { u.Set("is_active", false) }, 300*time.Millisecond, func() {
+		r = f.client.Do(http.MethodPost, "/api/v1/tts/assign-agent-to-role/", map[string]any{"userID": agent.Id, "role": role.Id}, auth...)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	expect(t, "assign a user deactivated meanwhile", <-done, 400,
+	expect(t, "assign a user deactivated meanwhile", r, 400,
 		`{"detail":"Invalid input.","code":"invalid","errors":{"userID":["User is inactive."]}}`)
 	if n := f.count("user_system_roles", dbx.HashExp{"user": agent.Id}); n != 0 {
 		t.Fatalf("%d assignments stored for the deactivated user", n)
