@@ -80,6 +80,14 @@ type Body struct {
 	files map[string][]*multipart.FileHeader
 }
 
+// malformedMsg is the malformed-body message for a Content-Type: multipart's, else JSON's.
+func malformedMsg(contentType string) string {
+	if mt, _ := bodyMediaType(contentType); mt == "multipart/form-data" {
+		return MsgMalformedMulti
+	}
+	return MsgMalformedJSON
+}
+
 // ReadBody reads and parses the request body (§1.2). accepted says which formats besides JSON
 // the endpoint takes. An empty body gives an empty *Body whatever the Content-Type; a non-empty
 // body of another type is 415; a reader over its limit is 413; JSON that is not an object is
@@ -98,7 +106,9 @@ func ReadBody(e *core.RequestEvent, accepted BodyKinds) (*Body, error) {
 		if isTooLarge(err) {
 			return nil, PayloadTooLarge()
 		}
-		return nil, err
+		// A body the client broke off or framed wrongly (a bad chunk, fewer bytes than its
+		// Content-Length) is the client's error, never a 500.
+		return nil, InvalidField("non_field_errors", malformedMsg(r.Header.Get("Content-Type")))
 	}
 	if len(data) > bindBackstopLimit {
 		return nil, PayloadTooLarge()

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
@@ -124,6 +125,16 @@ func TestBodyMalformedJSON(t *testing.T) {
 	// Whitespace around an object is fine.
 	if b := bindJSON(t, " \n{\"a\": \"b\"}\n "); !b.Has("a") {
 		t.Fatal("whitespace-padded object not bound")
+	}
+}
+
+// A body that breaks off or is framed wrongly (net/http reports a bad chunk or a short
+// Content-Length when the handler reads) is a 400 of the body's kind, never a 500.
+func TestBodyBrokenOffIsMalformed(t *testing.T) {
+	for ct, msg := range map[string]string{"application/json": MsgMalformedJSON, "multipart/form-data; boundary=x": MsgMalformedMulti} {
+		body := io.MultiReader(strings.NewReader(`{"token": "ab`), iotest.ErrReader(io.ErrUnexpectedEOF))
+		_, err := ReadBody(bindEvent(http.MethodPost, ct, body), BodyMultipart)
+		bindWantFields(t, err, FieldErrors{"non_field_errors": {msg}})
 	}
 }
 
