@@ -424,6 +424,30 @@ func TestAbsoluteSessionLifetime(t *testing.T) {
 	}
 }
 
+// §1.15 moves time by editing a session's expires_at (the expiry of its current refresh token):
+// a session edited into the past refreshes no more (401), without counting as a reuse; one
+// rotation before, on the live session, still works — on both the cached and the read path.
+func TestRefreshHonoursAnEditedExpiry(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t, nil)
+	f.user("a@example.com", "violet-harbor-42", true)
+	r := f.login("a@example.com", "violet-harbor-42")
+	sid := sidOf(t, r.str("access"))
+	next := f.do(http.MethodPost, "/api/v1/token/refresh/", map[string]string{"refresh": r.str("refresh")})
+	if next.status != 200 {
+		t.Fatalf("refresh on the live session: %d %s", next.status, next.body)
+	}
+	generation := f.session(sid).GetInt("generation")
+	f.setDate("sessions", dbx.HashExp{"id": sid}, "expires_at", time.Now().Add(-time.Second))
+	rr := f.do(http.MethodPost, "/api/v1/token/refresh/", map[string]string{"refresh": next.str("refresh")})
+	if rr.status != 401 || !strings.Contains(string(rr.body), `"code":"token_not_valid"`) {
+		t.Fatalf("refresh after expires_at: %d %s", rr.status, rr.body)
+	}
+	if s := f.session(sid); !s.GetDateTime("revoked_at").IsZero() || s.GetInt("generation") != generation {
+		t.Fatalf("session after the refused refresh: revoked %q, generation %d (was %d)", s.GetString("revoked_reason"), s.GetInt("generation"), generation)
+	}
+}
+
 func TestLogout(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, nil)

@@ -46,7 +46,9 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 		return nil, apikit.TokenNotValid()
 	}
 	absolute := sess.GetDateTime("absolute_expires_at").Time()
-	if !now.Before(absolute) {
+	if !now.Before(absolute) || !now.Before(sess.GetDateTime("expires_at").Time()) {
+		// past its absolute lifetime, or its current refresh token's expiry (the token's exp
+		// says the same, unless the row was edited: §1.15 moves time by editing expires_at)
 		return nil, apikit.TokenNotValid()
 	}
 	s.absolutes.put(sess.Id, absolute)
@@ -119,20 +121,20 @@ func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, abso
 }
 
 // rotateSQL is the compare-and-swap of a rotation, per user type: the session must belong to
-// the token's principal, be unrevoked and within its absolute lifetime, and hold the presented
-// hash as its current one. No RETURNING clause: SQLite would build a temporary b-tree for its
+// the token's principal, be unrevoked, within its absolute lifetime and its current token's
+// expiry, and hold the presented hash as its current one. No RETURNING clause: SQLite would build a temporary b-tree for its
 // rows on every rotation (rotate reads the changed-row count instead).
 var rotateSQL = map[string]string{
 	realm.TypeStaff: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
 		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
 		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
 		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'staff' " +
-		"AND user = {:sub} AND absolute_expires_at > {:now}",
+		"AND user = {:sub} AND absolute_expires_at > {:now} AND expires_at > {:now}",
 	realm.TypeEmployee: "UPDATE sessions SET refresh_jti_hash = {:next}, previous_jti_hash = {:presented}, " +
 		"rotated_at = {:now}, generation = generation + 1, last_used_at = {:now}, " +
 		"expires_at = MIN({:exp}, absolute_expires_at), updated = {:now} " +
 		"WHERE id = {:id} AND refresh_jti_hash = {:presented} AND revoked_at = '' AND user_type = 'employee' " +
-		"AND employee = {:sub} AND absolute_expires_at > {:now}",
+		"AND employee = {:sub} AND absolute_expires_at > {:now} AND expires_at > {:now}",
 }
 
 // rotatePinnedSQL is rotateSQL with rotate's extra condition for an absolute expiry taken
