@@ -8,26 +8,37 @@ import (
 // parseCache remembers fully verified token parses (signature, kid, iss, aud) by the exact
 // token string, so a token presented again skips the Ed25519 verification and the JSON decode.
 // Time validity (exp, nbf) and the issuer (the application URL may change) are re-checked on
-// every hit; the database checks (session, principal) always run. The cache is cleared whenever the keyring is reloaded, so a deleted key's tokens
-// stop verifying at once, and when it grows past 20000 tokens.
+// every hit; the database checks (session, principal) always run. Each entry remembers the
+// keyring it was verified under and is used only while that keyring is still the service's, so
+// a deleted key's tokens stop verifying at once — also a parse that raced with the reload and
+// stored its entry after the reload's clear. The cache is cleared on every reload (memory) and
+// when it grows past 20000 tokens.
 type parseCache struct {
-	m writeepoch.HotMap[*Claims] // at most 20000 tokens
+	m writeepoch.HotMap[parsedToken] // at most 20000 tokens
 }
 
-func (c *parseCache) get(raw string) *Claims {
-	claims, _ := c.m.Get(raw)
-	return claims
+type parsedToken struct {
+	claims *Claims
+	keys   *keyring // the keyring the signature was verified under
 }
 
-func (c *parseCache) put(raw string, claims *Claims) {
-	c.m.Put(raw, claims)
+func (c *parseCache) get(raw string, keys *keyring) *Claims {
+	if p, ok := c.m.Get(raw); ok && p.keys == keys {
+		return p.claims
+	}
+	return nil
+}
+
+func (c *parseCache) put(raw string, claims *Claims, keys *keyring) {
+	c.m.Put(raw, parsedToken{claims: claims, keys: keys})
 }
 
 func (c *parseCache) clear() { c.m.Clear() }
 
 // parseCached is Parse with the cache; returned claims must be treated as read-only.
 func (s *Service) parseCached(raw string) (*Claims, error) {
-	if c := s.parsed.get(raw); c != nil && c.Issuer == s.cfg.Issuer(s.app) {
+	kr := s.keys.Load() // before Parse: an entry made under an older keyring than Parse used only misses
+	if c := s.parsed.get(raw, kr); c != nil && c.Issuer == s.cfg.Issuer(s.app) {
 		now := time.Now().Unix()
 		if now < c.ExpiresAt && now >= c.NotBefore {
 			return c, nil
@@ -38,7 +49,7 @@ func (s *Service) parseCached(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.parsed.put(raw, c)
+	s.parsed.put(raw, c, kr)
 	return c, nil
 }
 

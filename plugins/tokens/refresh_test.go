@@ -286,3 +286,27 @@ func TestRememberedRefreshExpires(t *testing.T) {
 		t.Fatalf("session changed by an expired token: %v", sess.PublicExport())
 	}
 }
+
+// A parse that verified under the old keyring and stored its entry after a reload's clear (the
+// race of a Parse beside reloadKeys) must not keep a deleted key's token valid: a cache entry
+// counts only under the keyring it was verified with.
+func TestParseCacheEntryOfAnOlderKeyringMisses(t *testing.T) {
+	e := newEnv(t, nil)
+	issued := e.login(t)
+	before := e.svc.keys.Load()
+	claims, err := e.svc.parseCached(issued.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := e.svc.activeKey()
+	if _, err := e.app.DB().Delete("signing_keys", dbx.HashExp{"kid": key.kid}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.reloadKeys(); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.parsed.put(issued.Access, claims, before) // the racing parse's late store
+	if c, err := e.svc.parseCached(issued.Access); err == nil || c != nil {
+		t.Fatalf("access token of a deleted key verified from the cache: %+v", c)
+	}
+}
