@@ -8,6 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"gatehouse/plugins/accountfields"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/mailer"
@@ -78,17 +79,8 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 			c = caseSuperuser
 		default:
 			c = caseAdmin
-			if target.GetBool("is_superuser") {
-				return apikit.PermissionDenied(msgAdminsCannotEditAdmins)
-			}
-			rows, err := permissions.Assignments(p.app, target.Id)
-			if err != nil {
+			if err := refuseEditingAnAdmin(p.app, target); err != nil {
 				return err
-			}
-			for _, a := range rows {
-				if a.RoleName == permissions.AdminRole {
-					return apikit.PermissionDenied(msgAdminsCannotEditAdmins)
-				}
 			}
 		}
 		body, err := apikit.ReadBody(e, apikit.BodyMultipart)
@@ -227,6 +219,12 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 			if err != nil {
 				return err
 			}
+			if c == caseAdmin {
+				// again on the row as it is now: made a superuser or given an Admin role since
+				if err := refuseEditingAnAdmin(tx, rec); err != nil {
+					return err
+				}
+			}
 			var changed []string
 			for _, f := range superuserEdits {
 				v, ok := set[f]
@@ -281,16 +279,8 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 					return err
 				}
 			}
-			if roleAssignment != nil && roleAssignment.GetBool("is_active") != roleActive {
-				a, err := tx.FindRecordById(colAssignments, roleAssignment.Id)
-				if err != nil {
-					return err
-				}
-				a.Set("is_active", roleActive)
-				if err := tx.Save(a); err != nil {
-					return err
-				}
-				if err := audit.Log(tx, actorEntry(e, "assignment.updated", "assignment", a.Id, "")); err != nil {
+			if roleAssignment != nil {
+				if err := setAssignmentActive(tx, e, roleAssignment.Id, roleActive); err != nil {
 					return err
 				}
 			}
@@ -317,6 +307,9 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 			if fe := p.uniquenessErrors(target.Id, map[bool]string{true: newEmail}[emailChanged], username, phone); len(fe) > 0 {
 				return apikit.Invalid(fe)
 			}
+			if fe := accountfields.SaveFieldErrors(err); fe != nil {
+				return apikit.Invalid(fe) // an address PocketBase's email field refuses
+			}
 			return err
 		}
 		systems, err := callerSystems(e)
@@ -329,4 +322,40 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 		}
 		return apikit.WriteJSON(e, http.StatusOK, prof)
 	}
+}
+
+// setAssignmentActive sets an assignment's is_active inside the caller's transaction, compared
+// on the row as it is now (a change committed since the request checked it must not make the
+// request skip its write, or repeat one): unchanged rows are left alone, a change is audited.
+func setAssignmentActive(tx core.App, e *core.RequestEvent, id string, active bool) error {
+	a, err := tx.FindRecordById(colAssignments, id)
+	if err != nil {
+		return err
+	}
+	if a.GetBool("is_active") == active {
+		return nil
+	}
+	a.Set("is_active", active)
+	if err := tx.Save(a); err != nil {
+		return err
+	}
+	return audit.Log(tx, actorEntry(e, "assignment.updated", "assignment", a.Id, ""))
+}
+
+// refuseEditingAnAdmin is case C's protection (§5.3.6): a system admin may not edit a superuser
+// or a holder of an Admin assignment (403 "Admins cannot edit other admins' profiles").
+func refuseEditingAnAdmin(app core.App, target *core.Record) error {
+	if target.GetBool("is_superuser") {
+		return apikit.PermissionDenied(msgAdminsCannotEditAdmins)
+	}
+	rows, err := permissions.Assignments(app, target.Id)
+	if err != nil {
+		return err
+	}
+	for _, a := range rows {
+		if a.RoleName == permissions.AdminRole {
+			return apikit.PermissionDenied(msgAdminsCannotEditAdmins)
+		}
+	}
+	return nil
 }

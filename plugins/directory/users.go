@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/accountfields"
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/passwords"
@@ -730,6 +731,9 @@ func (p *plugin) createUser(e *core.RequestEvent) error {
 	if err != nil {
 		if fe := p.uniquenessErrors("", email, username, phone); len(fe) > 0 {
 			return apikit.Invalid(fe)
+		}
+		if fe := accountfields.SaveFieldErrors(err); fe != nil {
+			return apikit.Invalid(fe) // an address PocketBase's email field refuses (e.g. no dot in the domain)
 		}
 		return err
 	}
