@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -86,5 +87,41 @@ func TestUserProfileBytesFollowsChanges(t *testing.T) {
 	must(t, err)
 	if roles, _ := decode(b5)["system_roles"].([]any); len(roles) != 1 {
 		t.Fatalf("after the assignment: %s", b5)
+	}
+}
+
+// A profile built from a record read before a plain UPDATE (2FA switched on: otp_enabled and
+// otp_method change, "updated" does not) and stored under the epoch after it must not answer for
+// the record read after it (found in review: the hot path's record may come from the live-session
+// cache, read before the write).
+func TestUserProfileBytesIgnoresAStaleRecordsEntry(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, func(app *tests.TestApp) { hooks.Register(app); writeepoch.WatchWrites(app) })
+	col, err := app.FindCollectionByNameOrId("users")
+	must(t, err)
+	u := core.NewRecord(col)
+	u.SetEmail("stale@example.com")
+	u.SetPassword("Cached-Pass-9")
+	u.Set("is_active", true)
+	must(t, app.Save(u))
+	old, err := app.FindRecordById("users", u.Id)
+	must(t, err)
+	_, err = app.DB().Update("users", map[string]any{"otp_enabled": true, "otp_method": "totp"}, dbx.HashExp{"id": u.Id}).Execute()
+	must(t, err)
+	time.Sleep(50 * time.Millisecond)
+
+	stale, err := profiles.UserProfileBytes(app, "https://a.example", old, "") // the late request
+	must(t, err)
+	fresh, err := app.FindRecordById("users", u.Id)
+	must(t, err)
+	if !fresh.GetDateTime("updated").Time().Equal(old.GetDateTime("updated").Time()) {
+		t.Fatal("setup: the plain UPDATE moved updated")
+	}
+	got, err := profiles.UserProfileBytes(app, "https://a.example", fresh, "")
+	must(t, err)
+	var m map[string]any
+	must(t, json.Unmarshal(got, &m))
+	if m["otp_enabled"] != true || m["otp_method"] != "totp" {
+		t.Fatalf("profile of the fresh record served from the stale entry: %s (stale: %.80s)", got, stale)
 	}
 }
