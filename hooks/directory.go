@@ -39,23 +39,10 @@ func keepBuiltinSystems(e *core.RecordEvent) error {
 	return e.Next()
 }
 
-// checkSystemSlug refuses the reserved slug on a new or renamed system (§2.4) and any new slug
-// for a built-in one (§5.9); the API's forced rename of other systems passes.
-func checkSystemSlug(e *core.RecordEvent) error {
-	slug, before := e.Record.GetString("slug"), ""
-	if !e.Record.IsNew() {
-		orig, err := storedRecord(e)
-		if err != nil {
-			return err
-		}
-		if before = orig.GetString("slug"); before == slug {
-			return e.Next()
-		}
-	}
-	switch {
-	case slices.Contains(BuiltinSystems, before):
-		return validation.Errors{"slug": validation.NewError("validation_builtin_slug", MsgSlugBuiltin)}
-	case slug == ReservedSlug:
+// checkNewSystemSlug refuses the reserved slug on a new system (§2.4); renames are checked in
+// renameSystem, which reads the stored row anyway.
+func checkNewSystemSlug(e *core.RecordEvent) error {
+	if e.Record.GetString("slug") == ReservedSlug {
 		return validation.Errors{"slug": validation.NewError("validation_reserved_slug", MsgSlugReserved)}
 	}
 	return e.Next()
@@ -142,16 +129,23 @@ func stampOccurredAt(e *core.RecordEvent) error {
 	return e.Next()
 }
 
-// renameSystemRevokes ends every session of the users holding an assignment in a system whose
+// renameSystem refuses a new slug for a built-in system (§5.9) and the reserved slug
+// (§2.4), and otherwise ends every session of the users holding an assignment in a system whose
 // slug changes (§3.5 slug_renamed), in the rename's transaction, whoever renames it (the API's
 // forced rename or the dashboard): tokens naming the old slug never silently stay in use.
-func renameSystemRevokes(e *core.RecordEvent) error {
+func renameSystem(e *core.RecordEvent) error {
 	orig, err := storedRecord(e)
 	if err != nil {
 		return err
 	}
 	if orig.GetString("slug") == e.Record.GetString("slug") {
 		return e.Next()
+	}
+	switch {
+	case slices.Contains(BuiltinSystems, orig.GetString("slug")): // §5.9
+		return validation.Errors{"slug": validation.NewError("validation_builtin_slug", MsgSlugBuiltin)}
+	case e.Record.GetString("slug") == ReservedSlug: // §2.4
+		return validation.Errors{"slug": validation.NewError("validation_reserved_slug", MsgSlugReserved)}
 	}
 	return e.App.RunInTransaction(func(tx core.App) error {
 		e.App = tx

@@ -17,10 +17,9 @@ func Register(app core.App) {
 	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
 	app.OnRecordCreateRequest("users", "user_system_roles").BindFunc(defaultActiveOnDashboardCreate)
 
-	app.OnRecordCreate("systems").BindFunc(checkSystemSlug)
-	app.OnRecordUpdate("systems").BindFunc(checkSystemSlug)
+	app.OnRecordCreate("systems").BindFunc(checkNewSystemSlug)
 	app.OnRecordCreate("systems").BindFunc(createSystemWithAdminRole)
-	app.OnRecordUpdate("systems").BindFunc(renameSystemRevokes)
+	app.OnRecordUpdate("systems").BindFunc(renameSystem)
 	app.OnRecordDelete("systems").BindFunc(keepBuiltinSystems)
 	app.OnRecordUpdate("roles").BindFunc(keepImmutable("system"))
 	app.OnRecordUpdate("roles").BindFunc(keepDefaultRoleName)
