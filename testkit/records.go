@@ -110,27 +110,46 @@ func Concurrently(tb testing.TB, n int, fn func() (bool, error)) int {
 // during's credentials before (a token starts a session, a write that would wait too).
 func ChangeDuring(tb testing.TB, app core.App, collection, id string, change func(*core.Record), hold time.Duration, during func()) {
 	tb.Helper()
-	done := make(chan struct{})
-	err := app.RunInTransaction(func(tx core.App) error {
-		rec, err := tx.FindRecordById(collection, id)
-		if err != nil {
-			return err
-		}
-		change(rec)
-		if err := tx.Save(rec); err != nil {
-			return err
-		}
-		go func() {
-			defer close(done)
-			during()
-		}()
-		time.Sleep(hold)
-		return nil
-	})
-	if err != nil {
+	committed := HoldChange(tb, app, collection, id, change, hold)
+	during()
+	committed()
+}
+
+// HoldChange is ChangeDuring for a request that runs after it returns (a tests.ApiScenario's
+// BeforeTestFunc): the change is saved in a write transaction that commits hold later, in the
+// background. committed waits for the commit (it is also waited for at the test's end).
+func HoldChange(tb testing.TB, app core.App, collection, id string, change func(*core.Record), hold time.Duration) (committed func()) {
+	tb.Helper()
+	saved, done := make(chan error, 1), make(chan struct{})
+	var txErr error
+	go func() {
+		defer close(done)
+		txErr = app.RunInTransaction(func(tx core.App) error {
+			rec, err := tx.FindRecordById(collection, id)
+			if err == nil {
+				change(rec)
+				err = tx.Save(rec)
+			}
+			saved <- err
+			if err != nil {
+				return err
+			}
+			time.Sleep(hold)
+			return nil
+		})
+	}()
+	if err := <-saved; err != nil {
+		<-done
 		tb.Fatal(err)
 	}
-	<-done
+	committed = func() {
+		<-done
+		if txErr != nil {
+			tb.Errorf("held change: %v", txErr)
+		}
+	}
+	tb.Cleanup(func() { <-done })
+	return committed
 }
 
 // NewCustomRole saves a custom role (is_custom) named name in the system systemID.

@@ -14,6 +14,7 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
+	"gatehouse/plugins/signin"
 	"gatehouse/plugins/tokens"
 )
 
@@ -121,6 +122,11 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 			rec, err := tx.FindRecordById(usersCollection, user.Id)
 			if err != nil {
 				return err
+			}
+			if upd.emailChanged && !signin.SamePassword(rec, user) {
+				// the password proved for the email change was replaced meanwhile (a reset
+				// revoked this session): the old one moves no email (§3.5)
+				return apikit.InvalidField("current_password", msgCurrentPasswordIncorrect)
 			}
 			var changed []string
 			for _, field := range profileFieldsPrivileged { // stable order for the audit details

@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"encoding/json"
+	"gatehouse/testkit"
 	"net/http"
 	"slices"
 	"strings"
@@ -365,6 +366,22 @@ func TestUpdateProfileEmail(t *testing.T) {
 			Body:            jsonBody(`{"email": "new@example.com", "current_password": "` + staffPassword + `"}`),
 			ExpectedContent: []string{invalid(`{"current_password":["Current password is incorrect."]}`)},
 			AfterTestFunc:   noFailureSideEffects,
+		},
+		{
+			Name: "a password reset committed during the check: the old password moves no email (§3.5)", Method: http.MethodPatch, URL: profileURL,
+			Headers: auth("staff:" + staffID + ":" + currentSID), TestAppFactory: f,
+			BeforeTestFunc: func(tb testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
+				testkit.HoldChange(tb, app, "users", staffID, func(u *core.Record) { u.SetPassword("reset-meanwhile-42") }, 300*time.Millisecond)
+			},
+			Body:            jsonBody(`{"email": "new@example.com", "current_password": "` + staffPassword + `"}`),
+			ExpectedStatus:  http.StatusBadRequest,
+			ExpectedContent: []string{invalid(`{"current_password":["Current password is incorrect."]}`)},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				noFailureSideEffects(tb, app, res)
+				if !findUser(tb, app, staffID).ValidatePassword("reset-meanwhile-42") {
+					tb.Error("the reset's password is gone")
+				}
+			},
 		},
 		{
 			Name: "an address PocketBase refuses: 400, and the transaction leaves nothing behind", Method: http.MethodPatch, URL: profileURL,

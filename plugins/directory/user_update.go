@@ -15,6 +15,7 @@ import (
 	"gatehouse/plugins/permissions"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
+	"gatehouse/plugins/signin"
 	"gatehouse/plugins/tokens"
 )
 
@@ -218,6 +219,10 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 			rec, err := tx.FindRecordById(colUsers, target.Id)
 			if err != nil {
 				return err
+			}
+			if c == caseSelf && emailChanged && !signin.SamePassword(rec, target) {
+				// the password proved for the email change was replaced meanwhile (§3.5)
+				return apikit.InvalidField("current_password", msgCurrentPwdIncorrect)
 			}
 			if c == caseAdmin {
 				// again on the row as it is now: made a superuser or given an Admin role since

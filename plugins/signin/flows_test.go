@@ -181,6 +181,30 @@ func (h *harness) lastMail(email string) string {
 	return rows[0].GetString("text_body")
 }
 
+// enableTOTP turns TOTP on through 2fa/enable (start, confirm with the current step's code) and
+// returns a code generator and the 10 recovery codes.
+func (h *harness) enableTOTP(rc realmCase, auth []string) (code func(time.Time) string, recovery []any) {
+	h.t.Helper()
+	start := h.c.Do(http.MethodPost, h.path(rc, "2fa/enable/"), map[string]string{"password": flowPassword}, auth...)
+	secret := start.Str("secret")
+	if start.Status != 200 || secret == "" {
+		h.t.Fatalf("2fa/enable start: %d %s", start.Status, start.Body)
+	}
+	code = func(at time.Time) string {
+		c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return c
+	}
+	confirm := h.c.Do(http.MethodPost, h.path(rc, "2fa/enable/"), map[string]string{"password": flowPassword, "otp_code": code(time.Now())}, auth...)
+	recovery, _ = confirm.JSON["recovery_codes"].([]any)
+	if confirm.Status != 200 || confirm.Str("status") != "enabled" || len(recovery) != 10 {
+		h.t.Fatalf("2fa/enable confirm: %d %s", confirm.Status, confirm.Body)
+	}
+	return code, recovery
+}
+
 func forBothRealms(t *testing.T, fn func(t *testing.T, rc realmCase)) {
 	for _, rc := range realmCases {
 		t.Run(rc.realm.Type, func(t *testing.T) {
@@ -298,24 +322,7 @@ func TestSecondFactor(t *testing.T) {
 		access := h.tokens(rc, acct.Email(), flowPassword).Str("access")
 		auth := []string{"Authorization", "Bearer " + access}
 
-		// TOTP: start, confirm
-		start := h.c.Do(http.MethodPost, h.path(rc, "2fa/enable/"), map[string]string{"password": flowPassword}, auth...)
-		secret := start.Str("secret")
-		if start.Status != 200 || secret == "" {
-			t.Fatalf("2fa/enable start: %d %s", start.Status, start.Body)
-		}
-		code := func(at time.Time) string {
-			c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}
-		confirm := h.c.Do(http.MethodPost, h.path(rc, "2fa/enable/"), map[string]string{"password": flowPassword, "otp_code": code(time.Now())}, auth...)
-		recovery, _ := confirm.JSON["recovery_codes"].([]any)
-		if confirm.Status != 200 || confirm.Str("status") != "enabled" || len(recovery) != 10 {
-			t.Fatalf("2fa/enable confirm: %d %s", confirm.Status, confirm.Body)
-		}
+		code, recovery := h.enableTOTP(rc, auth)
 
 		challenge := func() string {
 			t.Helper()

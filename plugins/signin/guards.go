@@ -132,10 +132,13 @@ func (p *Flows) CheckCurrentPassword(e *core.RequestEvent, user *core.Record, pa
 	if err := p.passwordVerified(e, attempt.Account); err != nil {
 		return false, false, err
 	}
-	// The caller may save its copy of the account: it must carry the stored lock fields.
+	// The caller may save its copy of the account: it must carry the stored lock fields, and the
+	// hash just proved (a password change compares it with the row in its transaction).
 	for _, f := range []string{"locked_until", "lock_counter_reset_at"} {
 		user.Set(f, attempt.Account.Get(f))
 	}
+	user.SetRaw(core.FieldNamePassword, attempt.Account.GetRaw(core.FieldNamePassword))
+	user.Set(passwords.LegacyHashField, attempt.Account.GetString(passwords.LegacyHashField))
 	return true, false, nil
 }
 
@@ -151,21 +154,27 @@ func (p *Flows) recordPasswordFailure(e *core.RequestEvent, email string, user *
 	if user != nil {
 		principalID = user.Id
 	}
-	started, err := captcha.RecordPasswordFailure(e.App, p.cfg, email, e.RealIP(), p.realm.Type, principalID)
-	if err != nil || !started {
+	// the failure, the lock it starts, its audit row and its email: one transaction, so a lock is
+	// never started without its (single) email
+	return e.App.RunInTransaction(func(tx core.App) error {
+		started, err := captcha.RecordPasswordFailure(tx, p.cfg, email, e.RealIP(), p.realm.Type, principalID)
+		if err != nil || !started {
+			return err
+		}
+		fresh, err := tx.FindRecordById(p.realm.Collection, user.Id)
+		if err != nil {
+			return err
+		}
+		entry := audit.FromRequest(e, "login.locked", true)
+		entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
+		if err := audit.Log(tx, entry); err != nil {
+			return err
+		}
+		_, err = p.mailer.Queue(tx, fresh.Email(), mailer.TemplateAccountLocked, map[string]any{
+			"lock_until_utc": profiles.Timestamp(fresh.GetDateTime("locked_until")), "ip": e.RealIP(),
+		})
 		return err
-	}
-	fresh, err := e.App.FindRecordById(p.realm.Collection, user.Id)
-	if err != nil {
-		return err
-	}
-	entry := audit.FromRequest(e, "login.locked", true)
-	entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
-	_ = audit.Log(e.App, entry)
-	_, err = p.mailer.Queue(e.App, fresh.Email(), mailer.TemplateAccountLocked, map[string]any{
-		"lock_until_utc": profiles.Timestamp(fresh.GetDateTime("locked_until")), "ip": e.RealIP(),
 	})
-	return err
 }
 
 // passwordVerified is §5.1.2 step 5: the account's lockout counter and its email's CAPTCHA

@@ -97,7 +97,7 @@ func (p *Flows) Login(e *core.RequestEvent) error {
 	if user.GetBool("otp_enabled") {
 		return p.secondFactorAtLogin(e, user, req)
 	}
-	return p.completeLogin(e, user, tokens.MethodPassword)
+	return p.completeLogin(e, user, tokens.MethodPassword, nil)
 }
 
 // rehash stores a verified password again at the configured bcrypt cost (§1.13). The hash is
@@ -123,8 +123,22 @@ func (p *Flows) rehash(e *core.RequestEvent, user *core.Record, plain string) er
 		}
 		fresh.SetRaw(core.FieldNamePassword, rehashed.GetRaw(core.FieldNamePassword))
 		fresh.Set(passwords.LegacyHashField, rehashed.GetString(passwords.LegacyHashField))
-		return tx.Save(fresh)
+		if err := tx.Save(fresh); err != nil {
+			return err
+		}
+		// the login goes on with the hash it proved, as now stored (completeLogin compares it)
+		user.SetRaw(core.FieldNamePassword, fresh.GetRaw(core.FieldNamePassword))
+		user.Set(passwords.LegacyHashField, fresh.GetString(passwords.LegacyHashField))
+		return nil
 	})
+}
+
+// SamePassword reports whether stored still holds the password hash of proved (the record the
+// password was verified against): a reset or change committed during the comparison replaced it.
+func SamePassword(stored, proved *core.Record) bool {
+	hashField := core.FieldNamePassword + ":hash"
+	return stored.GetString(hashField) == proved.GetString(hashField) &&
+		stored.GetString(passwords.LegacyHashField) == proved.GetString(passwords.LegacyHashField)
 }
 
 // checkLoginPassword is steps 2–5 of §5.1.2, shared by login and 2fa/request-otp. The attempt
@@ -195,9 +209,17 @@ type passwordCheck struct {
 // completeLogin is step 8 of §5.1.2: session, tokens, cookies, the realm's on-login writes.
 // The account is read again in the session's transaction: user was read before the password's
 // bcrypt (or the code's check), and a deactivation or rejection committed since must not get a
-// session, tokens or cookies (§3.5, §5.12.4) — it gets the answer the login would give now.
-func (p *Flows) completeLogin(e *core.RequestEvent, user *core.Record, method string) error {
+// session, tokens or cookies (§3.5, §5.12.4) — it gets the answer the login would give now; nor
+// must a password replaced since.
+// secondFactor, when not nil, checks the second factor's code and makes its writes (the code
+// spent, the challenge consumed, failures cleared, their audit and email) in the same
+// transaction, after that check and before the session: a login that does not end in a session
+// spends nothing, and an error it returns rolls everything back and is the answer. A wrong code
+// (false) commits what checking it wrote (an email code's attempt count) without a session, and
+// completeLogin returns errWrongCode for the caller to record the failure.
+func (p *Flows) completeLogin(e *core.RequestEvent, user *core.Record, method string, secondFactor func(tx core.App, fresh *core.Record) (bool, error)) error {
 	var issued *tokens.Issued
+	wrongCode := false
 	err := e.App.RunInTransaction(func(tx core.App) error {
 		fresh, err := tx.FindRecordById(p.realm.Collection, user.Id)
 		if err != nil {
@@ -205,8 +227,17 @@ func (p *Flows) completeLogin(e *core.RequestEvent, user *core.Record, method st
 		}
 		if reason, gate := p.spec.afterPassword(fresh); gate != nil {
 			return gate
-		} else if reason != "" || !p.realm.MayAct(fresh) {
+		} else if reason != "" || !p.realm.MayAct(fresh) || !SamePassword(fresh, user) {
+			// (a password reset or change committed after the password was proved revoked every
+			// session: the old password must not start a new one, §3.5)
 			return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
+		}
+		if secondFactor != nil {
+			right, err := secondFactor(tx, fresh)
+			if err != nil || !right {
+				wrongCode = err == nil
+				return err
+			}
 		}
 		user = fresh
 		issued, err = p.tokens.StartSession(tx, p.realm.Type, user, method, e.RealIP(), e.Request.UserAgent())
@@ -224,6 +255,9 @@ func (p *Flows) completeLogin(e *core.RequestEvent, user *core.Record, method st
 	})
 	if err != nil {
 		return err
+	}
+	if wrongCode {
+		return errWrongCode
 	}
 	p.tokens.SetCookies(e, issued)
 	return p.spec.writeTokens(p, e, user, issued)

@@ -51,16 +51,18 @@ func (p *Flows) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req
 	method := user.GetString("otp_method")
 	otpError := ""
 	if req.otpCode != "" {
-		right, err := p.checkOTP(e.App, user, method, secondfactor.PurposeLogin, req.otpCode)
-		if err != nil {
-			return err
-		}
-		if right {
-			if err := secondfactor.ClearOTPFailures(e.App, user); err != nil {
-				return err
+		err := p.completeLogin(e, user, loginMethodFor(method), func(tx core.App, fresh *core.Record) (bool, error) {
+			right, err := p.checkOTP(tx, fresh, method, secondfactor.PurposeLogin, req.otpCode)
+			if err != nil || !right {
+				return false, err
 			}
-			p.auditMFA(e, user, "mfa.success", true, method)
-			return p.completeLogin(e, user, loginMethodFor(method))
+			if err := secondfactor.ClearOTPFailures(tx, fresh); err != nil {
+				return false, err
+			}
+			return true, p.auditMFA(tx, e, fresh, "mfa.success", true, method)
+		})
+		if !errors.Is(err, errWrongCode) {
+			return err
 		}
 		if err := p.otpFailed(e, user, method); err != nil {
 			return err
@@ -72,25 +74,31 @@ func (p *Flows) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req
 	if err != nil {
 		return err
 	}
-	if _, err := secondfactor.CreateChallenge(e.App, p.cfg, p.realm.Type, user.Id, []string{method}, jti, e.RealIP()); err != nil {
-		return err
-	}
-	if method == secondfactor.MethodEmail {
-		// a live login code keeps working; resending is 2fa/request-otp's job (§5.1.2 step 7.3)
-		live, err := secondfactor.HasLiveEmailCode(e.App, p.cfg, p.realm.Type, user.Id, secondfactor.PurposeLogin)
-		if err != nil {
+	// the challenge, the login code and its email, and the audit row: all or nothing
+	err = e.App.RunInTransaction(func(tx core.App) error {
+		if _, err := secondfactor.CreateChallenge(tx, p.cfg, p.realm.Type, user.Id, []string{method}, jti, e.RealIP()); err != nil {
 			return err
 		}
-		if !live {
-			if err := p.sendEmailCode(e.App, user, secondfactor.PurposeLogin); err != nil {
+		if method == secondfactor.MethodEmail {
+			// a live login code keeps working; resending is 2fa/request-otp's job (§5.1.2 step 7.3)
+			live, err := secondfactor.HasLiveEmailCode(tx, p.cfg, p.realm.Type, user.Id, secondfactor.PurposeLogin)
+			if err != nil {
 				return err
 			}
+			if !live {
+				if err := p.sendEmailCode(tx, user, secondfactor.PurposeLogin); err != nil {
+					return err
+				}
+			}
 		}
+		entry := audit.FromRequest(e, "login.mfa_required", true)
+		entry.ActorType, entry.ActorID = p.realm.Type, user.Id
+		entry.Details = map[string]any{"method": method}
+		return audit.Log(tx, entry)
+	})
+	if err != nil {
+		return err
 	}
-	entry := audit.FromRequest(e, "login.mfa_required", true)
-	entry.ActorType, entry.ActorID = p.realm.Type, user.Id
-	entry.Details = map[string]any{"method": method}
-	_ = audit.Log(e.App, entry)
 
 	return apikit.WriteJSON(e, http.StatusOK, otpChallenge{
 		OTPRequired: true, TemporaryToken: token, Methods: []string{method},
@@ -118,42 +126,53 @@ func (p *Flows) wrongOTP(e *core.RequestEvent, user *core.Record, method string)
 
 // otpFailed records an OTP failure (§6.1); when it starts a second-factor lock the owner gets the
 // mfa_locked email and the audit log mfa.locked.
+// The failure, its audit row, and the lock's email are one transaction: a lock is never started
+// without its (single) email.
 func (p *Flows) otpFailed(e *core.RequestEvent, user *core.Record, method string) error {
-	started, windowMinutes, err := secondfactor.RecordOTPFailure(e.App, p.cfg, user, e.RealIP())
-	if err != nil {
-		return err
-	}
-	p.auditMFA(e, user, "mfa.failure", false, method)
-	if started {
+	return e.App.RunInTransaction(func(tx core.App) error {
+		started, windowMinutes, err := secondfactor.RecordOTPFailure(tx, p.cfg, user, e.RealIP())
+		if err != nil {
+			return err
+		}
+		if err := p.auditMFA(tx, e, user, "mfa.failure", false, method); err != nil {
+			return err
+		}
+		if !started {
+			return nil
+		}
 		entry := audit.FromRequest(e, "mfa.locked", true)
 		entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
 		entry.Details = map[string]any{"window_minutes": windowMinutes}
-		_ = audit.Log(e.App, entry)
-		if _, err := p.mailer.Queue(e.App, user.Email(), mailer.TemplateMFALocked, map[string]any{
-			"window_minutes": windowMinutes, "ip": e.RealIP(),
-		}); err != nil {
+		if err := audit.Log(tx, entry); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func (p *Flows) sendEmailCode(app core.App, user *core.Record, purpose string) error {
-	code, throttled, err := secondfactor.IssueEmailCode(app, p.cfg, p.realm.Type, user.Id, purpose)
-	if err != nil || throttled {
+		_, err = p.mailer.Queue(tx, user.Email(), mailer.TemplateMFALocked, map[string]any{
+			"window_minutes": windowMinutes, "ip": e.RealIP(),
+		})
 		return err
-	}
-	_, err = p.mailer.Queue(app, user.Email(), mailer.TemplateOTPCode, map[string]any{
-		"code": code, // the mailer renders the validity from EMAIL_OTP TTL ("expires in 5 minutes")
 	})
-	return err
 }
 
-func (p *Flows) auditMFA(e *core.RequestEvent, user *core.Record, event string, success bool, method string) {
+// sendEmailCode issues a code and queues its email in one transaction: a code that exists was
+// sent (its 60 s resend cooldown never holds back a code nobody received).
+func (p *Flows) sendEmailCode(app core.App, user *core.Record, purpose string) error {
+	return app.RunInTransaction(func(tx core.App) error {
+		code, throttled, err := secondfactor.IssueEmailCode(tx, p.cfg, p.realm.Type, user.Id, purpose)
+		if err != nil || throttled {
+			return err
+		}
+		_, err = p.mailer.Queue(tx, user.Email(), mailer.TemplateOTPCode, map[string]any{
+			"code": code, // the mailer renders the validity from EMAIL_OTP TTL ("expires in 5 minutes")
+		})
+		return err
+	})
+}
+
+func (p *Flows) auditMFA(app core.App, e *core.RequestEvent, user *core.Record, event string, success bool, method string) error {
 	entry := audit.FromRequest(e, event, success)
 	entry.ActorType, entry.ActorID = p.realm.Type, user.Id
 	entry.Details = map[string]any{"method": method}
-	_ = audit.Log(e.App, entry)
+	return audit.Log(app, entry)
 }
 
 func loginMethodFor(method string) string {
@@ -226,33 +245,48 @@ func (p *Flows) VerifyOTP(e *core.RequestEvent) error {
 		return apikit.TokenNotValid()
 	}
 	method := user.GetString("otp_method")
-	var right bool
-	remaining := -1
 	if recovery != "" {
 		method = "recovery_code"
-		right, remaining, err = secondfactor.UseRecoveryCode(e.App, p.realm.Type, user.Id, recovery)
-	} else {
-		right, err = p.checkOTP(e.App, user, method, secondfactor.PurposeLogin, otpCode)
 	}
-	if err != nil {
-		return err
-	}
-	if !right {
+	// The code is checked and spent, the challenge consumed, and the session started in one
+	// transaction: a login refused at the end (account deactivated, token raced) spends nothing.
+	err = p.completeLogin(e, user, loginMethodFor(method), func(tx core.App, fresh *core.Record) (bool, error) {
+		var right bool
+		var err error
+		remaining := -1
+		if recovery != "" {
+			right, remaining, err = secondfactor.UseRecoveryCode(tx, p.realm.Type, fresh.Id, recovery)
+		} else {
+			right, err = p.checkOTP(tx, fresh, method, secondfactor.PurposeLogin, otpCode)
+		}
+		if err != nil || !right {
+			return false, err
+		}
+		if consumed, err := secondfactor.ConsumeChallenge(tx, p.cfg, challenge); err != nil || !consumed {
+			return false, apikit.TokenNotValid()
+		}
+		if err := secondfactor.ClearOTPFailures(tx, fresh); err != nil {
+			return false, err
+		}
+		if err := p.auditMFA(tx, e, fresh, "mfa.success", true, method); err != nil {
+			return false, err
+		}
+		if remaining < 0 {
+			return true, nil
+		}
+		if err := p.auditMFA(tx, e, fresh, "mfa.recovery_code_used", true, method); err != nil {
+			return false, err
+		}
+		_, err = p.mailer.Queue(tx, fresh.Email(), mailer.TemplateRecoveryCodeUsed,
+			map[string]any{"remaining": strconv.Itoa(remaining)})
+		return true, err
+	})
+	if errors.Is(err, errWrongCode) {
 		return p.wrongOTP(e, user, method)
 	}
-	if consumed, err := secondfactor.ConsumeChallenge(e.App, p.cfg, challenge); err != nil || !consumed {
-		return apikit.TokenNotValid()
-	}
-	if err := secondfactor.ClearOTPFailures(e.App, user); err != nil {
-		return err
-	}
-	p.auditMFA(e, user, "mfa.success", true, method)
-	if remaining >= 0 {
-		p.auditMFA(e, user, "mfa.recovery_code_used", true, method)
-		if _, err := p.mailer.Queue(e.App, user.Email(), mailer.TemplateRecoveryCodeUsed,
-			map[string]any{"remaining": strconv.Itoa(remaining)}); err != nil {
-			return err
-		}
-	}
-	return p.completeLogin(e, user, loginMethodFor(method))
+	return err
 }
+
+// errWrongCode is completeLogin's answer when the second factor's code was wrong: no session was
+// started, and the caller records the failure (otpFailed) in a transaction of its own.
+var errWrongCode = errors.New("signin: wrong second-factor code")

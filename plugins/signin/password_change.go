@@ -96,6 +96,11 @@ func (p *Flows) ChangePassword(e *core.RequestEvent) error {
 		if err != nil {
 			return err
 		}
+		if !SamePassword(rec, user) {
+			// a reset (or another change) committed while this one hashed: the current password
+			// given is no longer the stored one, and the newer password stays (§3.5)
+			return apikit.InvalidField(spec.current, spec.incorrect)
+		}
 		setHashedPassword(rec, hashed)
 		if err := tx.Save(rec); err != nil {
 			return err

@@ -1,0 +1,169 @@
+package signin_test
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"gatehouse/plugins/config"
+	"gatehouse/plugins/realm"
+	"gatehouse/testkit"
+)
+
+// Writes committed while a flow compares a password or a code, and flows whose own writes fail
+// half-way: the flow answers as the account is now, and what it writes is all or nothing.
+
+// A login proves the password against the hash read before its bcrypt; a reset committed during
+// it revoked every session, and the old password must not start a new one (§3.5, §5.6.4).
+func TestLoginRefusesAPasswordReplacedDuringIt(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, nil)
+		acct := h.account(rc)
+		var r testkit.Reply
+		testkit.ChangeDuring(t, h.app, rc.realm.Collection, acct.Id, func(a *core.Record) { a.SetPassword(newPassword1) },
+			300*time.Millisecond, func() { r = h.login(rc, acct.Email(), flowPassword) })
+		if r.Status != 400 || string(r.Body) != badCredential || len(r.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("old password during the reset: %d %s, cookies %v", r.Status, r.Body, r.Header.Values("Set-Cookie"))
+		}
+		if n := h.count("sessions", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: acct.Id}); n != 0 {
+			t.Fatalf("%d sessions started with the old password", n)
+		}
+		h.tokens(rc, acct.Email(), newPassword1)
+	})
+}
+
+// A password change hashes the new password after proving the current one; a reset committed
+// meanwhile must not be overwritten by the change (the reset's password stays, §3.5).
+func TestPasswordChangeLosesToAResetDuringIt(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, nil)
+		acct := h.account(rc)
+		access := h.tokens(rc, acct.Email(), flowPassword).Str("access")
+		var r testkit.Reply
+		testkit.ChangeDuring(t, h.app, rc.realm.Collection, acct.Id, func(a *core.Record) { a.SetPassword(newPassword2) },
+			300*time.Millisecond, func() {
+				r = h.c.Do(http.MethodPost, h.path(rc, "password/change/"), map[string]string{
+					rc.changeCurrent: flowPassword, rc.changeNew: newPassword1, rc.changeConfirm: newPassword1,
+				}, "Authorization", "Bearer "+access)
+			})
+		errs, _ := r.JSON["errors"].(map[string]any)
+		if r.Status != 400 || errs[rc.changeCurrent] == nil {
+			t.Fatalf("change during the reset: %d %s", r.Status, r.Body)
+		}
+		if !testkit.Reload(t, h.app, acct).ValidatePassword(newPassword2) {
+			t.Fatal("the reset's password was overwritten")
+		}
+		if n := h.count("email_outbox", dbx.HashExp{"to": acct.Email(), "template": "password_changed"}); n != 0 {
+			t.Fatalf("%d password_changed emails for a change that did not happen", n)
+		}
+	})
+}
+
+// verify-otp checks and spends the code, consumes the challenge and starts the session in one
+// transaction: a login refused at the end (the account stopped meanwhile) spends no recovery
+// code and sends no recovery_code_used email.
+func TestSecondFactorSpendsNothingWhenTheLoginIsRefused(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, nil)
+		acct := h.account(rc)
+		access := h.tokens(rc, acct.Email(), flowPassword).Str("access")
+		_, recovery := h.enableTOTP(rc, []string{"Authorization", "Bearer " + access})
+		challenge := h.login(rc, acct.Email(), flowPassword).Str("temporary_token")
+		if challenge == "" {
+			t.Fatal("no temporary token")
+		}
+		var r testkit.Reply
+		testkit.ChangeDuring(t, h.app, rc.realm.Collection, acct.Id, func(a *core.Record) {
+			if rc.realm == realm.Employee {
+				a.Set("status", "Rejected")
+			} else {
+				a.Set("is_active", false)
+			}
+		}, 300*time.Millisecond, func() {
+			r = h.c.Do(http.MethodPost, h.path(rc, "verify-otp/"), map[string]string{"temporary_token": challenge, "recovery_code": recovery[0].(string)})
+		})
+		if r.Status == 200 || len(r.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("verify-otp for a stopped account: %d %s", r.Status, r.Body)
+		}
+		if n := h.count("recovery_codes", dbx.And(dbx.HashExp{rc.realm.Relation: acct.Id}, dbx.NewExp("used_at != ''"))); n != 0 {
+			t.Fatalf("%d recovery codes spent by a refused login", n)
+		}
+		if n := h.count("email_outbox", dbx.HashExp{"to": acct.Email(), "template": "recovery_code_used"}); n != 0 {
+			t.Fatalf("%d recovery_code_used emails for a refused login", n)
+		}
+		if n := h.count("sessions", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: acct.Id}); n != 1 {
+			t.Fatalf("%d sessions, want only the one of the set-up", n)
+		}
+	})
+}
+
+// A failure that starts a lock writes the lock, its audit row and its email together: when the
+// email cannot be queued nothing is written, rather than a lock whose (single) email is lost.
+// And an email code exists only if its email was queued (its resend cooldown never holds back a
+// code nobody received).
+func TestLockAndCodeAreNeverWrittenWithoutTheirEmail(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, func(cfg *config.Config) {
+			cfg.CaptchaEmailThreshold, cfg.CaptchaIPThreshold, cfg.LockoutFailures = 50, 50, 3
+		})
+		var refuse atomic.Bool
+		h.app.OnRecordCreate("email_outbox").BindFunc(func(e *core.RecordEvent) error {
+			if refuse.Load() {
+				return errors.New("outbox unavailable")
+			}
+			return e.Next()
+		})
+		acct := h.account(rc)
+		for range 2 {
+			h.login(rc, acct.Email(), "wrong-password-1")
+		}
+		refuse.Store(true)
+		if r := h.login(rc, acct.Email(), "wrong-password-1"); r.Status < 500 {
+			t.Fatalf("the locking failure without an outbox: %d %s", r.Status, r.Body)
+		}
+		if until := testkit.Reload(t, h.app, acct).GetString("locked_until"); until != "" {
+			t.Fatalf("locked (until %s) without the account_locked email", until)
+		}
+		if n := h.count("audit_log", dbx.HashExp{"event": "login.locked", "target_id": acct.Id}); n != 0 {
+			t.Fatalf("%d login.locked entries", n)
+		}
+		refuse.Store(false)
+		h.login(rc, acct.Email(), "wrong-password-1")
+		if testkit.Reload(t, h.app, acct).GetString("locked_until") == "" || h.count("email_outbox", dbx.HashExp{"to": acct.Email(), "template": "account_locked"}) != 1 {
+			t.Fatal("the next failure did not lock with its email")
+		}
+
+		// email codes
+		other := testkit.NewPrincipal(t, h.app, rc.realm.Collection, "code"+rc.realm.Type)
+		if rc.realm == realm.Employee {
+			testkit.SetField(t, h.app, other, "status", realm.StatusApproved)
+		} else {
+			testkit.SetField(t, h.app, other, "is_active", true)
+		}
+		testkit.SetField(t, h.app, other, "otp_enabled", true)
+		testkit.SetField(t, h.app, other, "otp_method", "email")
+		refuse.Store(true)
+		if r := h.login(rc, other.Email(), flowPassword); r.Status < 500 {
+			t.Fatalf("login with email 2FA without an outbox: %d %s", r.Status, r.Body)
+		}
+		if n := h.count("otp_codes", dbx.HashExp{rc.realm.Relation: other.Id}); n != 0 {
+			t.Fatalf("%d email codes written without their email", n)
+		}
+		refuse.Store(false)
+		if r := h.login(rc, other.Email(), flowPassword); r.Status != 200 || r.Str("temporary_token") == "" {
+			t.Fatalf("login with email 2FA: %d %s", r.Status, r.Body)
+		}
+		if n := h.count("email_outbox", dbx.HashExp{"to": other.Email(), "template": "otp_code"}); n != 1 {
+			t.Fatalf("%d otp_code emails after the retry", n)
+		}
+	})
+}
