@@ -365,7 +365,13 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 		if roleChanged && p.tripleExists(row.User, row.System, role.Id, row.ID) {
 			return apikit.Conflict(msgDuplicateAssignment)
 		}
-		_, err = p.updateAudited(colAssignments, row.ID, func(_ core.App, rec *core.Record) (audit.Entry, error) {
+		_, err = p.updateAudited(colAssignments, row.ID, func(tx core.App, rec *core.Record) (audit.Entry, error) {
+			// again on the row as it is now: given the Admin role since it was read
+			if !s.IsSuperuser() && (roleChanged || (hasActive && !isActive && rec.GetBool("is_active"))) {
+				if err := refuseRemovingAnAdmin(tx, rec); err != nil {
+					return audit.Entry{}, err
+				}
+			}
 			if roleChanged {
 				rec.Set("role", role.Id)
 			}
@@ -404,6 +410,11 @@ func (p *plugin) deleteAssignment(e *core.RequestEvent) error {
 		rec, err := tx.FindRecordById(colAssignments, row.ID)
 		if err != nil {
 			return err
+		}
+		if !s.IsSuperuser() {
+			if err := refuseRemovingAnAdmin(tx, rec); err != nil { // given the Admin role since
+				return err
+			}
 		}
 		if err := tx.Delete(rec); err != nil {
 			return err
@@ -609,4 +620,18 @@ func (p *plugin) systemUsers(e *core.RequestEvent) error {
 		rows[i].AssignedAt = profiles.Timestamp(rows[i].AssignedAtDT)
 	}
 	return writePageOf(e, p.kit.AppURL(), pq, count, rows, "system", toSystemBrief(sys))
+}
+
+// refuseRemovingAnAdmin answers 403 "Cannot remove Admin role assignments" when the assignment
+// asg, as read in the caller's write transaction, has its system's Admin role (§5.11.6–§5.11.7):
+// only a superuser may change, deactivate or delete one.
+func refuseRemovingAnAdmin(tx core.App, asg *core.Record) error {
+	role, err := tx.FindRecordById(colRoles, asg.GetString("role"))
+	if err != nil {
+		return err
+	}
+	if role.GetString("name") == permissions.AdminRole {
+		return apikit.PermissionDenied(msgNoRemoveAdmin)
+	}
+	return nil
 }

@@ -765,12 +765,14 @@ func (p *plugin) acceptInvitation(e *core.RequestEvent) error {
 		return err
 	}
 	err = p.app.RunInTransaction(func(tx core.App) error {
-		rec, err := tx.FindRecordById(colInvitations, inv.Id)
+		// Stage (2) again, as things are now: single use under concurrency (transactions are
+		// serialised on the write connection), and an inviter who lost ADMIN of the system (or
+		// was deactivated) since the first check invites nobody.
+		rec, err := usableInvitation(tx, token)
 		if err != nil {
 			return err
 		}
-		// Single use under concurrency: transactions are serialised on the write connection.
-		if invitationStatus(rec, time.Now()) != "pending" {
+		if rec == nil || rec.Id != inv.Id {
 			return apikit.InvalidField("token", msgInvalidInvitation)
 		}
 		if err := tx.Save(user); err != nil {

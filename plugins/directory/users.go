@@ -761,10 +761,20 @@ func (p *plugin) deleteUser(e *core.RequestEvent) error {
 		return apikit.NotFound(msgUserNotFoundOrDenied)
 	}
 	caller := callerRecord(e)
-	if user.GetBool("is_superuser") && (caller == nil || caller.Id != user.Id) {
+	otherSuperuser := func(u *core.Record) bool {
+		return u.GetBool("is_superuser") && (caller == nil || caller.Id != u.Id)
+	}
+	if otherSuperuser(user) {
 		return apikit.PermissionDenied(msgNoDeleteSuperusers)
 	}
 	err = p.app.RunInTransaction(func(tx core.App) error {
+		user, err := tx.FindRecordById(colUsers, user.Id) // as it is now: made a superuser since?
+		if err != nil {
+			return apikit.NotFound(msgUserNotFoundOrDenied)
+		}
+		if otherSuperuser(user) {
+			return apikit.PermissionDenied(msgNoDeleteSuperusers)
+		}
 		if err := tx.Delete(user); err != nil {
 			return err
 		}

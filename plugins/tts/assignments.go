@@ -230,6 +230,16 @@ func ttsAssignment(e *core.RequestEvent) (*core.Record, *core.Record, error) {
 	return a, roleRec, nil
 }
 
+// mayRemoveAdminNow is mayRemoveAdmin on the assignment as read in the write transaction tx: its
+// role may have changed to Admin since the request first read it.
+func mayRemoveAdminNow(e *core.RequestEvent, tx core.App, asg *core.Record) error {
+	roleRec, err := tx.FindRecordById("roles", asg.GetString("role"))
+	if err != nil {
+		return err
+	}
+	return mayRemoveAdmin(e, roleRec)
+}
+
 // mayRemoveAdmin: only superusers remove (deactivate or delete) an Admin assignment.
 func mayRemoveAdmin(e *core.RequestEvent, roleRec *core.Record) error {
 	if roleRec.GetString("name") != permissions.AdminRole {
@@ -269,6 +279,11 @@ func (p *plugin) updateAssignment(e *core.RequestEvent) error {
 		fresh, err := tx.FindRecordById("user_system_roles", a.Id)
 		if err != nil {
 			return apikit.NotFound(msgAssignmentNotFound)
+		}
+		if !active {
+			if err := mayRemoveAdminNow(e, tx, fresh); err != nil { // given the Admin role since?
+				return err
+			}
 		}
 		before := map[string]any{"is_active": fresh.GetBool("is_active")}
 		fresh.Set("is_active", active)
@@ -314,6 +329,9 @@ func (p *plugin) deleteAssignment(e *core.RequestEvent) error {
 		fresh, err := tx.FindRecordById("user_system_roles", a.Id)
 		if err != nil {
 			return apikit.NotFound(msgAssignmentNotFound)
+		}
+		if err := mayRemoveAdminNow(e, tx, fresh); err != nil { // given the Admin role since?
+			return err
 		}
 		if err := tx.Delete(fresh); err != nil {
 			return err
