@@ -146,6 +146,9 @@ func SaveFieldErrors(err error) apikit.FieldErrors {
 		if _, ok := verrs["email"]; ok {
 			return apikit.FieldErrors{"email": {apikit.MsgInvalidEmail}}
 		}
+		if _, ok := verrs["profile_picture"]; ok { // CheckPicture lets through only what the field takes
+			return apikit.FieldErrors{"profile_picture": {profiles.MsgPictureInvalid}}
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -79,6 +80,11 @@ func TestSessionsPagination(t *testing.T) {
 	second := f.do(http.MethodGet, "/api/v1/users/sessions/?page=2&page_size=1", nil, auth...)
 	if second.status != 200 || second.json["count"] != float64(2) || len(second.json["results"].([]any)) != 1 || second.json["next"] != nil {
 		t.Fatalf("page 2: %d %s", second.status, second.body)
+	}
+	// ordering and search are not parameters of this list (§5.15.6): ignored, as unknown ones are (§1.8)
+	undocumented := f.do(http.MethodGet, "/api/v1/users/sessions/?ordering=-last_used_at&search="+strings.Repeat("a", 101), nil, auth...)
+	if undocumented.status != 200 || undocumented.json["count"] != float64(2) {
+		t.Fatalf("undocumented parameters: %d %s", undocumented.status, undocumented.body)
 	}
 	past := f.do(http.MethodGet, "/api/v1/users/sessions/?page=3&page_size=1", nil, auth...)
 	if past.status != 404 || string(past.body) != `{"detail":"Invalid page.","code":"not_found"}` {

@@ -35,7 +35,10 @@ func callerType(c *apikit.Caller) string {
 
 // listSessions is GET /api/v1/users/sessions/ (§5.15.6): the caller's live sessions.
 func (p *plugin) listSessions(e *core.RequestEvent) error {
-	q, err := apikit.ParsePageQuery(e.Request.URL.Query(), nil)
+	params := e.Request.URL.Query()
+	params.Del("ordering") // newest first, fixed; neither is documented here (§5.15.6): ignored
+	params.Del("search")   // like any unknown parameter (§1.8)
+	q, err := apikit.ParsePageQuery(params, nil)
 	if err != nil {
 		return err
 	}

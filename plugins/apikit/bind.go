@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pocketbase/ozzo-validation/v4/is"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 )
@@ -552,7 +553,15 @@ var (
 // ValidEmail follows Django's EmailValidator: a dot-atom local part (quoted local parts are not
 // accepted), "@", then a dotted host name whose last label has ≥ 2 characters and does not end
 // with "-", "localhost", or an IP literal in brackets. ASCII only; no spaces or display names.
+// And the address must be one PocketBase's email fields store (is.EmailFormat: not "localhost",
+// IP literals or a digit in the last label), since every address bound here is stored in one
+// (accounts, invitations, the outbox's recipient): what Django accepts and the field refuses is
+// invalid here, not a failed save.
 func ValidEmail(s string) bool {
+	return validEmailDjango(s) && is.EmailFormat.Validate(s) == nil
+}
+
+func validEmailDjango(s string) bool {
 	if s == "" || len(s) > 320 {
 		return false
 	}

@@ -351,8 +351,6 @@ func TestBodyEmail(t *testing.T) {
 		" Alice@Example.COM ":        "alice@example.com",
 		"a.b+c@sub.example.co":       "a.b+c@sub.example.co",
 		"o'neil@example.org":         "o'neil@example.org",
-		"user@localhost":             "user@localhost",
-		"user@[127.0.0.1]":           "user@[127.0.0.1]",
 		"user@xn--bcher-kva.example": "user@xn--bcher-kva.example",
 	}
 	for in, want := range valid {
@@ -366,6 +364,8 @@ func TestBodyEmail(t *testing.T) {
 		"Alice <alice@example.com>", "user@example", "user@example.c", "user@-example.com",
 		"user@example.com-", ".user@example.com", "user.@example.com", "us..er@example.com",
 		"user@exa_mple.com", "user@[300.1.1.1]", "usér@example.com", "user@example..com",
+		// Django's validator takes these, PocketBase's email fields do not (a save would fail)
+		"user@localhost", "user@[127.0.0.1]", "user@b.co1",
 	}
 	for _, in := range invalid {
 		b := bindJSON(t, `{"email":`+bindQuoteJSON(in)+`}`)

@@ -202,6 +202,11 @@ func TestDocumentedAnswers(t *testing.T) {
 			status: 400, field: "slug", msg: "This slug is reserved.", effect: absent("systems", "name", sysName)},
 		answer{caller: su, method: "PUT", path: "/api/v1/systems/" + hdts.Id + "/", body: map[string]any{"name": "Renamed"},
 			status: 400, field: "slug", msg: required, effect: unchanged("systems", hdts.Id, "name", hdtsName)},
+		// URLs that url.Parse takes and the systems.url field refuses: the field's 400, not a 500
+		answer{caller: su, method: "POST", path: "/api/v1/systems/", body: map[string]any{"name": sysName, "slug": "longurl", "url": "https://example.com/" + strings.Repeat("a", 2100)},
+			status: 400, field: "url", msg: "Enter a valid URL.", effect: absent("systems", "name", sysName)},
+		answer{caller: su, method: "PATCH", path: "/api/v1/systems/" + hdts.Id + "/", body: map[string]any{"url": "https://example.com:123456/"},
+			status: 400, field: "url", msg: "Enter a valid URL.", effect: unchanged("systems", hdts.Id, "name", hdtsName)},
 		answer{caller: su, method: "DELETE", path: "/api/v1/systems/" + none + "/", status: 404, detail: "System not found or access denied"},
 		answer{caller: su, method: "DELETE", path: "/api/v1/systems/" + hdts.Id + "/", status: 409, detail: "Built-in systems cannot be deleted.",
 			effect: unchanged("systems", hdts.Id, "slug", "hdts")},
@@ -233,6 +238,11 @@ func TestDocumentedAnswers(t *testing.T) {
 			status: 400, field: "email", msg: "Enter a valid email address.", effect: countIs("users", dbx.HashExp{"email": "new@localhost"}, 0)},
 		answer{caller: su, method: "PATCH", path: "/api/v1/users/" + agent.Id + "/", body: map[string]any{"email": "moved@localhost"},
 			status: 400, field: "email", msg: "Enter a valid email address.", effect: unchanged("users", agent.Id, "email", agent.Email())},
+		// and the invitations (the invitation's email field and the outbox's recipient refused it)
+		answer{caller: su, method: "POST", path: "/api/v1/users/invite-agent/", body: map[string]any{"email": "new@localhost", "role_id": tc.Id},
+			status: 400, field: "email", msg: "Enter a valid email address.", effect: countIs("invitations", dbx.HashExp{"email": "new@localhost"}, 0)},
+		answer{caller: su, method: "POST", path: "/api/v1/system-roles/invite/", body: map[string]any{"email": "new@[10.0.0.1]", "role_id": tc.Id},
+			status: 400, field: "email", msg: "Enter a valid email address.", effect: countIs("invitations", dbx.HashExp{"email": "new@[10.0.0.1]"}, 0)},
 	)
 
 	// §5.11.

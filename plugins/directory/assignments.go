@@ -122,6 +122,7 @@ func (p *plugin) listAssignments(e *core.RequestEvent) error {
 	errs := apikit.FieldErrors{}
 	scopeParam, _ := apikit.QueryChoice(q, "scope", []string{"mine", "managed"}, errs)
 	isActive, hasActive := apikit.QueryBool(q, "is_active", errs)
+	q.Del("search") // not documented here (§5.11.3): ignored like any unknown parameter (§1.8)
 	pq, perr := apikit.ParsePageQuery(q, keys(assignmentOrdering))
 	if scopeParam == "managed" {
 		if err := permissions.RequireAnyAdmin(e); err != nil {

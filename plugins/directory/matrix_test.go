@@ -147,6 +147,8 @@ func TestPermissionMatrix(t *testing.T) {
 		{method: "GET", setup: fixed("/api/v1/system-roles/systems/hdts/users/", nil), want: adminOnly("200", "403 Access denied to this system")},
 		{method: "GET", setup: fixed("/api/v1/system-roles/user-system-roles/", nil), want: [7]string{"200", "200", "200", "200", badTok, noCred, noCred}},
 		{method: "GET", setup: fixed("/api/v1/system-roles/user-system-roles/?scope=managed", nil), want: ok("200")},
+		// search is not a parameter of this list (§5.11.3): ignored, as unknown ones are (§1.8)
+		{method: "GET", setup: fixed("/api/v1/system-roles/user-system-roles/?scope=managed&search="+strings.Repeat("a", 101), nil), want: ok("200")},
 		{method: "POST", setup: func(f *fixture, i int) (string, any) {
 			return "/api/v1/system-roles/user-system-roles/", map[string]any{"user": f.staff(false).Id, "system": hdts.Id, "role": tc.Id}
 		}, want: adminOnly("201", "403 Access denied to this system")},

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/ozzo-validation/v4/is"
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/hooks"
@@ -231,9 +232,13 @@ func (p *plugin) checkSlug(body *apikit.Body, slug, exceptID string) {
 	}
 }
 
+// validHTTPURL: an absolute http(s) URL that the systems.url field (PocketBase's is.URL) stores
+// too — what it refuses (over 2,082 characters, a 6-digit port, a host starting with "-") is
+// msgInvalidURL here, not a failed save.
 func validHTTPURL(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.ContainsAny(s, " \t\r\n")
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.ContainsAny(s, " \t\r\n") &&
+		is.URL.Validate(s) == nil
 }
 
 // taken reports whether a row of collection matches cond with {:v} = value, other than exceptID.

@@ -155,6 +155,9 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 			if fe := accountfields.Taken(p.app, realm.Employee, caller.Record.Id, "", "", set["phone_number"]); len(fe) > 0 {
 				return apikit.Invalid(fe)
 			}
+			if fe := accountfields.SaveFieldErrors(err); fe != nil {
+				return apikit.Invalid(fe)
+			}
 			return err
 		}
 

@@ -15,6 +15,7 @@ import (
 
 	_ "golang.org/x/image/webp" // registers the WebP decoder
 
+	"github.com/gabriel-vasile/mimetype"
 	"github.com/pocketbase/pocketbase/tools/filesystem"
 )
 
@@ -63,8 +64,11 @@ func CheckPicture(fh *multipart.FileHeader, maxBytes int64, maxPx int) (*filesys
 	if len(data) == 0 {
 		return nil, MsgPictureInvalid, nil
 	}
-	kind, ok := pictureFormats[http.DetectContentType(data)]
-	if !ok {
+	sniffed := http.DetectContentType(data)
+	kind, ok := pictureFormats[sniffed]
+	if !ok || !mimetype.Detect(data).Is(sniffed) {
+		// (the second sniffer is the one PocketBase's file field checks on save: an animated
+		// PNG is image/apng to it, outside the field's types, and would fail the save with a 500)
 		return nil, MsgPictureInvalid, nil
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))

@@ -340,6 +340,7 @@ func TestCheckPicture(t *testing.T) {
 		{"too wide", "wide.png", encode(t, "png", 1025, 1), profiles.MsgPictureTooWide(1024), ""},
 		{"too tall", "tall.png", encode(t, "png", 1, 1025), "Image dimensions must not exceed 1024x1024 pixels.", ""},
 		{"not an image", "a.png", []byte("hello, this is text"), "Invalid image file.", ""},
+		{"an animated PNG (image/apng to PocketBase's file field) is not accepted", "anim.png", testkit.AnimatedPNG(encode(t, "png", 4, 4)), "Invalid image file.", ""},
 		{"svg is not accepted", "a.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>`), "Invalid image file.", ""},
 		{"truncated png", "cut.png", pngOK[:len(pngOK)/2], "Invalid image file.", ""},
 		{"too large", "big.png", append(encode(t, "png", 1, 1), make([]byte, maxBytes)...), "Profile picture file size must be less than 2MB.", ""},
