@@ -428,3 +428,56 @@ func TestBurstSecondFactorLockHoldsAcrossTokens(t *testing.T) {
 		t.Fatalf("%d mfa_locked emails queued, want 1", len(rows))
 	}
 }
+
+// Registration probes (a taken email answered as taken) count against the client IP (§5.1.1,
+// §6.1). With 9 recorded, 20 registrations of one new email released together: one creates the
+// account (201), one more is answered "taken" (the 10th probe), the other 18 need a CAPTCHA,
+// and exactly 10 probes are recorded. When the gate counted only rows already written, all 20
+// read 9 and went on to bcrypt; the 19 that lost the insert each answered "taken" (19 probes).
+func TestBurstRegistrationProbesHoldTheIPThreshold(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	createStaffUser(t, s, su, "taken.staff@example.com", "violet-harbor-42")
+	register := func(email string) any {
+		return map[string]string{"email": email, "password": "amber-lantern-77", "first_name": "Pro", "last_name": "Be"}
+	}
+	for i := range 9 {
+		if st, _, body := s.Do(t, http.MethodPost, "/api/v1/users/register/", register("taken.staff@example.com")); st != 400 || !strings.Contains(string(body), "already") {
+			t.Fatalf("probe %d: %d %s", i+1, st, body)
+		}
+	}
+	out := make([]answer, 20)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			st, _, b := s.Do(t, http.MethodPost, "/api/v1/users/register/", register("new.burst@example.com"))
+			out[i] = answer{st, string(b)}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	created, taken, captcha := 0, 0, 0
+	for _, a := range out {
+		switch {
+		case a.status == 201:
+			created++
+		case a.status == 400 && a.body == bodyCaptchaRequired:
+			captcha++
+		case a.status == 400 && strings.Contains(a.body, "already"):
+			taken++
+		default:
+			t.Fatalf("unexpected answer: %d %s", a.status, a.body)
+		}
+	}
+	if created != 1 || taken != 1 || captcha != 18 {
+		t.Fatalf("20 parallel registrations of one email: %d created, %d taken, %d CAPTCHA; want 1, 1, 18", created, taken, captcha)
+	}
+	if rows := superuserRecords(t, s, su, "auth_failures", "ip='127.0.0.1' && kind='password'"); len(rows) != 10 {
+		t.Fatalf("%d probes recorded for the IP, want 10", len(rows))
+	}
+}

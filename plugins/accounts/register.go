@@ -35,9 +35,11 @@ func (p *plugin) register(e *core.RequestEvent) error {
 	}
 	// The CAPTCHA gate runs before any validation: the uniqueness messages below reveal
 	// whether an email, username or phone number exists, and only the gate slows that probing.
-	if err := p.flows.RegistrationCaptchaGate(e, body); err != nil {
+	done, err := p.flows.RegistrationCaptchaGate(e, body)
+	if err != nil {
 		return err
 	}
+	defer done() // after the probe row or the account is written
 
 	in, probe := accountfields.ReadRegistration(e.Request.Context(), p.app, realm.Staff, p.passwordPolicy(), body)
 	if err := body.Err(); err != nil {

@@ -23,9 +23,11 @@ func (p *plugin) register(e *core.RequestEvent) error {
 	}
 	// The CAPTCHA gate (the client IP's state only) runs before any validation, as for staff:
 	// the uniqueness messages reveal taken values, and only the gate slows that probing.
-	if err := p.flows.RegistrationCaptchaGate(e, body); err != nil {
+	done, err := p.flows.RegistrationCaptchaGate(e, body)
+	if err != nil {
 		return err
 	}
+	defer done() // after the probe row or the account is written
 	in, probe := accountfields.ReadRegistration(e.Request.Context(), p.app, realm.Employee, p.passwordPolicy(), body)
 	picture, err := p.readPicture(body)
 	if err != nil {

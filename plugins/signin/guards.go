@@ -76,16 +76,25 @@ func attemptError(err error) error {
 	return err
 }
 
-// registrationCaptchaGate: only the client IP's state counts for registration (§6.1). It runs
-// before validation, so validation messages cannot be used to probe for taken values.
-func (p *Flows) RegistrationCaptchaGate(e *core.RequestEvent, body *apikit.Body) error {
-	required, err := captcha.RequiredForIP(e.App, p.cfg, e.RealIP())
-	if err != nil || !required {
-		return err
-	}
+// RegistrationCaptchaGate: only the client IP's state counts for registration (§6.1). It runs
+// before validation, so validation messages cannot be used to probe for taken values. Like a
+// login it takes a reservation on the IP (captcha.Attempts) that counts as a probe not written
+// yet, so a burst of parallel registrations cannot all pass the IP threshold on the count read
+// before any of them wrote its probe row: call done once the registration's outcome is written
+// (its probe row, or its account), and when it ends without one. A registration that would need
+// the CAPTCHA only if those still running turn out to be probes waits for them (429 past the
+// pool's wait budget).
+func (p *Flows) RegistrationCaptchaGate(e *core.RequestEvent, body *apikit.Body) (done func(), err error) {
 	id, _ := body.String("captcha_id", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
 	answer, _ := body.String("captcha_answer", apikit.Str{Raw: true, AllowBlank: true, Nullable: true})
-	return p.captchaGate(e, true, id, answer)
+	attempt, err := p.attempts.Admit(e.Request.Context(), e.App, p.cfg, captcha.AttemptRequest{
+		IP: e.RealIP(), MaxWait: p.passwordPool().Wait(),
+		SolveCaptcha: func() error { return p.captchaGate(e, true, id, answer) },
+	})
+	if err != nil {
+		return func() {}, attemptError(err)
+	}
+	return attempt.Done, nil
 }
 
 // recordRegistrationProbe: a registration refused for a taken email, username or phone number
