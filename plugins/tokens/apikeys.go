@@ -42,7 +42,10 @@ func (s *Service) APIKey(e *core.RequestEvent, raw string) (*apikit.Caller, erro
 		return nil, apikit.InvalidAPIKey()
 	}
 	if last := rec.GetDateTime("last_used_at"); last.IsZero() || now.Sub(last.Time()) >= s.cfg.APIKeyTouchInterval {
-		_, _ = e.App.DB().Update("api_keys", dbx.Params{"last_used_at": nowDT()}, dbx.HashExp{"id": rec.Id}).Execute()
+		// at most once per interval also under parallel requests: only the request that still
+		// finds the value it read writes (the others of a burst change no row)
+		_, _ = e.App.DB().Update("api_keys", dbx.Params{"last_used_at": nowDT()},
+			dbx.HashExp{"id": rec.Id, "last_used_at": rec.GetString("last_used_at")}).Execute()
 	}
 	return &apikit.Caller{Kind: apikit.KindService, Record: rec, Scopes: rec.GetStringSlice("scopes")}, nil
 }

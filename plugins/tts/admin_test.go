@@ -388,3 +388,29 @@ func TestTTSAssignRefusesAUserDeactivatedMeanwhile(t *testing.T) {
 		t.Fatalf("%d assignments stored for the deactivated user", n)
 	}
 }
+
+// An API key's last_used_at is written at most once per APIKeyTouchInterval (§2.14), also when
+// a burst of requests finds it due together: each read the old value, and each wrote it.
+func TestAPIKeyTouchIsOnePerBurst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	key := f.apiKey(nil, "users:read")
+	loner := f.user("Lone", "Key", false)
+	for _, q := range []string{
+		"UPDATE api_keys SET last_used_at = '2026-01-01 00:00:00.000Z'", // long due
+		"CREATE TABLE test_touches (at TEXT)",
+		"CREATE TRIGGER test_touch AFTER UPDATE OF last_used_at ON api_keys BEGIN INSERT INTO test_touches VALUES (NEW.last_used_at); END",
+	} {
+		if _, err := f.app.DB().NewQuery(q).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok := testkit.Concurrently(t, 30, func() (bool, error) {
+		return f.client.Do(http.MethodGet, "/api/v1/tts/user-info/"+loner.Id+"/", nil, key...).Status == 200, nil
+	}); ok != 30 {
+		t.Fatalf("%d of 30 requests with the key answered 200", ok)
+	}
+	if n := f.count("test_touches", nil); n != 1 {
+		t.Fatalf("last_used_at written %d times by one burst, want 1", n)
+	}
+}
