@@ -3,11 +3,13 @@ package captcha
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/config"
 )
@@ -230,6 +232,17 @@ func (a *Attempts) decide(app core.App, cfg *config.Config, email string, req At
 				return chE, false, nil
 			}
 		}
+	} else if email != "" && req.Lookup != nil {
+		// An email that names no account waits exactly as an account would: otherwise the
+		// wait above (about one comparison per running attempt, near the lock threshold)
+		// would tell a known email from an unknown one (§5.1.2 step 3, §8.4 st. 27).
+		n, locked, err := phantomLockout(app, cfg, email, time.Now())
+		if err != nil {
+			return nil, false, err
+		}
+		if !locked && pendE > 0 && n+pendE >= cfg.LockoutFailures {
+			return chE, false, nil
+		}
 	}
 
 	a.mu.Lock()
@@ -255,4 +268,54 @@ func ipFailures(app core.App, cfg *config.Config, ip string) (int, error) {
 	return countRows(app,
 		"SELECT COUNT(*) FROM {{"+colAuthFailures+"}} WHERE [[ip]] = {:ip} AND [[kind]] = 'password' AND [[occurred_at]] > {:since}",
 		dbx.Params{"ip": ip, "since": dbTime(time.Now().Add(-cfg.CaptchaWindow))})
+}
+
+// phantomLockout replays the lockout of §6.1 item 1 over the failures recorded for an email that
+// names no account (rows without a principal): the failures that would count toward the next
+// lock now, and whether a lock would be running, had an account existed. Each failure that is
+// not inside a lock starts one when the failures within LockoutWindow since the end of the last
+// lock reach LockoutFailures, as RecordPasswordFailure does for an account. The replay looks
+// back two windows and two lock durations; rows are few (past 3 a CAPTCHA is needed for each).
+func phantomLockout(app core.App, cfg *config.Config, email string, now time.Time) (n int, locked bool, err error) {
+	var rows []struct {
+		At string `db:"occurred_at"`
+	}
+	lookBack := 2 * (cfg.LockoutWindow + cfg.LockDuration)
+	err = app.DB().NewQuery("SELECT [[occurred_at]] FROM {{" + colAuthFailures + "}} WHERE [[email]] = {:email} AND [[principal_id]] = '' AND [[kind]] = 'password' AND [[occurred_at]] > {:since} ORDER BY [[occurred_at]] LIMIT 2000").
+		Bind(dbx.Params{"email": email, "since": dbTime(now.Add(-lookBack))}).All(&rows)
+	if err != nil {
+		return 0, false, fmt.Errorf("captcha: phantom lockout: %w", err)
+	}
+	times := make([]time.Time, 0, len(rows))
+	for _, r := range rows {
+		if t, perr := time.Parse(types.DefaultDateLayout, r.At); perr == nil {
+			times = append(times, t)
+		}
+	}
+	var lockedUntil time.Time
+	counted := func(upTo time.Time) int { // failures in (max(upTo-window, lockedUntil), upTo]
+		since := upTo.Add(-cfg.LockoutWindow)
+		if lockedUntil.After(since) {
+			since = lockedUntil
+		}
+		c := 0
+		for _, t := range times {
+			if t.After(since) && !t.After(upTo) {
+				c++
+			}
+		}
+		return c
+	}
+	for _, t := range times {
+		if !t.After(lockedUntil) {
+			continue // inside a lock: refused without counting
+		}
+		if counted(t) >= cfg.LockoutFailures {
+			lockedUntil = t.Add(cfg.LockDuration)
+		}
+	}
+	if lockedUntil.After(now) {
+		return 0, true, nil
+	}
+	return counted(now), false, nil
 }

@@ -185,3 +185,112 @@ func TestAttemptsWaitIsBounded(t *testing.T) {
 		at.Done()
 	}
 }
+
+// Near the lock threshold a second concurrent attempt waits for the first (its failure may start
+// the lock). It must wait the same for an email that names no account, or the wait (one
+// comparison) tells a known email from an unknown one (§5.1.2 step 3, §8.4 st. 27). And once
+// the 10th failure is recorded, neither waits: the account is locked, the unknown email is
+// replayed as locked.
+func TestAttemptsWaitTheSameForKnownAndUnknownEmails(t *testing.T) {
+	t.Parallel()
+	app, _ := setup(t)
+	cfg := testkit.Config()
+	account := newPrincipal(t, app, realm.Staff.Collection)
+	unknown := "nobody.here@example.com"
+	lookup := map[string]func() (*core.Record, error){
+		account.Email(): func() (*core.Record, error) { return app.FindRecordById(account.Collection(), account.Id) },
+		unknown:         func() (*core.Record, error) { return nil, nil },
+	}
+	fail := func(email string) {
+		t.Helper()
+		id := ""
+		if email == account.Email() {
+			id = account.Id
+		}
+		if _, err := RecordPasswordFailure(app, cfg, email, "198.51.100.9", realm.TypeStaff, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// second reports whether a second attempt is admitted within 150 ms while a first is running.
+	second := func(email string) bool {
+		t.Helper()
+		a := NewAttempts()
+		req := AttemptRequest{Email: email, IP: "198.51.100.9", Lookup: lookup[email], SolveCaptcha: func() error { return nil }}
+		first, err := a.Admit(context.Background(), app, cfg, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Done()
+		req.MaxWait = 150 * time.Millisecond
+		at, err := a.Admit(context.Background(), app, cfg, req)
+		if errors.Is(err, ErrAttemptWaitTimeout) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		at.Done()
+		return true
+	}
+	for _, email := range []string{account.Email(), unknown} {
+		for range cfg.LockoutFailures - 1 {
+			fail(email)
+		}
+	}
+	if known, ghost := second(account.Email()), second(unknown); known || ghost {
+		t.Fatalf("with 9 failures a second attempt was admitted at once: known %v, unknown %v (want both to wait)", known, ghost)
+	}
+	for _, email := range []string{account.Email(), unknown} {
+		fail(email)
+	}
+	if !IsLocked(testkit.Reload(t, app, account)) {
+		t.Fatal("the account is not locked after 10 failures")
+	}
+	if known, ghost := second(account.Email()), second(unknown); !known || !ghost {
+		t.Fatalf("while locked a second attempt waited: known admitted %v, unknown admitted %v (want both at once)", known, ghost)
+	}
+}
+
+// The replay of phantomLockout against the account rules: 10 failures within the window lock for
+// LockDuration; failures during the lock do not count; after it the count starts from its end.
+func TestPhantomLockoutReplaysTheAccountRules(t *testing.T) {
+	t.Parallel()
+	app, _ := setup(t)
+	cfg := testkit.Config()
+	col, err := app.FindCachedCollectionByNameOrId(colAuthFailures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	add := func(email string, ago time.Duration) {
+		r := core.NewRecord(col)
+		r.Set("kind", kindPassword)
+		r.Set("email", email)
+		r.Set("ip", "198.51.100.10")
+		r.Set("occurred_at", dbTime(now.Add(-ago)))
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 { // a lock started 20 min ago (10 failures within 2 min), ended 5 min ago
+		add("a@example.com", 22*time.Minute-time.Duration(i)*10*time.Second)
+	}
+	add("a@example.com", 10*time.Minute) // inside that lock: not counted
+	add("a@example.com", 2*time.Minute)  // after it: counts
+	if n, locked, err := phantomLockout(app, cfg, "a@example.com", now); err != nil || locked || n != 1 {
+		t.Fatalf("after a finished lock: n=%d locked=%v err=%v, want 1 false", n, locked, err)
+	}
+	for i := range 10 {
+		add("b@example.com", time.Duration(10-i)*time.Minute)
+	}
+	if _, locked, err := phantomLockout(app, cfg, "b@example.com", now); err != nil || !locked {
+		t.Fatalf("10 failures within the window: locked=%v err=%v, want locked", locked, err)
+	}
+	for i := range 9 {
+		add("c@example.com", time.Duration(9-i)*time.Minute)
+	}
+	add("c@example.com", 20*time.Minute) // outside the window
+	if n, locked, err := phantomLockout(app, cfg, "c@example.com", now); err != nil || locked || n != 9 {
+		t.Fatalf("9 failures in the window: n=%d locked=%v err=%v, want 9 false", n, locked, err)
+	}
+}
