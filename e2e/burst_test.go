@@ -173,6 +173,9 @@ func TestBurstWithCaptchaLocksAndRefusesTheRightPassword(t *testing.T) {
 			if locks := superuserRecords(t, s, su, "audit_log", "event='login.locked'"); len(locks) != 1 {
 				t.Fatalf("%d login.locked entries, want 1", len(locks))
 			}
+			if mails := superuserRecords(t, s, su, "email_outbox", "to='"+email+"' && template='account_locked'"); len(mails) != 1 {
+				t.Fatalf("%d account_locked emails, want 1", len(mails))
+			}
 			// Exactly 10 passwords were compared; every later attempt was refused as locked
 			// without a comparison.
 			compared := 0
@@ -220,8 +223,8 @@ func TestBurstRightPasswordsAllPass(t *testing.T) {
 	}
 }
 
-// 25 wrong codes at once on one mfa_pending token: at most 5 are compared (otp_invalid); the
-// token is dead for the rest (401).
+// 25 wrong codes at once on one mfa_pending token: exactly 5 are compared (otp_invalid) and
+// recorded; the token is dead for the other 20 (401).
 func TestBurstWrongCodesOnOneMFAToken(t *testing.T) {
 	t.Parallel()
 	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
@@ -251,8 +254,11 @@ func TestBurstWrongCodesOnOneMFAToken(t *testing.T) {
 			dead++
 		}
 	}
-	if invalid > 5 || invalid < 1 || invalid+dead != 25 {
-		t.Fatalf("answers: %v", got)
+	if invalid != 5 || dead != 20 {
+		t.Fatalf("answers: %v (want 5 otp_invalid, 20 token_not_valid)", got)
+	}
+	if rows := superuserRecords(t, s, su, "auth_failures", "principal_id='"+id+"' && kind='otp'"); len(rows) != 5 {
+		t.Fatalf("%d OTP failures recorded, want 5", len(rows))
 	}
 }
 
