@@ -114,7 +114,11 @@ func (k *Kit) Mount(r *router.Router[*core.RequestEvent], table []Route) error {
 }
 
 // MountAPIFallbacks answers unknown paths under /api/ with the 404 envelope (§1.1). PocketBase's
-// own /api routes are more specific patterns and keep winning.
+// own /api routes are more specific patterns and keep winning. A method outside mountedMethods
+// (PROPFIND, TRACE, an OPTIONS that is no CORS preflight) matches no method pattern and reaches
+// the any-method catch-all, which this replaces (PocketBase adds its own only when there is
+// none): on a path of a table it is that path's 405 with Allow, under /api/ the 404 envelope,
+// anywhere else PocketBase's 404 as before.
 func (k *Kit) MountAPIFallbacks(r *router.Router[*core.RequestEvent]) {
 	notFound := Route{Handler: func(e *core.RequestEvent) error { return NotFound("") }}
 	for _, method := range mountedMethods {
@@ -123,6 +127,72 @@ func (k *Kit) MountAPIFallbacks(r *router.Router[*core.RequestEvent]) {
 		}
 		k.bind(r.Route(method, "/api/{path...}", notFound.Handler), notFound, true)
 	}
+	otherMethod := Route{Handler: func(e *core.RequestEvent) error {
+		path := e.Request.URL.Path
+		if allow := k.allowedMethods(path); len(allow) > 0 {
+			return MethodNotAllowed(e.Request.Method, allow)
+		}
+		if path == "/api" || strings.HasPrefix(path, "/api/") {
+			return NotFound("")
+		}
+		return router.NewNotFoundError("", nil)
+	}}
+	k.bind(r.Route("", "/", otherMethod.Handler), otherMethod, true)
+}
+
+// allowedMethods are the methods of the mounted table path that serves path (its most specific
+// pattern, as ServeMux would choose: a literal segment beats a {param} at the first segment where
+// two patterns differ), nil when none does.
+func (k *Kit) allowedMethods(path string) []string {
+	want := strings.Split(strings.Trim(slashForm(path), "/"), "/")
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var best []string // the best pattern's segments
+	byPattern := map[string][]string{}
+	for key := range k.mounted {
+		method, pattern, _ := strings.Cut(key, " ")
+		segs := strings.Split(strings.Trim(pattern, "/"), "/")
+		if !segmentsMatch(segs, want) {
+			continue
+		}
+		byPattern[pattern] = append(byPattern[pattern], method)
+		if best == nil || moreSpecific(segs, best) {
+			best = segs
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	allow := byPattern["/"+strings.Join(best, "/")+"/"]
+	if len(best) == 1 && best[0] == "" {
+		allow = byPattern["/"]
+	}
+	slices.SortFunc(allow, func(a, b string) int { return slices.Index(mountedMethods, a) - slices.Index(mountedMethods, b) })
+	return allow
+}
+
+func isParam(seg string) bool { return strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") }
+
+func segmentsMatch(pattern, path []string) bool {
+	if len(pattern) != len(path) {
+		return false
+	}
+	for i, seg := range pattern {
+		if !isParam(seg) && seg != path[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// moreSpecific: a has a literal segment where b has a parameter, at the first place they differ.
+func moreSpecific(a, b []string) bool {
+	for i := range a {
+		if pa, pb := isParam(a[i]), isParam(b[i]); pa != pb {
+			return pb
+		}
+	}
+	return false
 }
 
 // patterns gives the two ServeMux patterns of a slash-form path: the exact slash form ({$} so
