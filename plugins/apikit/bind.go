@@ -35,6 +35,7 @@ const (
 	MsgInvalidImage   = "Invalid image file."
 	MsgMalformedJSON  = "Malformed JSON request body."
 	MsgMalformedMulti = "Malformed multipart request body."
+	MsgTooManyParts   = "Multipart request body has too many parts (at most 1,000)."
 )
 
 // MsgMaxLength is "Ensure this field has no more than <n> characters.".
@@ -140,7 +141,10 @@ func ReadBody(e *core.RequestEvent, accepted BodyKinds) (*Body, error) {
 		form, err := multipart.NewReader(bytes.NewReader(data), boundary).ReadForm(int64(len(data)) + 1)
 		if err != nil {
 			if errors.Is(err, multipart.ErrMessageTooLarge) {
-				return nil, PayloadTooLarge()
+				// Not the size (data is within MaxBodyBytes and all of it may be kept): Go's
+				// bounds on parts (1,000) or part headers (10,000), which protect the parser.
+				// The body is not too large, the form is malformed for us: 400, not 413 (§1.2).
+				return nil, InvalidField("non_field_errors", MsgTooManyParts)
 			}
 			return nil, InvalidField("non_field_errors", MsgMalformedMulti)
 		}

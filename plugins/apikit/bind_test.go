@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -660,5 +661,22 @@ func TestBodyTextIsTheSubmittedString(t *testing.T) {
 	}
 	if len(j.Errors) != 0 {
 		t.Fatalf("Text recorded errors: %v", j.Errors)
+	}
+}
+
+// A small multipart body with more parts than Go's parser takes (1,000) is a 400 naming the
+// cause, not the 413 of a body over MaxBodyBytes (§1.2): it was ~100 KB.
+func TestBodyMultipartTooManyParts(t *testing.T) {
+	parts := make([]bindPart, 1001)
+	for i := range parts {
+		parts[i] = bindPart{name: "f" + strconv.Itoa(i), content: []byte("x")}
+	}
+	_, err := ReadBody(bindMultipartEvent(t, parts), BodyMultipart)
+	var apiErr *Error
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || !slices.Equal(apiErr.Fields["non_field_errors"], []string{MsgTooManyParts}) {
+		t.Fatalf("1,001 parts: %v", err)
+	}
+	if _, err := ReadBody(bindMultipartEvent(t, parts[:999]), BodyMultipart); err != nil {
+		t.Fatalf("999 parts: %v", err)
 	}
 }
