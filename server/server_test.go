@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/tokens"
 	"gatehouse/server"
 	"gatehouse/testkit"
 )
@@ -95,6 +96,85 @@ func TestAnonymousCannotUsePocketBaseCollectionAPI(t *testing.T) {
 			},
 		}
 		create.Test(t)
+	}
+}
+
+// A Gatehouse access token, even a staff superuser's, is not a PocketBase superuser's: the
+// service never sets PocketBase's e.Auth on /api/collections/... (§2.1), so PocketBase's records
+// API refuses it with its own 403 (all rules are null) and changes nothing.
+func TestGatehouseSuperuserTokenIsNotPocketBaseAuth(t *testing.T) {
+	t.Parallel()
+	const (
+		id        = "gatehousesu0001"
+		pbRefusal = `{"data":{},"message":"Only superusers can perform this action.","status":403}`
+	)
+	for _, c := range []struct {
+		method, url, body string
+		status            int
+		want              string // exact body; "" for the control
+	}{
+		// the control: the same token is a superuser's on the service's own endpoints
+		{http.MethodGet, "/api/v1/users/" + id + "/", "", 200, ""},
+		{http.MethodGet, "/api/collections/users/records/" + id, "", 403, pbRefusal},
+		{http.MethodPatch, "/api/collections/users/records/" + id, `{"first_name":"Pwned","is_superuser":false,"is_active":false}`, 403, pbRefusal},
+		{http.MethodDelete, "/api/collections/users/records/" + id, "", 403, pbRefusal},
+		{http.MethodGet, "/api/collections/users/records", "", 403, pbRefusal},
+		{http.MethodGet, "/api/collections/sessions/records", "", 403, pbRefusal},
+	} {
+		content := []string{c.want}
+		if c.want == "" {
+			content = []string{`"id":"` + id + `"`, `"is_superuser":true`}
+		}
+		var tokenSvc *tokens.Service
+		var sid string
+		hdr := map[string]string{} // filled before the request is built
+		s := tests.ApiScenario{
+			Name: c.method + " " + c.url, Method: c.method, URL: c.url, Body: strings.NewReader(c.body), Headers: hdr,
+			ExpectedStatus: c.status, ExpectedContent: content,
+			TestAppFactory: func(tb testing.TB) *tests.TestApp {
+				return testkit.NewAppNoCleanup(tb, func(app *tests.TestApp) {
+					cfg := testkit.Config()
+					cfg.AppURLOverride = "https://auth.example.com"
+					tokenSvc = server.Register(app, cfg, server.Options{}).Tokens
+				})
+			},
+			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, _ *core.ServeEvent) {
+				col, _ := app.FindCachedCollectionByNameOrId("users")
+				u := core.NewRecord(col)
+				u.Set("id", id)
+				u.SetEmail("super@example.com")
+				u.SetPassword("violet-harbor-42")
+				u.SetVerified(true)
+				u.Set("first_name", "Sue")
+				u.Set("is_active", true)
+				u.Set("is_superuser", true)
+				if err := app.Save(u); err != nil {
+					t.Fatal(err)
+				}
+				issued, err := tokenSvc.StartSession(app, "staff", u, "password", "127.0.0.1", "server-test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				sid = issued.SessionID
+				hdr["Authorization"] = "Bearer " + issued.Access
+			},
+			AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
+				if got, _ := io.ReadAll(res.Body); c.want != "" && strings.TrimSpace(string(got)) != c.want {
+					t.Errorf("%s %s: %s, want %s", c.method, c.url, got, c.want)
+				}
+				u, err := app.FindRecordById("users", id)
+				if err != nil {
+					t.Fatalf("%s %s: the user is gone", c.method, c.url)
+				}
+				if u.GetString("first_name") != "Sue" || !u.GetBool("is_superuser") || !u.GetBool("is_active") {
+					t.Errorf("%s %s: the user changed: %v", c.method, c.url, u)
+				}
+				if !tokens.IsLiveSessionOf(app, sid, "staff", id) || countRecords(t, app, "sessions") != 1 {
+					t.Errorf("%s %s: the sessions changed", c.method, c.url)
+				}
+			},
+		}
+		s.Test(t)
 	}
 }
 

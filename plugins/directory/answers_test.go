@@ -23,6 +23,7 @@ type answer struct {
 	field, msg   string // 400: errors[field] holds msg
 	key, value   string // 2xx: the body's key holds value
 	header       string // "Name: value" the answer must carry
+	want         string // when set, the exact answer body
 	// effect reports a broken side effect (or a change a refused request made); "" when fine.
 	effect func() string
 }
@@ -308,6 +309,12 @@ func TestDocumentedAnswers(t *testing.T) {
 			}},
 	)
 
+	f.checkAnswers(cases)
+}
+
+// checkAnswers sends each request and checks its status, body and effect.
+func (f *fixture) checkAnswers(cases []answer) {
+	f.t.Helper()
 	for _, c := range cases {
 		rep := f.do(c.caller, c.method, c.path, c.body)
 		label := c.method + " " + c.path
@@ -315,32 +322,148 @@ func TestDocumentedAnswers(t *testing.T) {
 			label = label[:120] + "…"
 		}
 		if rep.Status != c.status {
-			t.Errorf("%s: %d, want %d (%s)", label, rep.Status, c.status, rep.Body)
+			f.t.Errorf("%s: %d, want %d (%s)", label, rep.Status, c.status, rep.Body)
 			continue
 		}
 		switch {
 		case c.detail != "" && rep.Str("detail") != c.detail:
-			t.Errorf("%s: detail %q, want %q", label, rep.Str("detail"), c.detail)
+			f.t.Errorf("%s: detail %q, want %q", label, rep.Str("detail"), c.detail)
 		case c.field != "":
 			errs, _ := rep.JSON["errors"].(map[string]any)
 			msgs, _ := errs[c.field].([]any)
 			if rep.Str("code") != "invalid" || len(msgs) == 0 || !strings.Contains(fmt.Sprint(msgs), c.msg) {
-				t.Errorf("%s: errors %v, want %s: %q", label, errs, c.field, c.msg)
+				f.t.Errorf("%s: errors %v, want %s: %q", label, errs, c.field, c.msg)
 			}
 		case c.key != "" && rep.Str(c.key) != c.value:
-			t.Errorf("%s: %s = %q, want %q (%s)", label, c.key, rep.Str(c.key), c.value, rep.Body)
+			f.t.Errorf("%s: %s = %q, want %q (%s)", label, c.key, rep.Str(c.key), c.value, rep.Body)
 		}
 		if c.status >= 400 && c.status != 400 && c.field == "" && rep.Str("code") == "" {
-			t.Errorf("%s: no error envelope: %s", label, rep.Body)
+			f.t.Errorf("%s: no error envelope: %s", label, rep.Body)
+		}
+		if got := strings.TrimSpace(string(rep.Body)); c.want != "" && got != c.want {
+			f.t.Errorf("%s: body %s, want %s", label, got, c.want)
 		}
 		if name, value, ok := strings.Cut(c.header, ": "); ok && rep.Header.Get(name) != value {
-			t.Errorf("%s: %s %q, want %q", label, name, rep.Header.Get(name), value)
+			f.t.Errorf("%s: %s %q, want %q", label, name, rep.Header.Get(name), value)
 		}
 		if c.effect != nil {
 			if msg := c.effect(); msg != "" {
-				t.Errorf("%s: %s", label, msg)
+				f.t.Errorf("%s: %s", label, msg)
 			}
 		}
+	}
+}
+
+// TestDeniedSides produces the refused side of permission checks no other test reaches, with
+// the exact body (§1.3) and the proof that nothing was written:
+//   - §5.11.6–§5.11.7: an assignment the caller sees because it is its own, in a system it does
+//     not administer (no admin scope at all, or another system's), is not the caller's to
+//     change or delete;
+//   - §5.3.7/§5.4.7: a superuser never deletes another superuser;
+//   - §5.3.6 cases B and C: system_role_id must name an assignment of the target, and for a
+//     system admin one in its admin scope.
+func TestDeniedSides(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	su := f.token(f.staff(true))
+	ad := f.token(f.staff(false, "hdts/Admin"))
+	tc := f.roles["hdts/Ticket Coordinator"]
+	const none = "zzzzzzzzzzzzzzz"
+	denied := func(detail string) string { return `{"detail":"` + detail + `","code":"permission_denied"}` }
+	invalid := func(field, msg string) string {
+		return `{"detail":"Invalid input.","code":"invalid","errors":{"` + field + `":["` + msg + `"]}}`
+	}
+
+	var cases []answer
+	// §5.11.6–§5.11.7: own, hence visible, but not ADMIN of its system.
+	const modifyDenied = "Access denied to modify this system's role assignments"
+	usr := "/api/v1/system-roles/user-system-roles/"
+	for label, roles := range map[string][]string{"no admin scope": nil, "admin of tts": {"tts/Admin"}} {
+		owner := f.staff(false, roles...)
+		own := f.assign(owner, "hdts/Ticket Coordinator", true)
+		tok := f.token(owner)
+		if rep := f.do(tok, "GET", usr+own.Id+"/", nil); rep.Status != 200 || rep.Str("id") != own.Id {
+			t.Fatalf("%s: its own assignment is not visible: %d %s", label, rep.Status, rep.Body)
+		}
+		kept := f.unchanged("user_system_roles", own.Id, map[string]string{"role": tc.Id, "is_active": "true"})
+		cases = append(cases,
+			answer{caller: tok, method: "PUT", path: usr + own.Id + "/", body: map[string]any{"role": tc.Id, "is_active": false},
+				status: 403, want: denied(modifyDenied), effect: kept},
+			answer{caller: tok, method: "PATCH", path: usr + own.Id + "/", body: map[string]any{"is_active": false},
+				status: 403, want: denied(modifyDenied), effect: kept},
+			answer{caller: tok, method: "DELETE", path: usr + own.Id + "/",
+				status: 403, want: denied(modifyDenied), effect: kept})
+	}
+
+	// §5.3.7, §5.4.7: another superuser.
+	for _, base := range []string{"/api/v1/users/", "/api/v1/users/management/"} {
+		other := f.staff(true, "hdts/Ticket Coordinator")
+		cases = append(cases, answer{caller: su, method: "DELETE", path: base + other.Id + "/",
+			status: 403, want: denied("Cannot delete other superusers"),
+			effect: f.unchanged("users", other.Id, map[string]string{"email": other.Email(), "is_superuser": "true"})})
+	}
+
+	// §5.3.6: system_role_id of no assignment of the target.
+	const roleDenied = "System role not found or access denied."
+	for _, base := range []string{"/api/v1/users/", "/api/v1/users/management/"} {
+		for _, method := range []string{"PUT", "PATCH"} {
+			target := f.staff(false, "hdts/Ticket Coordinator")
+			neighbour := f.staff(false)
+			theirs := f.assign(neighbour, "hdts/Ticket Coordinator", true)
+			ttsOfTarget := f.assign(target, "tts/Budget Manager", true)
+			first := target.GetString("first_name")
+			keptTarget := f.unchanged("users", target.Id, map[string]string{"first_name": first})
+			// case B: a superuser; PUT-required fields present, so system_role_id is the only error
+			b := map[string]any{"email": target.Email(), "username": target.GetString("username"), "first_name": "Changed", "last_name": "X"}
+			// case C: an HDTS admin
+			c := map[string]any{"first_name": "Changed", "last_name": "X"}
+			with := func(body map[string]any, id string) map[string]any {
+				out := map[string]any{"system_role_id": id, "system_role_is_active": false}
+				for k, v := range body {
+					out[k] = v
+				}
+				return out
+			}
+			path := base + target.Id + "/"
+			cases = append(cases,
+				answer{caller: su, method: method, path: path, body: with(b, theirs.Id), status: 400, want: invalid("system_role_id", roleDenied),
+					effect: both(keptTarget, f.unchanged("user_system_roles", theirs.Id, map[string]string{"is_active": "true"}))},
+				answer{caller: su, method: method, path: path, body: with(b, none), status: 400, want: invalid("system_role_id", roleDenied),
+					effect: keptTarget},
+				answer{caller: ad, method: method, path: path, body: with(c, theirs.Id), status: 400, want: invalid("system_role_id", roleDenied),
+					effect: both(keptTarget, f.unchanged("user_system_roles", theirs.Id, map[string]string{"is_active": "true"}))},
+				// the target's own tts assignment, outside an HDTS admin's scope
+				answer{caller: ad, method: method, path: path, body: with(c, ttsOfTarget.Id), status: 400, want: invalid("system_role_id", roleDenied),
+					effect: both(keptTarget, f.unchanged("user_system_roles", ttsOfTarget.Id, map[string]string{"is_active": "true"}))},
+			)
+		}
+	}
+	f.checkAnswers(cases)
+}
+
+// unchanged reports a record of collection whose fields differ from want, or that is gone.
+func (f *fixture) unchanged(collection, id string, want map[string]string) func() string {
+	return func() string {
+		rec, err := f.app.FindRecordById(collection, id)
+		if err != nil {
+			return collection + " " + id + " is gone"
+		}
+		for name, value := range want {
+			if got := rec.GetString(name); got != value {
+				return fmt.Sprintf("%s %s: %s = %q, want %q", collection, id, name, got, value)
+			}
+		}
+		return ""
+	}
+}
+
+// both reports the first of two effects' failures.
+func both(a, b func() string) func() string {
+	return func() string {
+		if msg := a(); msg != "" {
+			return msg
+		}
+		return b()
 	}
 }
 
