@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -340,13 +341,17 @@ func TestBrowserSignInWithCaptchaAfterFailures(t *testing.T) {
 func TestBrowserSignInIgnoresAForeignNext(t *testing.T) {
 	t.Parallel()
 	s, su := browserServer(t)
-	const email, password = "next.browser@example.com", "violet-harbor-42"
-	createStaffUser(t, s, su, email, password)
-	b := newBrowser(t, s)
-	b.do("open the sign-in page with a foreign next", chromedp.Navigate(s.URL+"/login/?next=%2F%09%2Fevil.example%2F"), visible("#email"))
-	b.signIn(email, password)
-	b.landed()
-	b.signedInAs(email)
+	// a tab the browser drops ("//evil.example/"), and dot segments the URL parser removes
+	// ("/.//evil.example/" and "/..//evil.example/" parse to the path "//evil.example/")
+	for i, next := range []string{"%2F%09%2Fevil.example%2F", "%2F.%2F%2Fevil.example%2F", "%2F%2e%2e%2F%2Fevil.example%2F"} {
+		email, password := "next"+strconv.Itoa(i)+".browser@example.com", "violet-harbor-42"
+		createStaffUser(t, s, su, email, password)
+		b := newBrowser(t, s)
+		b.do("open the sign-in page with a foreign next "+next, chromedp.Navigate(s.URL+"/login/?next="+next), visible("#email"))
+		b.signIn(email, password)
+		b.landed()
+		b.signedInAs(email)
+	}
 }
 
 // A TOTP account: the password step, then the code step — a wrong code is announced at the

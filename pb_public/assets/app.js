@@ -67,12 +67,15 @@
   // safeNext is the ?next= of the page when it is a path of this site, else "". Browsers drop
   // tabs and line breaks from a URL, so "/\t/evil.example" would leave as "//evil.example": no
   // control character, space or backslash is accepted, and the parsed URL must stay on this origin.
+  // Parsing also removes dot segments ("/.//evil.example/" has the path "//evil.example/"), and a
+  // path that starts with two slashes would leave the site as a protocol-relative URL: refused.
   function safeNext() {
     var next = new URLSearchParams(window.location.search).get("next") || "";
     if (!/^\/(?![\/\\])/.test(next) || /[\u0000-\u0020\u007f\\]/.test(next)) { return ""; }
     var u;
     try { u = new URL(next, window.location.origin); } catch (e) { return ""; }
-    return u.origin === window.location.origin ? u.pathname + u.search + u.hash : "";
+    if (u.origin !== window.location.origin || /^\/[\/\\]/.test(u.pathname)) { return ""; }
+    return u.pathname + u.search + u.hash;
   }
 
   // message is one readable sentence for an error answer.
