@@ -299,12 +299,14 @@ func TestAccessTokenDiesWithItsPrincipalAndSession(t *testing.T) {
 
 func TestAccessTokenExpiresWithoutLeeway(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *config.Config) { c.AccessTokenTTL = 1 * time.Second })
+	// exp counts whole seconds from a truncated iat, so a token of TTL n lives between n-1 and n
+	// seconds: with 3 the fresh probe has at least 2 s (a 1 s TTL failed it under a loaded CI).
+	e := newEnv(t, func(c *config.Config) { c.AccessTokenTTL = 3 * time.Second })
 	a := e.login(t)
 	if e.probe(t, a.Access) != 200 {
 		t.Fatal("fresh token refused")
 	}
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(3100 * time.Millisecond)
 	if e.probe(t, a.Access) != 401 {
 		t.Fatal("an expired access token must be refused")
 	}
