@@ -18,6 +18,7 @@ import (
 	"gatehouse/plugins/accounts"
 	"gatehouse/plugins/apidocs"
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/audit"
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/checkpoint"
 	"gatehouse/plugins/config"
@@ -28,6 +29,7 @@ import (
 	"gatehouse/plugins/mailer"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/permissions"
+	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/superusers"
 	"gatehouse/plugins/tokens"
@@ -103,12 +105,17 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 	services := &Services{Kit: kit, Tokens: tokenService, Pool: pool, Mailer: mail, Attempts: attempts, Jobs: sched}
 	// The permission levels of the route tables (§1.7); without it apikit refuses them all.
 	permissions.Register(app, kit)
-	// Scheduled work: outbox retries, key reload/rotation, and the retention of §7.1 (hourly):
-	// sessions, auth_failures, captcha_challenges.
+	// Scheduled work: outbox retries, key reload/rotation, and the retention of §7.1 (hourly,
+	// each plugin its own tables): sessions, auth_failures, captcha_challenges, mfa_challenges,
+	// otp_codes, password_reset_tokens, invitations, audit_log (the outbox's bodies: mailer).
 	mail.Schedule(sched)
 	tokenService.Schedule(sched)
-	tokens.ScheduleCleanup(sched, app, cfg)
-	captcha.ScheduleCleanup(sched, app, cfg)
+	tokens.ScheduleCleanup(sched, cfg)
+	captcha.ScheduleCleanup(sched, cfg)
+	secondfactor.ScheduleCleanup(sched, cfg)
+	signin.ScheduleCleanup(sched, cfg)
+	directory.ScheduleCleanup(sched, cfg)
+	audit.ScheduleCleanup(sched, cfg.AuditRetention)
 
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "gatehouseRoutes",

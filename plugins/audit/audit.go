@@ -4,6 +4,8 @@ package audit
 
 import (
 	"encoding/json"
+	"gatehouse/plugins/jobs"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
@@ -112,4 +114,12 @@ func InsertParams(entry Entry) (dbx.Params, error) {
 		"actor_type": entry.ActorType, "actor_id": entry.ActorID, "target_type": entry.TargetType, "target_id": entry.TargetID,
 		"system": entry.System, "ip": entry.IP, "user_agent": TruncateRunes(entry.UserAgent, maxUserAgent),
 		"details": details, "now": types.NowDateTime().String()}, nil
+}
+
+// CleanupJob applies the audit log's retention of §7.1 (180 days by default), hourly.
+const CleanupJob = "audit.cleanup"
+
+// ScheduleCleanup schedules CleanupJob on sched: rows created more than keep ago are deleted.
+func ScheduleCleanup(sched *jobs.Scheduler, keep time.Duration) {
+	sched.AddRetention(CleanupJob, "0 53 * * * *", jobs.Retention{Table: "audit_log", Columns: []string{"created"}, Keep: keep})
 }

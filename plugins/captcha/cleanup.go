@@ -1,12 +1,6 @@
 package captcha
 
 import (
-	"time"
-
-	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/types"
-
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/jobs"
 )
@@ -17,30 +11,8 @@ import (
 const CleanupJob = "captcha.cleanup"
 
 // ScheduleCleanup schedules CleanupJob on sched.
-func ScheduleCleanup(sched *jobs.Scheduler, app core.App, cfg *config.Config) {
-	sched.AddLogged(CleanupJob, "0 29 * * * *", func() error {
-		_, err := Cleanup(app, cfg, time.Now())
-		return err
-	})
-}
-
-// Cleanup deletes the rows past retention at now, in batches (jobs.DeleteInBatches), and
-// returns how many.
-func Cleanup(app core.App, cfg *config.Config, now time.Time) (int64, error) {
-	var total int64
-	for _, q := range []struct {
-		table, column string
-		keep          time.Duration
-	}{
-		{"auth_failures", "occurred_at", cfg.AuthFailureRetention},
-		{"captcha_challenges", "expires_at", cfg.ExpiredRowRetention},
-	} {
-		cutoff := now.Add(-q.keep).UTC().Format(types.DefaultDateLayout)
-		n, err := jobs.DeleteInBatches(app, q.table, q.column+" != '' AND "+q.column+" < {:c}", dbx.Params{"c": cutoff})
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+func ScheduleCleanup(sched *jobs.Scheduler, cfg *config.Config) {
+	sched.AddRetention(CleanupJob, "0 29 * * * *",
+		jobs.Retention{Table: colAuthFailures, Columns: []string{"occurred_at"}, Keep: cfg.AuthFailureRetention},
+		jobs.Retention{Table: "captcha_challenges", Columns: []string{"expires_at"}, Keep: cfg.ExpiredRowRetention})
 }

@@ -7,11 +7,14 @@ package jobs
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/robfig/cron/v3"
 )
 
@@ -86,19 +89,67 @@ func (s *Scheduler) AddLogged(name, spec string, fn func() error) {
 }
 
 // DeleteInBatches deletes the rows of table matching where (a SQL condition with params), 500
-// per statement so the single write connection is never held long, and returns how many.
+// at a time, and returns how many. Each batch's ids are found on a read connection and deleted
+// by id (where checked again) on the write connection, so the single writer is held only for
+// the deletes, never for the search: on a large table the last search (the one that finds
+// nothing more) reads the whole table.
 func DeleteInBatches(app core.App, table, where string, params dbx.Params) (int64, error) {
 	var total int64
 	for {
-		res, err := app.NonconcurrentDB().NewQuery("DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table +
-			" WHERE " + where + " LIMIT 500)").Bind(params).Execute()
+		var ids []any
+		var batch []string
+		if err := app.ConcurrentDB().NewQuery("SELECT id FROM " + table + " WHERE " + where + " LIMIT 500").Bind(params).Column(&batch); err != nil {
+			return total, err
+		}
+		if len(batch) == 0 {
+			return total, nil
+		}
+		for _, id := range batch {
+			ids = append(ids, id)
+		}
+		res, err := app.NonconcurrentDB().Delete(table, dbx.And(dbx.In("id", ids...), dbx.NewExp(where, params))).Execute()
 		if err != nil {
 			return total, err
 		}
 		n, _ := res.RowsAffected()
 		total += n
-		if n < 500 {
+		if len(batch) < 500 {
 			return total, nil
 		}
 	}
+}
+
+// Retention is one retention rule of §7.1: the rows of Table for which any of the date Columns
+// is set and older than Keep (the first of those events that ended the row, plus Keep).
+type Retention struct {
+	Table   string
+	Columns []string
+	Keep    time.Duration
+}
+
+// ApplyRetention deletes what rules say is past retention at now (DeleteInBatches) and returns
+// how many rows went.
+func ApplyRetention(app core.App, now time.Time, rules ...Retention) (int64, error) {
+	var total int64
+	for _, r := range rules {
+		conds := make([]string, len(r.Columns))
+		for i, c := range r.Columns {
+			conds[i] = "([[" + c + "]] != '' AND [[" + c + "]] < {:cutoff})"
+		}
+		n, err := DeleteInBatches(app, r.Table, strings.Join(conds, " OR "),
+			dbx.Params{"cutoff": now.Add(-r.Keep).UTC().Format(types.DefaultDateLayout)})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("jobs: retention of %s: %w", r.Table, err)
+		}
+	}
+	return total, nil
+}
+
+// AddRetention schedules the rules as the job name (hourly specs, one minute per plugin).
+func (s *Scheduler) AddRetention(name, spec string, rules ...Retention) {
+	s.AddLogged(name, spec, func() error {
+		_, err := ApplyRetention(s.app, time.Now(), rules...)
+		return err
+	})
 }

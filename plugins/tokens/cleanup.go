@@ -3,9 +3,7 @@ package tokens
 import (
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/config"
 	"gatehouse/plugins/jobs"
@@ -15,18 +13,16 @@ import (
 // revocation or expiry (idle or absolute), hourly. Nothing references a session row.
 const CleanupJob = "tokens.cleanupSessions"
 
-// ScheduleCleanup schedules CleanupJob on sched.
-func ScheduleCleanup(sched *jobs.Scheduler, app core.App, cfg *config.Config) {
-	sched.AddLogged(CleanupJob, "0 23 * * * *", func() error {
-		_, err := CleanupSessions(app, cfg, time.Now())
-		return err
-	})
+func sessionRetention(cfg *config.Config) jobs.Retention {
+	return jobs.Retention{Table: "sessions", Columns: []string{"revoked_at", "expires_at", "absolute_expires_at"}, Keep: cfg.SessionRetention}
 }
 
-// CleanupSessions deletes the sessions revoked or expired before now - SessionRetention, in
-// batches (jobs.DeleteInBatches), and returns how many it deleted.
+// ScheduleCleanup schedules CleanupJob on sched.
+func ScheduleCleanup(sched *jobs.Scheduler, cfg *config.Config) {
+	sched.AddRetention(CleanupJob, "0 23 * * * *", sessionRetention(cfg))
+}
+
+// CleanupSessions deletes the sessions past retention at now and returns how many.
 func CleanupSessions(app core.App, cfg *config.Config, now time.Time) (int64, error) {
-	cutoff := now.Add(-cfg.SessionRetention).UTC().Format(types.DefaultDateLayout)
-	return jobs.DeleteInBatches(app, "sessions", `(revoked_at != '' AND revoked_at < {:c}) OR (expires_at != '' AND expires_at < {:c})
-		OR (absolute_expires_at != '' AND absolute_expires_at < {:c})`, dbx.Params{"c": cutoff})
+	return jobs.ApplyRetention(app, now, sessionRetention(cfg))
 }
