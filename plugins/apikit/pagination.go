@@ -233,14 +233,15 @@ func pageURL(appURL string, r *http.Request, page int) string {
 	return sb.String()
 }
 
-// QueryBool reads a boolean filter (§1.8): true or false, any case. Another value adds
-// "Must be a valid boolean." to errs. An absent or empty parameter is not a filter.
+// QueryBool reads a boolean filter (§1.8): exactly true or false, as the contract writes them
+// (case-sensitive like QueryChoice). Another value ("TRUE", "1") adds "Must be a valid
+// boolean." to errs. An absent or empty parameter is not a filter.
 func QueryBool(q url.Values, name string, errs FieldErrors) (bool, bool) {
 	v := q.Get(name)
 	if v == "" {
 		return false, false
 	}
-	switch strings.ToLower(v) {
+	switch v {
 	case "true":
 		return true, true
 	case "false":

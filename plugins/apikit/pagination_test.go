@@ -199,8 +199,8 @@ func TestQueryBoolAndChoice(t *testing.T) {
 	if v, p := QueryBool(q, "a", errs); !v || !p {
 		t.Fatal("a")
 	}
-	if v, p := QueryBool(q, "b", errs); v || !p {
-		t.Fatal("b")
+	if _, p := QueryBool(q, "b", errs); p {
+		t.Fatal("FALSE is not a boolean of §1.8 (true/false)")
 	}
 	if _, p := QueryBool(q, "missing", errs); p {
 		t.Fatal("missing")
@@ -221,6 +221,7 @@ func TestQueryBoolAndChoice(t *testing.T) {
 		t.Fatal("t")
 	}
 	bindWantFields(t, errs.Err(), FieldErrors{
+		"b": {"Must be a valid boolean."},
 		"c": {"Must be a valid boolean."},
 		"d": {"Must be a valid boolean."},
 		"t": {`"pending" is not a valid choice.`},

@@ -131,6 +131,8 @@ func TestDocumentedAnswers(t *testing.T) {
 	}
 	cases = append(cases,
 		answer{caller: su, method: "GET", path: "/api/v1/users/?system=nope", status: 404, detail: "System not found."},
+		// §1.8: a boolean filter is true or false as written; "TRUE" is another value
+		answer{caller: su, method: "GET", path: "/api/v1/users/?is_active=TRUE", status: 400, field: "is_active", msg: "Must be a valid boolean."},
 		answer{caller: su, method: "GET", path: "/api/v1/users/agents/?system=nope", status: 404, detail: "System not found."},
 		answer{caller: su, method: "GET", path: "/api/v1/invitations/?system=nope", status: 404, detail: "System not found."},
 		answer{caller: ad, method: "GET", path: "/api/v1/system-roles/systems/nope/users/", status: 404, detail: "System not found."},
