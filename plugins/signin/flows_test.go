@@ -3,6 +3,7 @@ package signin_test
 import (
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -449,6 +450,16 @@ func TestEmployeeApprovalGate(t *testing.T) {
 		}
 		if n := h.count("sessions", dbx.HashExp{"employee": acct.Id}); n != 0 {
 			t.Fatalf("%s: %d sessions", status, n)
+		}
+		// the password step failed (Appendix C: login.failure, reason pending/rejected), but
+		// only the wrong password counts toward lockout and CAPTCHA (§6.1)
+		reason := strings.ToLower(status)
+		if n := h.count("audit_log", dbx.And(dbx.HashExp{"event": "login.failure", "target_id": acct.Id},
+			dbx.NewExp("json_extract(details, '$.reason') = {:r}", dbx.Params{"r": reason}))); n != 1 {
+			t.Fatalf("%s: %d login.failure entries with reason %s, want 1", status, n, reason)
+		}
+		if n := h.count("auth_failures", dbx.HashExp{"principal_id": acct.Id}); n != 1 {
+			t.Fatalf("%s: %d failures recorded, want 1 (the wrong password only)", status, n)
 		}
 	}
 	// and a staff user who is inactive is a plain failure

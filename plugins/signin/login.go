@@ -3,6 +3,7 @@ package signin
 import (
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -194,6 +195,12 @@ func (p *Flows) checkLoginPassword(e *core.RequestEvent, req loginRequest) (pass
 	}
 	if reason != "" {
 		return passwordCheck{user: check.user, failed: true}, p.passwordFailed(e, email, check.user, reason)
+	}
+	if check.gate != nil {
+		// a Pending or Rejected employee proved the password: not a counted failure (§6.1), but
+		// the password step failed all the same (Appendix C: login.failure, reason pending or
+		// rejected)
+		p.auditFailure(e, email, check.user, strings.ToLower(check.user.GetString("status")))
 	}
 	return check, p.passwordVerified(e, check.user)
 }
