@@ -175,3 +175,13 @@ func (p *plugin) updateAudited(col, id string, apply func(tx core.App, rec *core
 	})
 	return saved, err
 }
+
+// slugOf is the slug of the system id for an audit row's system column (§2.18: "system slug when
+// relevant"), "" when it cannot be read.
+func slugOf(app core.App, systemID string) string {
+	sys, err := app.FindRecordById(colSystems, systemID)
+	if err != nil {
+		return ""
+	}
+	return sys.GetString("slug")
+}

@@ -612,13 +612,13 @@ func (p *plugin) revokeInvitation(e *core.RequestEvent) error {
 	if inv == nil || !s.IsAdmin(inv.GetString("system")) {
 		return apikit.NotFound(msgInvitationNotFound)
 	}
-	_, err = p.updateAudited(colInvitations, inv.Id, func(_ core.App, rec *core.Record) (audit.Entry, error) {
+	_, err = p.updateAudited(colInvitations, inv.Id, func(tx core.App, rec *core.Record) (audit.Entry, error) {
 		if invitationStatus(rec, time.Now()) != "pending" {
 			return audit.Entry{}, apikit.Conflict(msgOnlyPendingRevoked)
 		}
 		rec.Set("revoked_at", types.NowDateTime())
 		rec.Set("revoked_by", s.UserID())
-		return actorEntry(e, "invitation.revoked", "invitation", rec.Id, ""), nil
+		return actorEntry(e, "invitation.revoked", "invitation", rec.Id, slugOf(tx, rec.GetString("system"))), nil
 	})
 	if err != nil {
 		return err
@@ -796,7 +796,7 @@ func (p *plugin) acceptInvitation(e *core.RequestEvent) error {
 			return err
 		}
 		entry := audit.FromRequest(e, "invitation.accepted", true)
-		entry.TargetType, entry.TargetID = "invitation", rec.Id
+		entry.TargetType, entry.TargetID, entry.System = "invitation", rec.Id, slugOf(tx, rec.GetString("system"))
 		if err := audit.Log(tx, entry); err != nil {
 			return err
 		}

@@ -266,3 +266,25 @@ func TestInviteEmailLimitBurst(t *testing.T) {
 		t.Fatalf("invitation emails: %d", n)
 	}
 }
+
+// §2.18: an audit row names its system's slug when a system is involved; invitation.revoked and
+// invitation.accepted (and the assignment rows of the user create and edit paths) left it empty.
+func TestInvitationAuditRowsNameTheirSystem(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	inviter := f.staff(false, "hdts/Admin")
+	revoked := f.invitation(uniq("revoked")+"@example.com", inviter, "")
+	if r := f.do(f.token(inviter), "DELETE", "/api/v1/invitations/"+revoked.Id+"/", nil); r.Status != 204 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	f.invitation(uniq("accepted")+"@example.com", inviter, "audit-slug-token")
+	if r := f.do("", "POST", "/api/v1/invitations/accept/", map[string]any{
+		"token": "audit-slug-token", "password": "amber-lantern-77x", "password_confirm": "amber-lantern-77x"}); r.Status != 201 {
+		t.Fatalf("accept: %d %s", r.Status, r.Body)
+	}
+	for _, event := range []string{"invitation.revoked", "invitation.accepted"} {
+		if n := f.count("audit_log", dbx.HashExp{"event": event, "system": "hdts"}); n != 1 {
+			t.Errorf("%d %s rows naming hdts, want 1", n, event)
+		}
+	}
+}

@@ -344,7 +344,7 @@ func setAssignmentActive(tx core.App, e *core.RequestEvent, id string, active bo
 	if err := tx.Save(a); err != nil {
 		return err
 	}
-	return audit.Log(tx, actorEntry(e, "assignment.updated", "assignment", a.Id, ""))
+	return audit.Log(tx, actorEntry(e, "assignment.updated", "assignment", a.Id, slugOf(tx, a.GetString("system"))))
 }
 
 // refuseEditingAnAdmin is case C's protection (§5.3.6): a system admin may not edit a superuser

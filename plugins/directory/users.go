@@ -726,7 +726,7 @@ func (p *plugin) createUser(e *core.RequestEvent) error {
 		if err := tx.Save(a); err != nil {
 			return err
 		}
-		return audit.Log(tx, actorEntry(e, "assignment.created", "assignment", a.Id, ""))
+		return audit.Log(tx, actorEntry(e, "assignment.created", "assignment", a.Id, slugOf(tx, a.GetString("system"))))
 	})
 	if err != nil {
 		if fe := p.uniquenessErrors("", email, username, phone); len(fe) > 0 {
