@@ -124,16 +124,19 @@ func newInviteLimiter() *inviteLimiter { return &inviteLimiter{} }
 
 // inviteEmailsLastHour counts the invitation and access_granted emails an inviter caused in
 // the last hour: its invitations, and the assignments it made by invitation (audit rows with
-// details.via = "invite").
-func inviteEmailsLastHour(tx core.App, inviterID string) (int, error) {
-	since := types.NowDateTime().Add(-time.Hour).String()
+// details.via = "invite"). An invitation's time is its expires_at less ttl (the invitation
+// lifetime), not its created: §1.15 measures every window tests may move on an editable date
+// field, and created is an autodate. An access_granted email has no editable date in the
+// contract's schema (audit_log and user_system_roles carry only autodates): counted on created.
+func inviteEmailsLastHour(tx core.App, inviterID string, ttl time.Duration) (int, error) {
+	now := types.NowDateTime()
 	var n struct {
 		N int `db:"n"`
 	}
-	err := tx.DB().NewQuery("SELECT (SELECT COUNT(*) FROM invitations WHERE invited_by = {:u} AND created >= {:since}) + " +
+	err := tx.DB().NewQuery("SELECT (SELECT COUNT(*) FROM invitations WHERE invited_by = {:u} AND expires_at >= {:expSince}) + " +
 		"(SELECT COUNT(*) FROM audit_log WHERE actor_id = {:u} AND event = 'assignment.created' AND created >= {:since} " +
 		"AND json_extract(details, '$.via') = 'invite') AS n").
-		Bind(dbx.Params{"u": inviterID, "since": since}).One(&n)
+		Bind(dbx.Params{"u": inviterID, "since": now.Add(-time.Hour).String(), "expSince": now.Add(ttl - time.Hour).String()}).One(&n)
 	return n.N, err
 }
 
@@ -176,7 +179,7 @@ func (p *plugin) inviteOutcome(e *core.RequestEvent, sys, role, user *core.Recor
 				return apikit.Conflict("A pending invitation for " + email + " to " + sys.GetString("name") + " already exists.")
 			}
 		}
-		sent, err := inviteEmailsLastHour(tx, inviter.Id)
+		sent, err := inviteEmailsLastHour(tx, inviter.Id, p.cfg.InvitationTTL)
 		if err != nil {
 			return err
 		}

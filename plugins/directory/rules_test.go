@@ -265,6 +265,14 @@ func TestInviteEmailLimitBurst(t *testing.T) {
 	if n := f.count("email_outbox", dbx.HashExp{"template": "invitation"}); n != 50 {
 		t.Fatalf("invitation emails: %d", n)
 	}
+	// §1.15: the window is measured on an editable date. Moving the invitations an hour back
+	// (their expires_at) opens it again.
+	if _, err := f.app.DB().NewQuery("UPDATE invitations SET expires_at = strftime('%Y-%m-%d %H:%M:%fZ', expires_at, '-61 minutes')").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := f.client.Do("POST", "/api/v1/users/invite-agent/", map[string]any{"email": uniq("after") + "@example.com", "role_id": role}, "Authorization", "Bearer "+admin); rep.Status != 201 {
+		t.Fatalf("an hour later: %d %s", rep.Status, rep.Body)
+	}
 }
 
 // §2.18: an audit row names its system's slug when a system is involved; invitation.revoked and
