@@ -453,22 +453,8 @@ func TestBurstRegistrationProbesHoldTheIPThreshold(t *testing.T) {
 			t.Fatalf("probe %d: %d %s", i+1, st, body)
 		}
 	}
-	out := make([]answer, 20)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			st, _, b := s.Do(t, http.MethodPost, "/api/v1/users/register/", register("new.burst@example.com"))
-			out[i] = answer{st, string(b)}
-		}()
-	}
-	close(start)
-	wg.Wait()
 	created, taken, captcha := 0, 0, 0
-	for _, a := range out {
+	for _, a := range burst(t, s, 20, "/api/v1/users/register/", func(int) any { return register("new.burst@example.com") }) {
 		switch {
 		case a.status == 201:
 			created++

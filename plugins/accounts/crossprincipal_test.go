@@ -22,19 +22,7 @@ func TestAccountRoutesRefuseTheOtherPrincipal(t *testing.T) {
 	staffAuth := []string{"Authorization", "Bearer " + login.str("access")}
 	staffSid := sidOf(t, login.str("access"))
 
-	col, _ := f.app.FindCachedCollectionByNameOrId("employees")
-	emp := core.NewRecord(col)
-	emp.SetEmail("emp@example.com")
-	emp.SetPassword("violet-harbor-42")
-	emp.Set("first_name", "Emma")
-	emp.Set("status", "Approved")
-	if err := f.app.Save(emp); err != nil {
-		t.Fatal(err)
-	}
-	issued, err := tokensFor(t, f).StartSession(f.app, "employee", emp, "password", "127.0.0.1", "ua")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emp, issued := approvedEmployee(t, f, "emp@example.com", "violet-harbor-42")
 	empAuth := []string{"Authorization", "Bearer " + issued.Access}
 	// the employee token is good where an employee is a principal
 	if r := f.do(http.MethodGet, "/api/me/", nil, empAuth...); r.status != 200 {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/plugins/captcha"
 	"gatehouse/plugins/realm"
@@ -334,18 +333,7 @@ func TestPasswordChangeAuthenticationAndCSRF(t *testing.T) {
 	}
 
 	// an employee token is an invalid token here, never a 403
-	col, _ := f.app.FindCachedCollectionByNameOrId("employees")
-	emp := core.NewRecord(col)
-	emp.SetEmail("emp@example.com")
-	emp.SetPassword(pwOldPassword)
-	emp.Set("status", "Approved")
-	if err := f.app.Save(emp); err != nil {
-		t.Fatal(err)
-	}
-	issued, err := tokensFor(t, f).StartSession(f.app, "employee", emp, "password", "127.0.0.1", "ua")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, issued := approvedEmployee(t, f, "emp@example.com", pwOldPassword)
 	if r := f.do(http.MethodPost, pwChangePath, body, pwBearer(issued.Access)...); r.status != 401 || string(r.body) != tokenNotValid {
 		t.Errorf("employee token: %d %s", r.status, r.body)
 	}

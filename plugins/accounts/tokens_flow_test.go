@@ -381,19 +381,7 @@ func TestCookieRefreshCSRFAndFailureClearsCookies(t *testing.T) {
 func TestWrongPrincipalTypeNeverRotates(t *testing.T) {
 	t.Parallel()
 	f := newFlow(t, nil)
-	col, _ := f.app.FindCachedCollectionByNameOrId("employees")
-	emp := core.NewRecord(col)
-	emp.SetEmail("emp@example.com")
-	emp.SetPassword("violet-harbor-42")
-	emp.Set("status", "Approved")
-	if err := f.app.Save(emp); err != nil {
-		t.Fatal(err)
-	}
-	svc := tokensFor(t, f)
-	issued, err := svc.StartSession(f.app, "employee", emp, "password", "127.0.0.1", "ua")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, issued := approvedEmployee(t, f, "emp@example.com", "violet-harbor-42")
 	if rr := f.do(http.MethodPost, "/api/v1/users/token/refresh/", map[string]string{"refresh": issued.Refresh}); rr.status != 401 {
 		t.Fatalf("employee refresh at the staff path: %d", rr.status)
 	}
@@ -644,18 +632,7 @@ func TestValidateEndpoint(t *testing.T) {
 		t.Errorf("anonymous: %d %v", rr.status, rr.header)
 	}
 	// an employee token on this staff endpoint: 401, never 403
-	col, _ := f.app.FindCachedCollectionByNameOrId("employees")
-	emp := core.NewRecord(col)
-	emp.SetEmail("emp@example.com")
-	emp.SetPassword("violet-harbor-42")
-	emp.Set("status", "Approved")
-	if err := f.app.Save(emp); err != nil {
-		t.Fatal(err)
-	}
-	issued, err := tokensFor(t, f).StartSession(f.app, "employee", emp, "password", "127.0.0.1", "ua")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, issued := approvedEmployee(t, f, "emp@example.com", "violet-harbor-42")
 	for _, path := range []string{"/api/v1/users/token/validate/", "/api/v1/users/profile/"} {
 		if rr := f.do(http.MethodGet, path, nil, "Authorization", "Bearer "+issued.Access); rr.status != 401 || string(rr.body) != tokenNotValid {
 			t.Errorf("employee token at %s: %d %s", path, rr.status, rr.body)
