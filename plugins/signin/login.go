@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -95,10 +96,49 @@ func (p *Flows) Login(e *core.RequestEvent) error {
 			return err
 		}
 	}
-	if user.GetBool("otp_enabled") {
-		return p.secondFactorAtLogin(e, user, req)
+	// Step 6 decides on the account as read before the comparison; the step's own transaction
+	// reads it again, and a 2FA change committed meanwhile (enabled, disabled, another method)
+	// sends the login through step 6 again with the account as it is now (at most twice).
+	for range 2 {
+		if user.GetBool("otp_enabled") {
+			err = p.secondFactorAtLogin(e, user, req)
+		} else {
+			err = p.completeLogin(e, user, tokens.MethodPassword, nil)
+		}
+		var changed *twoFactorChanged
+		if !errors.As(err, &changed) {
+			return err
+		}
+		user = changed.account
 	}
-	return p.completeLogin(e, user, tokens.MethodPassword, nil)
+	return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
+}
+
+// twoFactorChanged is a login step's answer when the account's 2FA setting (otp_enabled or
+// otp_method) is not the one the login chose its step by: account is the record as it is now,
+// with the password the login proved (its other checks passed).
+type twoFactorChanged struct{ account *core.Record }
+
+func (*twoFactorChanged) Error() string { return "signin: the account's 2FA changed during the login" }
+
+// sameSecondFactor reports whether fresh has the 2FA setting the login chose its step by.
+func sameSecondFactor(fresh, user *core.Record) bool {
+	return fresh.GetBool("otp_enabled") == user.GetBool("otp_enabled") &&
+		fresh.GetString("otp_method") == user.GetString("otp_method")
+}
+
+// stillProved reports why fresh (the account as it is now, read in a login step's transaction)
+// may not finish a login that proved its password against user: an error with the answer (a
+// deactivation, rejection or password replacement committed meanwhile), or nil.
+func (p *Flows) stillProved(fresh, user *core.Record) error {
+	if reason, gate := p.spec.afterPassword(fresh); gate != nil {
+		return gate
+	} else if reason != "" || !p.realm.MayAct(fresh) || !SamePassword(fresh, user) {
+		// (a password reset or change committed after the password was proved revoked every
+		// session: the old password must not start a new one, §3.5)
+		return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
+	}
+	return nil
 }
 
 // rehash stores a verified password again at the configured bcrypt cost (§1.13). The hash is
@@ -232,12 +272,12 @@ func (p *Flows) completeLogin(e *core.RequestEvent, user *core.Record, method st
 		if err != nil {
 			return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
 		}
-		if reason, gate := p.spec.afterPassword(fresh); gate != nil {
-			return gate
-		} else if reason != "" || !p.realm.MayAct(fresh) || !SamePassword(fresh, user) {
-			// (a password reset or change committed after the password was proved revoked every
-			// session: the old password must not start a new one, §3.5)
-			return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
+		if err := p.stillProved(fresh, user); err != nil {
+			return err
+		}
+		if secondFactor == nil && fresh.GetBool("otp_enabled") {
+			// 2FA was turned on after the login chose the password-only step (§6.2)
+			return &twoFactorChanged{account: fresh}
 		}
 		if secondFactor != nil {
 			right, err := secondFactor(tx, fresh)

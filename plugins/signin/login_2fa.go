@@ -52,6 +52,9 @@ func (p *Flows) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req
 	otpError := ""
 	if req.otpCode != "" {
 		err := p.completeLogin(e, user, loginMethodFor(method), func(tx core.App, fresh *core.Record) (bool, error) {
+			if !sameSecondFactor(fresh, user) {
+				return false, &twoFactorChanged{account: fresh}
+			}
 			right, err := p.checkOTP(tx, fresh, method, secondfactor.PurposeLogin, req.otpCode)
 			if err != nil || !right {
 				return false, err
@@ -76,6 +79,19 @@ func (p *Flows) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req
 	}
 	// the challenge, the login code and its email, and the audit row: all or nothing
 	err = e.App.RunInTransaction(func(tx core.App) error {
+		// the account as it is now: a password replaced, an account stopped or its 2FA changed
+		// since the password was proved must not get a challenge (its code would start a session
+		// with the old password, or with a second factor the account no longer has)
+		fresh, err := tx.FindRecordById(p.realm.Collection, user.Id)
+		if err != nil {
+			return apikit.NewError(http.StatusBadRequest, apikit.CodeInvalidCredentials, apikit.DetailInvalidCredentials)
+		}
+		if err := p.stillProved(fresh, user); err != nil {
+			return err
+		}
+		if !sameSecondFactor(fresh, user) {
+			return &twoFactorChanged{account: fresh}
+		}
 		if _, err := secondfactor.CreateChallenge(tx, p.cfg, p.realm.Type, user.Id, []string{method}, jti, e.RealIP()); err != nil {
 			return err
 		}

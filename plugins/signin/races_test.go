@@ -167,3 +167,91 @@ func TestLockAndCodeAreNeverWrittenWithoutTheirEmail(t *testing.T) {
 		}
 	})
 }
+
+// A login chooses its step (password only, or a second factor) by the account it read before
+// its bcrypt; 2FA turned on meanwhile must not yield a session without a second factor (§6.2),
+// and 2FA turned off meanwhile must not yield a challenge no code can complete.
+func TestLoginFollowsATwoFactorChangeDuringIt(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, nil)
+		sessions := func(acct *core.Record) int {
+			return h.count("sessions", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: acct.Id})
+		}
+		challenges := func(acct *core.Record) int {
+			return h.count("mfa_challenges", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: acct.Id})
+		}
+
+		// turned on: the login gets the challenge, and the code emailed to the account
+		on := h.account(rc)
+		var r testkit.Reply
+		testkit.ChangeDuring(t, h.app, rc.realm.Collection, on.Id, func(a *core.Record) {
+			a.Set("otp_enabled", true)
+			a.Set("otp_method", "email")
+		}, 300*time.Millisecond, func() { r = h.login(rc, on.Email(), flowPassword) })
+		if r.Status != 200 || r.JSON["otp_required"] != true || r.Str("temporary_token") == "" || len(r.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("2FA turned on during the login: %d %s, cookies %v", r.Status, r.Body, r.Header.Values("Set-Cookie"))
+		}
+		if methods, _ := r.JSON["methods"].([]any); len(methods) != 1 || methods[0] != "email" {
+			t.Fatalf("methods %v", r.JSON["methods"])
+		}
+		if n := sessions(on); n != 0 {
+			t.Fatalf("%d sessions without the second factor", n)
+		}
+		if n := challenges(on); n != 1 {
+			t.Fatalf("%d challenges", n)
+		}
+		if n := h.count("email_outbox", dbx.HashExp{"to": on.Email(), "template": "otp_code"}); n != 1 {
+			t.Fatalf("%d otp_code emails", n)
+		}
+
+		// turned off: the password alone signs in
+		off := h.account(rc)
+		testkit.SetField(t, h.app, off, "otp_enabled", true)
+		testkit.SetField(t, h.app, off, "otp_method", "email")
+		testkit.ChangeDuring(t, h.app, rc.realm.Collection, off.Id, func(a *core.Record) {
+			a.Set("otp_enabled", false)
+			a.Set("otp_method", "")
+		}, 300*time.Millisecond, func() { r = h.login(rc, off.Email(), flowPassword) })
+		if r.Status != 200 || r.Str("access") == "" || r.JSON["otp_required"] != nil || len(r.Header.Values("Set-Cookie")) != 2 {
+			t.Fatalf("2FA turned off during the login: %d %s", r.Status, r.Body)
+		}
+		if n := h.count("sessions", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: off.Id, "login_method": "password"}); n != 1 {
+			t.Fatalf("%d password sessions", n)
+		}
+		if n := challenges(off); n != 0 {
+			t.Fatalf("%d challenges for an account without 2FA", n)
+		}
+		if n := h.count("email_outbox", dbx.HashExp{"to": off.Email(), "template": "otp_code"}); n != 0 {
+			t.Fatalf("%d otp_code emails for an account without 2FA", n)
+		}
+	})
+}
+
+// A 2FA login proves the password, then hands out a challenge: a reset committed during the
+// comparison revoked every session and cancelled pending challenges, so the old password must
+// not get a challenge created after it (its code would start a session, §3.5).
+func TestTwoFactorLoginRefusesAPasswordReplacedDuringIt(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, nil)
+		acct := h.account(rc)
+		testkit.SetField(t, h.app, acct, "otp_enabled", true)
+		testkit.SetField(t, h.app, acct, "otp_method", "email")
+		var r testkit.Reply
+		testkit.ChangeDuring(t, h.app, rc.realm.Collection, acct.Id, func(a *core.Record) { a.SetPassword(newPassword1) },
+			300*time.Millisecond, func() { r = h.login(rc, acct.Email(), flowPassword) })
+		if r.Status != 400 || string(r.Body) != badCredential || len(r.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("old password during the reset: %d %s", r.Status, r.Body)
+		}
+		if n := h.count("mfa_challenges", dbx.HashExp{"user_type": rc.realm.Type, rc.realm.Relation: acct.Id}); n != 0 {
+			t.Fatalf("%d challenges for the old password", n)
+		}
+		if n := h.count("email_outbox", dbx.HashExp{"to": acct.Email(), "template": "otp_code"}); n != 0 {
+			t.Fatalf("%d otp_code emails for the old password", n)
+		}
+		if r := h.login(rc, acct.Email(), newPassword1); r.Status != 200 || r.Str("temporary_token") == "" {
+			t.Fatalf("the new password: %d %s", r.Status, r.Body)
+		}
+	})
+}
