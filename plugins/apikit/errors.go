@@ -63,6 +63,8 @@ type Error struct {
 	Detail string
 	Fields FieldErrors
 	Header http.Header
+
+	deniedKey string // the stored API key a refused X-API-Key named (InvalidAPIKeyOf)
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Detail) }
@@ -188,6 +190,7 @@ type envelope struct {
 // mapped onto the matching code.
 func WriteError(e *core.RequestEvent, err error) error {
 	apiErr := AsError(e.App, err)
+	auditDenied(e, apiErr)
 	h := e.Response.Header()
 	for k, v := range apiErr.Header {
 		h[k] = slices.Clone(v)

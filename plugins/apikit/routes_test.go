@@ -187,7 +187,10 @@ func TestCheckOrder(t *testing.T) {
 			ExpectedContent: []string{bodyNotAuth}, AfterTestFunc: expectHeader("WWW-Authenticate", `Bearer realm="api"`)},
 		{Name: "bad bearer: 401 token_not_valid", Method: http.MethodGet, URL: "/api/v1/things/profile/",
 			Headers: headers("Authorization", "Bearer nope"), ExpectedStatus: 401, ExpectedContent: []string{bodyBadToken},
-			AfterTestFunc: expectHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)},
+			AfterTestFunc: func(tb testing.TB, app *tests.TestApp, res *http.Response) {
+				expectHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)(tb, app, res)
+				expectAudit("", "")(tb, app, res)
+			}},
 		{Name: "other scheme is an invalid token", Method: http.MethodGet, URL: "/api/v1/things/profile/",
 			Headers: headers("Authorization", "Basic Z29vZC1zdGFmZg=="), ExpectedStatus: 401, ExpectedContent: []string{bodyBadToken}},
 		{Name: "scheme is case-insensitive", Method: http.MethodGet, URL: "/api/v1/things/profile/",
@@ -197,9 +200,11 @@ func TestCheckOrder(t *testing.T) {
 		{Name: "cookie on a safe method needs no origin", Method: http.MethodGet, URL: "/api/v1/things/profile/",
 			Headers: headers("Cookie", "access_token=good-staff"), ExpectedStatus: 200, ExpectedContent: []string{`"kind":1`}},
 		{Name: "cookie on an unsafe method without origin: CSRF 403", Method: http.MethodPatch, URL: "/api/v1/things/profile/",
-			Headers: headers("Cookie", "access_token=good-staff"), ExpectedStatus: 403, ExpectedContent: []string{bodyCSRF}},
+			Headers: headers("Cookie", "access_token=good-staff"), ExpectedStatus: 403, ExpectedContent: []string{bodyCSRF},
+			AfterTestFunc: expectAudit(apikit.EventAuthzDenied, `"detail":"CSRF check failed: origin not allowed."`)},
 		{Name: "CSRF before authentication of an invalid cookie", Method: http.MethodPatch, URL: "/api/v1/things/profile/",
-			Headers: headers("Cookie", "access_token=garbage", "Origin", "https://evil.example"), ExpectedStatus: 403, ExpectedContent: []string{bodyCSRF}},
+			Headers: headers("Cookie", "access_token=garbage", "Origin", "https://evil.example"), ExpectedStatus: 403, ExpectedContent: []string{bodyCSRF},
+			AfterTestFunc: expectAudit(apikit.EventAuthzDenied, `"path":"/api/v1/things/profile/"`)},
 		{Name: "cookie with APP_URL origin passes", Method: http.MethodPatch, URL: "/api/v1/things/profile/",
 			Headers: headers("Cookie", "access_token=good-staff", "Origin", "https://auth.example.com"), ExpectedStatus: 200, ExpectedContent: []string{`"kind":1`}},
 		{Name: "cookie with an allowed CORS origin passes", Method: http.MethodPatch, URL: "/api/v1/things/profile/",
@@ -334,5 +339,26 @@ func TestSecretQueryNeverReachesTheLog(t *testing.T) {
 			},
 		}
 		s.Test(t)
+	}
+}
+
+// expectAudit checks that the request wrote exactly one audit row, of event, whose details
+// contain detail; an empty event checks that it wrote none.
+func expectAudit(event, detail string) func(testing.TB, *tests.TestApp, *http.Response) {
+	return func(tb testing.TB, app *tests.TestApp, _ *http.Response) {
+		tb.Helper()
+		var rows []struct{ Event, Details string }
+		if err := app.DB().Select("event", "details").From("audit_log").All(&rows); err != nil {
+			tb.Fatal(err)
+		}
+		if event == "" {
+			if len(rows) != 0 {
+				tb.Fatalf("audit rows %+v, want none", rows)
+			}
+			return
+		}
+		if len(rows) != 1 || rows[0].Event != event || !strings.Contains(rows[0].Details, detail) {
+			tb.Fatalf("audit rows %+v, want one %s with %s", rows, event, detail)
+		}
 	}
 }

@@ -577,3 +577,75 @@ func TestCatalogueFollowsWrites(t *testing.T) {
 		t.Errorf("after the writes: %+v", c4)
 	}
 }
+
+// Every refusal of a permission or an API key writes its audit row (Appendix C): authz.denied
+// for a 403 permission_denied (the route's level or the handler's check), apikey.denied for an
+// API key that is invalid (401) or lacks the scope (403). Other answers write none.
+func TestRefusalsAreAudited(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	staff := f.staff(false, "tts/Admin")
+	token := bearer(f.access("staff", staff))
+	key := f.apiKey("auditkey", "round_robin:read")
+	keyRec, err := f.app.FindFirstRecordByData("api_keys", "key_prefix", "auditkey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongSecret := "ak_auditkey_" + strings.Repeat("x", 32)
+
+	type row struct{ Event, ActorType, ActorID, TargetType, TargetID, Details string }
+	cases := []struct {
+		label, path string
+		headers     map[string]string
+		status      int
+		want        *row // nil: no row
+	}{
+		{"the route's level", "superuser/", token, 403,
+			&row{"authz.denied", "staff", staff.Id, "", "", `"path":"/api/v1/permtest/superuser/"`}},
+		{"the handler's check", "systems/" + f.hdts.Id + "/", token, 403,
+			&row{"authz.denied", "staff", staff.Id, "", "", `"detail":"You don't have permission to manage this system"`}},
+		{"a key without the scope", "member-or-service/", map[string]string{"X-API-Key": key}, 403,
+			&row{"apikey.denied", "service", keyRec.Id, "", "", `"detail":"You do not have permission to perform this action."`}},
+		{"a key with a wrong secret", "member-or-service/", map[string]string{"X-API-Key": wrongSecret}, 401,
+			&row{"apikey.denied", "anonymous", "", "api_key", keyRec.Id, `"method":"GET"`}},
+		{"an unknown key", "member-or-service/", map[string]string{"X-API-Key": "ak_nokey000_" + strings.Repeat("y", 32)}, 401,
+			&row{"apikey.denied", "anonymous", "", "", "", `"path":"/api/v1/permtest/member-or-service/"`}},
+		{"granted", "tts-admin/", token, 200, nil},
+		{"a bad token", "tts-admin/", bearer("nope"), 401, nil},
+		{"no credential", "tts-admin/", nil, 401, nil},
+		{"not found", "members/zzzzzzzzzzzzzzz/", token, 404, nil},
+	}
+	for _, c := range cases {
+		var before int
+		if err := f.app.DB().Select("COUNT(*)").From("audit_log").Row(&before); err != nil {
+			t.Fatal(err)
+		}
+		if status, body := f.get(c.path, c.headers); status != c.status {
+			t.Fatalf("%s: %d %s, want %d", c.label, status, body, c.status)
+		}
+		var rows []row
+		err := f.app.DB().Select("event", "actor_type", "actor_id", "target_type", "target_id", "details").From("audit_log").
+			Where(dbx.NewExp("event IN ('authz.denied','apikey.denied')")).OrderBy("rowid").Offset(int64(before)).All(&rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var after int
+		if err := f.app.DB().Select("COUNT(*)").From("audit_log").Row(&after); err != nil {
+			t.Fatal(err)
+		}
+		if c.want == nil {
+			if after != before {
+				t.Errorf("%s: %d audit rows written", c.label, after-before)
+			}
+			continue
+		}
+		if after != before+1 || len(rows) == 0 {
+			t.Fatalf("%s: %d audit rows written, want 1", c.label, after-before)
+		}
+		got := rows[len(rows)-1]
+		if got.Event != c.want.Event || got.ActorType != c.want.ActorType || got.ActorID != c.want.ActorID ||
+			got.TargetType != c.want.TargetType || got.TargetID != c.want.TargetID || !strings.Contains(got.Details, c.want.Details) {
+			t.Errorf("%s: row %+v, want %+v", c.label, got, *c.want)
+		}
+	}
+}

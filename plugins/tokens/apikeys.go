@@ -35,11 +35,11 @@ func (s *Service) APIKey(e *core.RequestEvent, raw string) (*apikit.Caller, erro
 		return nil, apikit.InvalidAPIKey()
 	}
 	if subtle.ConstantTimeCompare([]byte(HashAPIKey(raw)), []byte(rec.GetString("key_hash"))) != 1 || !rec.GetBool("is_active") {
-		return nil, apikit.InvalidAPIKey()
+		return nil, apikit.InvalidAPIKeyOf(rec.Id)
 	}
 	now := time.Now()
 	if exp := rec.GetDateTime("expires_at"); !exp.IsZero() && !now.Before(exp.Time()) {
-		return nil, apikit.InvalidAPIKey()
+		return nil, apikit.InvalidAPIKeyOf(rec.Id)
 	}
 	if last := rec.GetDateTime("last_used_at"); last.IsZero() || now.Sub(last.Time()) >= s.cfg.APIKeyTouchInterval {
 		// at most once per interval also under parallel requests: only the request that still
