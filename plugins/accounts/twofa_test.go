@@ -873,6 +873,19 @@ func TestSecondFactorLockAfterTenWrongCodes(t *testing.T) {
 			t.Errorf("%s while locked: %d %s", name, r.status, r.body)
 		}
 	}
+	// every login attempt writes its row (§8.8 st. 71): the two logins a login.failure of the
+	// second-factor step, the two verify-otp calls an mfa.failure, both with reason locked
+	lockedRows := func(event string) int {
+		return f.count("audit_log", dbx.And(dbx.HashExp{"event": event, "success": false, "target_id": u.Id},
+			dbx.NewExp("json_extract(details, '$.reason') = 'locked' AND json_extract(details, '$.step') = 'second_factor'")))
+	}
+	if n := lockedRows("login.failure"); n != 2 {
+		t.Errorf("%d login.failure rows of the locked second factor, want 2", n)
+	}
+	if n := f.count("audit_log", dbx.And(dbx.HashExp{"event": "mfa.failure", "success": false, "actor_id": u.Id},
+		dbx.NewExp("json_extract(details, '$.reason') = 'locked'"))); n != 2 {
+		t.Errorf("%d mfa.failure rows of the locked second factor, want 2", n)
+	}
 	// the password step is not locked: a wrong password is still the plain wrong-password answer
 	if r := f.do(http.MethodPost, "/api/v1/users/login/", map[string]string{"email": "a@example.com", "password": "wrong-password-1"}); r.status != 400 || string(r.body) != badCreds {
 		t.Fatalf("password step: %d %s", r.status, r.body)

@@ -46,6 +46,12 @@ func (p *Flows) secondFactorAtLogin(e *core.RequestEvent, user *core.Record, req
 		return err
 	}
 	if locked {
+		// the password was right, the login fails all the same (§8.8 st. 71: every login
+		// attempt writes its row)
+		entry := audit.FromRequest(e, "login.failure", false)
+		entry.TargetType, entry.TargetID = p.realm.Noun, user.Id
+		entry.Details = map[string]any{"reason": failureLocked, "email": req.email, "step": "second_factor"}
+		_ = audit.Log(e.App, entry)
 		return mfaLocked()
 	}
 	method := user.GetString("otp_method")
@@ -249,6 +255,10 @@ func (p *Flows) VerifyOTP(e *core.RequestEvent) error {
 		return err
 	}
 	if locked {
+		entry := audit.FromRequest(e, "mfa.failure", false)
+		entry.ActorType, entry.ActorID = p.realm.Type, user.Id
+		entry.Details = map[string]any{"method": user.GetString("otp_method"), "reason": failureLocked}
+		_ = audit.Log(e.App, entry)
 		return mfaLocked()
 	}
 
