@@ -107,16 +107,25 @@ func (p *Flows) Logout(e *core.RequestEvent) error {
 			return err
 		}
 	}
+	p.tokens.ClearCookies(e)
 	if raw != "" {
 		if c, err := p.tokens.Parse(raw); err == nil && c.SessionID != "" && (c.TokenType == tokens.TypeAccess || c.TokenType == tokens.TypeRefresh) {
-			if revoked, _ := p.tokens.EndSession(e.App, c, tokens.ReasonLogout); revoked {
+			// the revocation and its audit row commit together (a session that stays live is
+			// never answered as logged out)
+			err := e.App.RunInTransaction(func(tx core.App) error {
+				revoked, err := p.tokens.EndSession(tx, c, tokens.ReasonLogout)
+				if err != nil || !revoked {
+					return err
+				}
 				entry := audit.FromRequest(e, "logout", true)
 				entry.ActorType, entry.ActorID = c.UserType, c.Subject
 				entry.TargetType, entry.TargetID = "session", c.SessionID
-				_ = audit.Log(e.App, entry)
+				return audit.Log(tx, entry)
+			})
+			if err != nil {
+				return err
 			}
 		}
 	}
-	p.tokens.ClearCookies(e)
 	return apikit.WriteJSON(e, http.StatusOK, p.spec.logoutAnswer)
 }

@@ -131,10 +131,9 @@ func (p *Flows) Enable2FA(e *core.RequestEvent) error {
 // same).
 func (p *Flows) startTwoFASetup(e *core.RequestEvent, user *core.Record, method string) error {
 	if method == secondfactor.MethodEmail {
-		if err := p.sendEmailCode(e.App, user, secondfactor.PurposeSetup); err != nil {
+		if err := p.sendEmailCodeAudited(e, user, secondfactor.PurposeSetup); err != nil {
 			return err
 		}
-		p.auditOTPRequested(e, user, secondfactor.PurposeSetup)
 		return apikit.WriteJSON(e, http.StatusOK, twoFAPendingEmail{
 			Status: "pending", Method: method, ExpiresIn: int(p.cfg.EmailOTPTTL.Seconds()),
 		})
@@ -363,14 +362,22 @@ func (p *Flows) VerifyDisableOTP(e *core.RequestEvent) error {
 	defer end()
 	user := caller.Record
 	method := user.GetString("otp_method")
-	right, err := p.checkOTP(e.App, user, method, secondfactor.PurposeManage, req.otpCode)
+	// the code is spent with its audit row, in one transaction
+	right := false
+	err = e.App.RunInTransaction(func(tx core.App) error {
+		var err error
+		right, err = p.checkOTP(tx, user, method, secondfactor.PurposeManage, req.otpCode)
+		if err != nil || !right {
+			return err // (a wrong code commits what checking it wrote: its attempt count)
+		}
+		return audit.Log(tx, p.twoFAAuditEntry(e, user, "2fa.verify", method))
+	})
 	if err != nil {
 		return err
 	}
 	if !right {
 		return p.wrongOTP(e, user, method)
 	}
-	_ = audit.Log(e.App, p.twoFAAuditEntry(e, user, "2fa.verify", method))
 	return apikit.WriteJSON(e, http.StatusOK, struct {
 		Message  string `json:"message"`
 		Verified bool   `json:"verified"`
@@ -390,9 +397,14 @@ func (p *Flows) twoFAAuditEntry(e *core.RequestEvent, user *core.Record, event, 
 	return p.OwnAccountEntry(e, event, true, user.Id, map[string]any{"method": method})
 }
 
-func (p *Flows) auditOTPRequested(e *core.RequestEvent, user *core.Record, purpose string) {
-	entry := p.OwnAccountEntry(e, "otp.requested", true, user.Id, map[string]any{"purpose": purpose})
-	_ = audit.Log(e.App, entry)
+// sendEmailCodeAudited is sendEmailCode with its otp.requested audit row, in one transaction.
+func (p *Flows) sendEmailCodeAudited(e *core.RequestEvent, user *core.Record, purpose string) error {
+	return e.App.RunInTransaction(func(tx core.App) error {
+		if err := p.sendEmailCode(tx, user, purpose); err != nil {
+			return err
+		}
+		return audit.Log(tx, p.OwnAccountEntry(e, "otp.requested", true, user.Id, map[string]any{"purpose": purpose}))
+	})
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,10 +439,9 @@ func (p *Flows) RequestLoginOTP(e *core.RequestEvent) error {
 	// the same answer whatever the outcome, also for an employee not (yet) approved
 	user := check.user
 	if !check.failed && check.gate == nil && user.GetBool("otp_enabled") && user.GetString("otp_method") == secondfactor.MethodEmail {
-		if err := p.sendEmailCode(e.App, user, secondfactor.PurposeLogin); err != nil {
+		if err := p.sendEmailCodeAudited(e, user, secondfactor.PurposeLogin); err != nil {
 			return err
 		}
-		p.auditOTPRequested(e, user, secondfactor.PurposeLogin)
 	}
 	return apikit.WriteJSON(e, http.StatusOK, otpSentJSON{
 		Message: msgLoginOTPMaybeSent, ExpiresInMinutes: int(p.cfg.EmailOTPTTL.Minutes()),
@@ -451,10 +462,9 @@ func (p *Flows) RequestManageOTP(e *core.RequestEvent) error {
 	case user.GetString("otp_method") != secondfactor.MethodEmail:
 		return apikit.InvalidField("non_field_errors", msgTwoFANoEmailCodes)
 	}
-	if err := p.sendEmailCode(e.App, user, secondfactor.PurposeManage); err != nil {
+	if err := p.sendEmailCodeAudited(e, user, secondfactor.PurposeManage); err != nil {
 		return err
 	}
-	p.auditOTPRequested(e, user, secondfactor.PurposeManage)
 	return apikit.WriteJSON(e, http.StatusOK, otpSentJSON{
 		Message: msgManageOTPSent, ExpiresInMinutes: int(p.cfg.EmailOTPTTL.Minutes()),
 	})

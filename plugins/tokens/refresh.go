@@ -193,11 +193,19 @@ func findSession(app core.App, sid string) (*core.Record, error) {
 const dtLayout = "2006-01-02 15:04:05.000Z"
 
 func (s *Service) reuseDetected(e *core.RequestEvent, sess *core.Record, c *Claims) error {
-	if revoked, _ := RevokeSession(e.App, sess.Id, ReasonReuseDetected); revoked {
+	// the revocation and its audit row commit together
+	err := e.App.RunInTransaction(func(tx core.App) error {
+		revoked, err := RevokeSession(tx, sess.Id, ReasonReuseDetected)
+		if err != nil || !revoked {
+			return err
+		}
 		entry := audit.FromRequest(e, "token.reuse_detected", false)
 		entry.ActorType, entry.ActorID = c.UserType, c.Subject
 		entry.TargetType, entry.TargetID = "session", sess.Id
-		_ = audit.Log(e.App, entry)
+		return audit.Log(tx, entry)
+	})
+	if err != nil {
+		return err
 	}
 	return apikit.TokenNotValid()
 }
