@@ -1,6 +1,8 @@
 package secondfactor
 
 import (
+	"time"
+
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 )
@@ -18,6 +20,7 @@ func EnableEmailMethod(app core.App, principal *core.Record) error {
 		"totp_secret":          "",
 		"totp_pending_secret":  "",
 		"totp_pending_expires": "",
+		"updated":              dbTime(time.Now()), // a visible change (EmployeeProfile's updated_at)
 	}
 	if _, err := updateRow(app, principal.Collection().Name, params, dbx.HashExp{"id": principal.Id}); err != nil {
 		return err
@@ -41,6 +44,7 @@ func Disable(app core.App, principal *core.Record) error {
 		"totp_secret":          "",
 		"totp_pending_secret":  "",
 		"totp_pending_expires": "",
+		"updated":              dbTime(time.Now()),
 	}
 	err = app.RunInTransaction(func(tx core.App) error {
 		if _, err := updateRow(tx, principal.Collection().Name, params, dbx.HashExp{"id": principal.Id}); err != nil {

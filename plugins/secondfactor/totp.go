@@ -108,6 +108,7 @@ func confirmTOTPSetupAt(app core.App, cfg *config.Config, principal *core.Record
 		"totp_pending_secret":  "",
 		"totp_pending_expires": "",
 		"totp_last_step":       step,
+		"updated":              dbTime(now),
 	}
 	n, err := updateRow(app, principal.Collection().Name, params, dbx.And(
 		dbx.HashExp{"id": principal.Id, "totp_pending_secret": sealed},

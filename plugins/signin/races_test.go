@@ -255,3 +255,33 @@ func TestTwoFactorLoginRefusesAPasswordReplacedDuringIt(t *testing.T) {
 		}
 	})
 }
+
+// A login and a 2FA change are changes of the account's record: its updated date moves with
+// them, although they are written with targeted UPDATEs (§2.1: updated is an auto date;
+// §5.12.4: the employee's updated_at is the login's time).
+func TestAccountWritesMoveUpdated(t *testing.T) {
+	t.Parallel()
+	forBothRealms(t, func(t *testing.T, rc realmCase) {
+		h := newHarness(t, nil)
+		acct := h.account(rc)
+		before := testkit.Reload(t, h.app, acct).GetString("updated")
+		time.Sleep(5 * time.Millisecond)
+		r := h.tokens(rc, acct.Email(), flowPassword)
+		stored := testkit.Reload(t, h.app, acct)
+		if got := stored.GetString("updated"); got == before || got != stored.GetString("last_login") {
+			t.Fatalf("after the login: updated %s (before %s), last_login %s", got, before, stored.GetString("last_login"))
+		}
+		if rc.realm == realm.Employee {
+			profile := r.JSON["employee"].(map[string]any)
+			if profile["updated_at"] != profile["last_login"] {
+				t.Fatalf("the answer's updated_at %v, last_login %v", profile["updated_at"], profile["last_login"])
+			}
+		}
+		before = stored.GetString("updated")
+		time.Sleep(5 * time.Millisecond)
+		h.enableTOTP(rc, []string{"Authorization", "Bearer " + r.Str("access")})
+		if got := testkit.Reload(t, h.app, acct).GetString("updated"); got == before {
+			t.Fatalf("2FA enabled, updated still %s", got)
+		}
+	})
+}

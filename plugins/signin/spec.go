@@ -93,7 +93,7 @@ var Staff = &Spec{
 		})
 	},
 	onLogin: func(tx core.App, rec *core.Record, now string) error {
-		if _, err := tx.DB().Update(realm.CollectionStaff, dbx.Params{"last_login": now}, dbx.HashExp{"id": rec.Id}).Execute(); err != nil {
+		if _, err := tx.DB().Update(realm.CollectionStaff, dbx.Params{"last_login": now, "updated": now}, dbx.HashExp{"id": rec.Id}).Execute(); err != nil {
 			return err
 		}
 		_, err := tx.DB().Update("user_system_roles", dbx.Params{"last_logged_on": now}, dbx.HashExp{"user": rec.Id}).Execute()
@@ -146,7 +146,7 @@ var Employee = &Spec{
 		})
 	},
 	onLogin: func(tx core.App, rec *core.Record, now string) error {
-		_, err := tx.DB().Update(realm.CollectionEmployee, dbx.Params{"last_login": now}, dbx.HashExp{"id": rec.Id}).Execute()
+		_, err := tx.DB().Update(realm.CollectionEmployee, dbx.Params{"last_login": now, "updated": now}, dbx.HashExp{"id": rec.Id}).Execute()
 		return err
 	},
 	change: changeSpec{
