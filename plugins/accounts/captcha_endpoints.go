@@ -3,7 +3,6 @@ package accounts
 import (
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pocketbase/pocketbase/core"
 
@@ -40,11 +39,8 @@ func (p *plugin) captchaGenerate(e *core.RequestEvent) error {
 func (p *plugin) captchaRequiredState(e *core.RequestEvent) error {
 	email := strings.ToLower(strings.TrimSpace(e.Request.URL.Query().Get("email")))
 	if email != "" {
-		switch {
-		case utf8.RuneCountInString(email) > 254:
-			return apikit.InvalidField("email", apikit.MsgMaxLength(254))
-		case !apikit.ValidEmail(email):
-			return apikit.InvalidField("email", apikit.MsgInvalidEmail)
+		if msgs := apikit.EmailErrors(email); msgs != nil {
+			return apikit.Invalid(apikit.FieldErrors{"email": msgs})
 		}
 	}
 	required, err := captcha.Required(e.App, p.cfg, email, e.RealIP())

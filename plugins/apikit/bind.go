@@ -530,23 +530,43 @@ func (b *Body) List(name string, required bool) ([]json.RawMessage, bool) {
 	return items, true
 }
 
-// Email reads an email (§1.16): string rules, trimmed, lower-cased, ≤ 254 characters, then a
-// valid address.
+// Email reads an email (§1.16): string rules, trimmed, lower-cased, then every failing rule of
+// the field's row, in its order: a valid address, ≤ 254 characters.
 func (b *Body) Email(name string, required bool) (string, bool) {
 	v, present := b.String(name, Str{Required: required})
 	if b.Errors.Has(name) || !present {
 		return "", present
 	}
 	v = strings.ToLower(v)
-	if utf8.RuneCountInString(v) > 254 {
-		b.fail(name, MsgMaxLength(254))
-		return "", true
-	}
-	if !ValidEmail(v) {
-		b.fail(name, MsgInvalidEmail)
+	if msgs := EmailErrors(v); msgs != nil {
+		b.failAll(name, msgs)
 		return "", true
 	}
 	return v, true
+}
+
+// EmailErrors are the messages of §1.16's email rules that v (trimmed, lower-cased) fails, in
+// the rules' order (§1.4: like Django's validators, all of them run); nil when it passes.
+func EmailErrors(v string) []string {
+	var msgs []string
+	if !ValidEmail(v) {
+		msgs = append(msgs, MsgInvalidEmail)
+	}
+	if utf8.RuneCountInString(v) > 254 {
+		msgs = append(msgs, MsgMaxLength(254))
+	}
+	return msgs
+}
+
+// failAll records msgs for field unless the field already failed a rule.
+func (b *Body) failAll(field string, msgs []string) {
+	for i, msg := range msgs {
+		if i == 0 {
+			b.fail(field, msg)
+		} else {
+			b.Errors.Add(field, msg)
+		}
+	}
 }
 
 var (
@@ -597,12 +617,20 @@ var usernameRe = regexp.MustCompile(`^[A-Za-z0-9_.@+-]+$`)
 // Username reads a username (§1.16): string rules (blank → "This field may not be blank."),
 // ≤ 150 characters, then the pattern ^[\w.@+-]+$ with ASCII \w. Uniqueness is the caller's.
 func (b *Body) Username(name string, required bool) (string, bool) {
-	v, present := b.String(name, Str{Required: required, Max: 150})
+	v, present := b.String(name, Str{Required: required})
 	if b.Errors.Has(name) || !present {
 		return "", present
 	}
+	// both rules run (§1.4), in the row's order
+	var msgs []string
+	if utf8.RuneCountInString(v) > 150 {
+		msgs = append(msgs, MsgMaxLength(150))
+	}
 	if !usernameRe.MatchString(v) {
-		b.fail(name, MsgInvalidUser)
+		msgs = append(msgs, MsgInvalidUser)
+	}
+	if msgs != nil {
+		b.failAll(name, msgs)
 		return "", true
 	}
 	return v, true

@@ -374,14 +374,16 @@ func TestBodyEmail(t *testing.T) {
 		bindWantFields(t, b.Err(), FieldErrors{"email": {"Enter a valid email address."}})
 	}
 	long := strings.Repeat("a", 243) + "@example.com" // 255 characters
-	b := bindJSON(t, `{"email":"`+long+`","blank":" ","num":1,"nul":null}`)
+	b := bindJSON(t, `{"email":"`+long+`","longbad":"`+strings.Repeat("a", 300)+`","blank":" ","num":1,"nul":null}`)
 	b.Email("email", true)
+	b.Email("longbad", true)
 	b.Email("blank", true)
 	b.Email("num", true)
 	b.Email("nul", false)
 	b.Email("missing", true)
 	bindWantFields(t, b.Err(), FieldErrors{
 		"email":   {"Ensure this field has no more than 254 characters."},
+		"longbad": {"Enter a valid email address.", "Ensure this field has no more than 254 characters."},
 		"blank":   {"This field may not be blank."},
 		"num":     {"Not a valid string."},
 		"nul":     {"This field is required."},
@@ -409,14 +411,14 @@ func bindQuoteJSON(s string) string {
 }
 
 func TestBodyUsername(t *testing.T) {
-	b := bindJSON(t, `{"u1":" john.doe+x@y-z_1 ","u2":"john doe","u3":"jöhn","u4":"","u5":"`+strings.Repeat("a", 151)+`","u6":"`+strings.Repeat("a", 150)+`","u7":"a!"}`)
+	b := bindJSON(t, `{"u1":" john.doe+x@y-z_1 ","u2":"john doe","u3":"jöhn","u4":"","u5":"`+strings.Repeat("a", 151)+`","u6":"`+strings.Repeat("a", 150)+`","u7":"a!","u8":"`+strings.Repeat("a", 150)+`!"}`)
 	if v, p := b.Username("u1", true); v != "john.doe+x@y-z_1" || !p {
 		t.Fatalf("u1: %q", v)
 	}
 	if v, _ := b.Username("u6", true); v != strings.Repeat("a", 150) {
 		t.Fatal("150 characters must pass")
 	}
-	for _, n := range []string{"u2", "u3", "u4", "u5", "u7", "missing"} {
+	for _, n := range []string{"u2", "u3", "u4", "u5", "u7", "u8", "missing"} {
 		b.Username(n, true)
 	}
 	if _, p := b.Username("absent", false); p {
@@ -429,6 +431,7 @@ func TestBodyUsername(t *testing.T) {
 		"u4":      {"This field may not be blank."},
 		"u5":      {"Ensure this field has no more than 150 characters."},
 		"u7":      {msg},
+		"u8":      {"Ensure this field has no more than 150 characters.", msg},
 		"missing": {"This field is required."},
 	})
 }
