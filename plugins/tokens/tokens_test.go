@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -503,4 +504,36 @@ func TestLiveSessionCacheRespectsAbsoluteExpiry(t *testing.T) {
 	if e.probe(t, a.Access) != 401 {
 		t.Fatal("a session past its absolute lifetime must be refused even from the cache")
 	}
+}
+
+// §8.1 st. 11 and §7.1: the access_token cookie (name + value) of a user holding 20 active
+// assignments stays within 4096 bytes (browsers drop larger cookies). Names of a realistic
+// length: 20-character slugs, 40-character role names, a long email and full name.
+func TestAccessCookieOfTwentyAssignmentsFits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	u := newUser(t, e.app, "firstname.middlename.lastname@department.example.com")
+	systems, _ := e.app.FindCachedCollectionByNameOrId("systems")
+	for i := range 20 {
+		sys := core.NewRecord(systems)
+		sys.Set("name", fmt.Sprintf("Internal Business System %02d", i))
+		sys.Set("slug", fmt.Sprintf("internal-system-%04d", i))
+		if err := e.app.Save(sys); err != nil {
+			t.Fatal(err)
+		}
+		role := testkit.NewCustomRole(t, e.app, sys.Id, fmt.Sprintf("Regional Ticket Escalation Coordinator %02d", i))
+		testkit.Assign(t, e.app, u, role, true)
+	}
+	issued, err := e.svc.StartSession(e.app, realm.TypeStaff, u, MethodPassword, "127.0.0.1", "test-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if roles, _ := payload(t, issued.Access)["roles"].([]any); len(roles) != 20 {
+		t.Fatalf("%d roles in the token", len(roles))
+	}
+	n := len(apikit.AccessCookieName + "=" + issued.Access)
+	if n > 4096 {
+		t.Fatalf("access_token cookie of %d bytes", n)
+	}
+	t.Logf("access_token cookie: %d bytes", n)
 }
