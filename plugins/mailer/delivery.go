@@ -145,12 +145,15 @@ func (m *Mailer) retryDue() {
 }
 
 // blankOldBodies is the "mailer.cleanup" job: it blanks the bodies of rows sent more than
-// OutboxBodyRetention ago (they hold reset links and codes).
+// OutboxBodyRetention ago (they hold reset links and codes, §2.17), and of rows that will never
+// be sent (failed, disabled) once they are as old: the contract's rule names only sent_at, but a
+// body that was never delivered holds the same secrets.
 func (m *Mailer) blankOldBodies() {
 	now := m.now()
 	_, err := m.app.DB().Update(outbox, dbx.Params{"text_body": "", "html_body": "", "updated": dt(now)},
-		dbx.NewExp("[[sent_at]] != '' AND [[sent_at]] < {:cutoff} AND ([[text_body]] != '' OR [[html_body]] != '')",
-			dbx.Params{"cutoff": dt(now.Add(-m.cfg.OutboxBodyRetention))})).Execute()
+		dbx.NewExp("(([[sent_at]] != '' AND [[sent_at]] < {:cutoff}) OR ([[status]] IN ({:failed}, {:disabled}) AND [[created]] < {:cutoff}))"+
+			" AND ([[text_body]] != '' OR [[html_body]] != '')",
+			dbx.Params{"cutoff": dt(now.Add(-m.cfg.OutboxBodyRetention)), "failed": StatusFailed, "disabled": StatusDisabled})).Execute()
 	if err != nil {
 		m.app.Logger().Error("mailer: blank old outbox bodies", "error", err.Error())
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	pbmailer "github.com/pocketbase/pocketbase/tools/mailer"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/e2e/smtpsink"
 	"gatehouse/plugins/config"
@@ -475,6 +476,17 @@ func TestMailerCleanupJobBlanksBodiesAfterRetention(t *testing.T) {
 	old := mk(StatusSent, 7*24*time.Hour+time.Minute)
 	recent := mk(StatusSent, 7*24*time.Hour-time.Minute)
 	disabled := mk(StatusDisabled, 0)
+	// rows never sent: blanked once they were created as long ago
+	created := func(status string, ago time.Duration) *core.Record {
+		r := mk(status, 0)
+		if _, err := app.DB().Update(outbox, dbx.Params{"created": clk.now().Add(-ago).UTC().Format(types.DefaultDateLayout)},
+			dbx.HashExp{"id": r.Id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	failedOld, failedRecent := created(StatusFailed, 7*24*time.Hour+time.Minute), created(StatusFailed, 7*24*time.Hour-time.Minute)
+	disabledOld := created(StatusDisabled, 7*24*time.Hour+time.Minute)
 
 	if err := runJob(m, CleanupJob); err != nil {
 		t.Fatal(err)
@@ -482,11 +494,11 @@ func TestMailerCleanupJobBlanksBodiesAfterRetention(t *testing.T) {
 	for _, tc := range []struct {
 		rec     *core.Record
 		blanked bool
-	}{{old, true}, {recent, false}, {disabled, false}} {
+	}{{old, true}, {recent, false}, {disabled, false}, {failedOld, true}, {failedRecent, false}, {disabledOld, true}} {
 		got, _ := app.FindRecordById(outbox, tc.rec.Id)
 		blank := got.GetString("text_body") == "" && got.GetString("html_body") == ""
 		if blank != tc.blanked || got.GetString("subject") != "s" || got.GetString("to") != "c@example.com" {
-			t.Errorf("row sent_at=%v: blanked=%v, want %v", got.GetDateTime("sent_at"), blank, tc.blanked)
+			t.Errorf("row %s sent_at=%v created=%v: blanked=%v, want %v", got.GetString("status"), got.GetDateTime("sent_at"), got.GetDateTime("created"), blank, tc.blanked)
 		}
 	}
 }
