@@ -25,7 +25,8 @@
 //     becomes "disabled"; pending rows already waiting for a retry are left alone while SMTP is
 //     off and resume when it is back.
 //   - Retention: the job "mailer.cleanup" (hourly) blanks text_body and html_body of rows
-//     whose sent_at is older than OutboxBodyRetention (7 days).
+//     whose sent_at is older than OutboxBodyRetention (7 days), and of failed or disabled rows
+//     created longer ago than that (never sent, same secrets).
 //
 // Delivery uses go-mail with PocketBase's SMTP settings and the SMTP_* / MAIL_FROM overrides of
 // config.Config. PocketBase's own mails (superuser OTP, backup alerts...) go through go-mail too
