@@ -31,4 +31,7 @@ func Register(app core.App) {
 	app.OnRecordCreate("user_system_roles").BindFunc(defaultAssignmentSettings)
 	app.OnRecordUpdate("user_system_roles").BindFunc(defaultAssignmentSettings)
 	app.OnRecordCreate("auth_failures").BindFunc(stampOccurredAt)
+
+	app.OnRecordUpdate("signing_keys").BindFunc(keepAnActiveSigningKey)
+	app.OnRecordDelete("signing_keys").BindFunc(keepAnActiveSigningKey)
 }

@@ -1,0 +1,140 @@
+package hooks_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"gatehouse/hooks"
+	"gatehouse/server"
+	"gatehouse/testkit"
+)
+
+// The invariants below are written through PocketBase's records API as the dashboard writes
+// them (a PocketBase superuser's token on /api/collections/...), on the full app.
+
+type live struct {
+	t        *testing.T
+	app      *tests.TestApp
+	services *server.Services
+	c        testkit.Client
+	su       string // a PocketBase superuser's token
+}
+
+func newLive(t *testing.T) *live {
+	t.Helper()
+	l := &live{t: t}
+	l.app = testkit.NewApp(t, func(app *tests.TestApp) {
+		cfg := testkit.Config()
+		cfg.AppURLOverride = "https://auth.example.com"
+		l.services = server.Register(app, cfg, server.Options{})
+	})
+	srv := testkit.Serve(t, l.app)
+	l.c = testkit.Client{TB: t, URL: srv.URL}
+	col, err := l.app.FindCachedCollectionByNameOrId(core.CollectionNameSuperusers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	su := core.NewRecord(col)
+	su.SetEmail("root@example.com")
+	su.SetPassword("root-password-123")
+	if err := l.app.Save(su); err != nil {
+		t.Fatal(err)
+	}
+	if l.su, err = su.NewAuthToken(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// admin sends a records-API request as the dashboard's superuser.
+func (l *live) admin(method, path string, body any) testkit.Reply {
+	l.t.Helper()
+	return l.c.Do(method, path, body, "Authorization", l.su)
+}
+
+// staff is an active staff user with the password "correct horse battery".
+func (l *live) staff() *core.Record {
+	l.t.Helper()
+	u := testkit.NewPrincipal(l.t, l.app, "users", "live")
+	testkit.SetField(l.t, l.app, u, "is_active", true)
+	return testkit.Reload(l.t, l.app, u)
+}
+
+func (l *live) login(u *core.Record) testkit.Reply {
+	l.t.Helper()
+	return l.c.Do(http.MethodPost, "/api/v1/users/login/", map[string]string{"email": u.Email(), "password": "correct horse battery"})
+}
+
+func (l *live) count(collection string, where dbx.Expression) int {
+	l.t.Helper()
+	n, err := l.app.CountRecords(collection, where)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return int(n)
+}
+
+// §2.19: exactly one signing key is active. The dashboard cannot retire or delete the only one
+// (a 400 naming why; login and JWKS keep working), while the service's own rotation — which
+// retires it too — still works, and a retired key can still be deleted.
+func TestTheOnlyActiveSigningKeyStays(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	u := l.staff()
+	active, err := l.app.FindFirstRecordByData("signing_keys", "status", "active")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/collections/signing_keys/records/" + active.Id
+	for _, r := range []testkit.Reply{
+		l.admin(http.MethodPatch, path, map[string]any{"status": "retired"}),
+		l.admin(http.MethodDelete, path, nil),
+	} {
+		if r.Status != 400 || r.Str("message") != hooks.MsgLastActiveKey || !strings.Contains(string(r.Body), `"validation_last_active_key"`) {
+			t.Fatalf("retiring or deleting the only active key: %d %s", r.Status, r.Body)
+		}
+	}
+	if fresh := testkit.Reload(t, l.app, active); fresh.GetString("status") != "active" {
+		t.Fatalf("the refused write left status %q", fresh.GetString("status"))
+	}
+	if r := l.login(u); r.Status != 200 || r.Str("access") == "" {
+		t.Fatalf("login after the refused writes: %d %s", r.Status, r.Body)
+	}
+	if r := l.c.Do(http.MethodGet, "/.well-known/jwks.json", nil); r.Status != 200 || !strings.Contains(string(r.Body), active.GetString("kid")) {
+		t.Fatalf("jwks after the refused writes: %d %s", r.Status, r.Body)
+	}
+
+	// The service's rotation retires the active key (the new one is written first).
+	newKid, err := l.services.Tokens.Rotate()
+	if err != nil {
+		t.Fatalf("rotation with the guard: %v", err)
+	}
+	if n := l.count("signing_keys", dbx.HashExp{"status": "active"}); n != 1 {
+		t.Fatalf("%d active keys after the rotation", n)
+	}
+	if fresh := testkit.Reload(t, l.app, active); fresh.GetString("status") != "retired" {
+		t.Fatalf("the old key after the rotation: %q", fresh.GetString("status"))
+	}
+	// The old key is retired now: the dashboard may delete it; the new one stays guarded.
+	if r := l.admin(http.MethodDelete, path, nil); r.Status != 204 {
+		t.Fatalf("deleting a retired key: %d %s", r.Status, r.Body)
+	}
+	if n := l.count("signing_keys", dbx.HashExp{"id": active.Id}); n != 0 {
+		t.Fatal("the retired key was not deleted")
+	}
+	current, _ := l.app.FindFirstRecordByData("signing_keys", "kid", newKid)
+	if r := l.admin(http.MethodPatch, "/api/collections/signing_keys/records/"+current.Id, map[string]any{"status": "retired"}); r.Status != 400 {
+		t.Fatalf("retiring the new only active key: %d %s", r.Status, r.Body)
+	}
+	if r := l.login(u); r.Status != 200 || r.Str("access") == "" {
+		t.Fatalf("login after the rotation: %d %s", r.Status, r.Body)
+	}
+	if r := l.c.Do(http.MethodGet, "/.well-known/jwks.json", nil); r.Status != 200 || !strings.Contains(string(r.Body), newKid) {
+		t.Fatalf("jwks after the rotation: %d %s", r.Status, r.Body)
+	}
+}
