@@ -209,7 +209,7 @@ func escapeLike(s string) string {
 
 // defaultActiveOnDashboardCreate sets is_active for records created through PocketBase's
 // records API or dashboard when the request body does not mention it: PocketBase bool fields
-// have no defaults, and the contract's default is true (§2.2, §2.6).
+// have no defaults, and the contract's default is true (§2.2, §2.6, §2.14).
 func defaultActiveOnDashboardCreate(e *core.RecordRequestEvent) error {
 	if info, err := e.RequestInfo(); err == nil {
 		if _, ok := info.Body["is_active"]; !ok {

@@ -15,7 +15,7 @@ func Register(app core.App) {
 
 	app.OnRecordCreate("users", "employees").BindFunc(createAccount)
 	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
-	app.OnRecordCreateRequest("users", "user_system_roles").BindFunc(defaultActiveOnDashboardCreate)
+	app.OnRecordCreateRequest("users", "user_system_roles", "api_keys").BindFunc(defaultActiveOnDashboardCreate)
 
 	app.OnRecordCreate("systems").BindFunc(checkNewSystemSlug)
 	app.OnRecordCreate("systems").BindFunc(createSystemWithAdminRole)

@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"gatehouse/hooks"
+	"gatehouse/plugins/tokens"
 	"gatehouse/server"
 	"gatehouse/testkit"
 )
@@ -136,5 +137,40 @@ func TestTheOnlyActiveSigningKeyStays(t *testing.T) {
 	}
 	if r := l.c.Do(http.MethodGet, "/.well-known/jwks.json", nil); r.Status != 200 || !strings.Contains(string(r.Body), newKid) {
 		t.Fatalf("jwks after the rotation: %d %s", r.Status, r.Body)
+	}
+}
+
+// §2.14: an API key created through the records API (§1.15's fixture path) without is_active
+// is active, and authenticates (SERVICE(users:read) reads user info); one created with
+// is_active false does not.
+func TestRecordsAPICreatedAPIKeyIsActiveByDefault(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	u := l.staff()
+	for _, c := range []struct {
+		prefix string
+		active any // nil: not in the body
+		status int
+	}{{"hkdflt01", nil, 200}, {"hkoff001", false, 401}} {
+		key := "ak_" + c.prefix + "_" + strings.Repeat("Ab3", 10) + "xy"
+		body := map[string]any{"name": "fixture", "key_prefix": c.prefix, "key_hash": tokens.HashAPIKey(key), "scopes": []string{"users:read"}}
+		if c.active != nil {
+			body["is_active"] = c.active
+		}
+		r := l.admin(http.MethodPost, "/api/collections/api_keys/records", body)
+		if r.Status != 200 || r.JSON["is_active"] != (c.active == nil) {
+			t.Fatalf("%s: create: %d %s", c.prefix, r.Status, r.Body)
+		}
+		stored, err := l.app.FindFirstRecordByData("api_keys", "key_prefix", c.prefix)
+		if err != nil || stored.GetBool("is_active") != (c.active == nil) {
+			t.Fatalf("%s: stored is_active = %v (%v)", c.prefix, stored.GetBool("is_active"), err)
+		}
+		got := l.c.Do(http.MethodGet, "/api/v1/tts/user-info/"+u.Id+"/", nil, "X-API-Key", key)
+		if got.Status != c.status {
+			t.Fatalf("%s: user-info with the key: %d %s", c.prefix, got.Status, got.Body)
+		}
+		if c.status == 200 && !strings.Contains(string(got.Body), `"`+u.Email()+`"`) {
+			t.Fatalf("%s: user-info without the user: %s", c.prefix, got.Body)
+		}
 	}
 }
