@@ -174,3 +174,37 @@ func TestRecordsAPICreatedAPIKeyIsActiveByDefault(t *testing.T) {
 		}
 	}
 }
+
+// §2.4: systems.url is an absolute http or https URL also when the dashboard writes it
+// (PocketBase's url field alone stores "ams.example.com", ftp://, wss://, ...).
+func TestSystemURLIsHTTPFromTheDashboard(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	tts, err := l.app.FindFirstRecordByData("systems", "slug", "tts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const good = "https://tts.example.com/app"
+	if r := l.admin(http.MethodPatch, "/api/collections/systems/records/"+tts.Id, map[string]any{"url": good}); r.Status != 200 || r.Str("url") != good {
+		t.Fatalf("an https URL: %d %s", r.Status, r.Body)
+	}
+	for _, bad := range []string{"tts.example.com", "ftp://tts.example.com/", "wss://tts.example.com/", "tcp://tts.example.com:80", "https:///path-only"} {
+		r := l.admin(http.MethodPatch, "/api/collections/systems/records/"+tts.Id, map[string]any{"url": bad})
+		if r.Status != 400 || !strings.Contains(string(r.Body), `"url":{"code":"validation_invalid_url","message":"`+hooks.MsgInvalidURL+`"}`) {
+			t.Fatalf("PATCH url %q: %d %s", bad, r.Status, r.Body)
+		}
+		if got := testkit.Reload(t, l.app, tts).GetString("url"); got != good {
+			t.Fatalf("after the refused %q the stored url is %q", bad, got)
+		}
+		r = l.admin(http.MethodPost, "/api/collections/systems/records", map[string]any{"name": "Assets " + bad, "slug": "assets", "url": bad})
+		if r.Status != 400 || !strings.Contains(string(r.Body), `"validation_invalid_url"`) {
+			t.Fatalf("POST url %q: %d %s", bad, r.Status, r.Body)
+		}
+		if n := l.count("systems", dbx.HashExp{"slug": "assets"}); n != 0 {
+			t.Fatalf("POST url %q stored the system", bad)
+		}
+	}
+	if r := l.admin(http.MethodPatch, "/api/collections/systems/records/"+tts.Id, map[string]any{"url": ""}); r.Status != 200 || r.Str("url") != "" {
+		t.Fatalf("clearing the optional url: %d %s", r.Status, r.Body)
+	}
+}
