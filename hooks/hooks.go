@@ -16,7 +16,11 @@ func Register(app core.App) {
 	app.OnRecordCreate("users", "employees").BindFunc(createAccount)
 	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
 	app.OnRecordCreateRequest("users", "user_system_roles", "api_keys").BindFunc(defaultActiveOnDashboardCreate)
+	app.OnRecordCreateRequest("users", "employees").BindFunc(checkSecondFactorFields)
+	app.OnRecordUpdateRequest("users", "employees").BindFunc(checkSecondFactorFields)
 
+	app.OnRecordCreate("systems").BindFunc(checkSystemURL)
+	app.OnRecordUpdate("systems").BindFunc(checkSystemURL)
 	app.OnRecordCreate("systems").BindFunc(checkNewSystemSlug)
 	app.OnRecordCreate("systems").BindFunc(createSystemWithAdminRole)
 	app.OnRecordUpdate("systems").BindFunc(renameSystem)

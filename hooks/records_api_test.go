@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"gatehouse/hooks"
+	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/tokens"
 	"gatehouse/server"
 	"gatehouse/testkit"
@@ -206,5 +207,76 @@ func TestSystemURLIsHTTPFromTheDashboard(t *testing.T) {
 	}
 	if r := l.admin(http.MethodPatch, "/api/collections/systems/records/"+tts.Id, map[string]any{"url": ""}); r.Status != 200 || r.Str("url") != "" {
 		t.Fatalf("clearing the optional url: %d %s", r.Status, r.Body)
+	}
+}
+
+// §2.2, §2.10: the dashboard's "turn off 2FA" leaves the account as the API's disable does
+// (no method, no secrets, no recovery codes, no live email code), and 2FA cannot be turned on
+// without a method the sign-in can complete.
+func TestDashboardTwoFactorFields(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	cfg := testkit.Config()
+	u := l.staff()
+	u.Set("otp_enabled", true)
+	u.Set("otp_method", "totp")
+	u.Set("totp_secret", "sealed-secret")
+	u.Set("totp_pending_secret", "sealed-pending")
+	u.Set("totp_pending_expires", "2099-01-01 00:00:00.000Z")
+	if err := l.app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secondfactor.GenerateRecoveryCodes(l.app, cfg, "staff", u.Id); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := secondfactor.IssueEmailCode(l.app, cfg, "staff", u.Id, secondfactor.PurposeManage); err != nil {
+		t.Fatal(err)
+	}
+	other := l.staff() // another account's codes stay
+	if _, err := secondfactor.GenerateRecoveryCodes(l.app, cfg, "staff", other.Id); err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/collections/users/records/" + u.Id
+
+	r := l.admin(http.MethodPatch, path, map[string]any{"otp_enabled": false})
+	if r.Status != 200 || r.JSON["otp_enabled"] != false || r.Str("otp_method") != "" {
+		t.Fatalf("turning 2FA off: %d %s", r.Status, r.Body)
+	}
+	fresh := testkit.Reload(t, l.app, u)
+	for _, f := range []string{"otp_method", "totp_secret", "totp_pending_secret", "totp_pending_expires"} {
+		if v := fresh.GetString(f); v != "" {
+			t.Errorf("after turning 2FA off %s = %q", f, v)
+		}
+	}
+	if n := l.count("recovery_codes", dbx.HashExp{"user": u.Id}); n != 0 {
+		t.Errorf("%d recovery codes left", n)
+	}
+	if n := l.count("otp_codes", dbx.HashExp{"user": u.Id, "used_at": ""}); n != 0 {
+		t.Errorf("%d live email codes left", n)
+	}
+	if n := l.count("recovery_codes", dbx.HashExp{"user": other.Id}); n != 10 {
+		t.Errorf("the other account has %d recovery codes, want 10", n)
+	}
+
+	// On without a method, or totp without a secret: refused, nothing changes.
+	for _, body := range []map[string]any{
+		{"otp_enabled": true},
+		{"otp_enabled": true, "otp_method": "totp"},
+	} {
+		r := l.admin(http.MethodPatch, path, body)
+		if r.Status != 400 || !strings.Contains(string(r.Body), `"otp_method":{"code":"validation_`) {
+			t.Fatalf("%v: %d %s", body, r.Status, r.Body)
+		}
+		if fresh := testkit.Reload(t, l.app, u); fresh.GetBool("otp_enabled") || fresh.GetString("otp_method") != "" {
+			t.Fatalf("%v: stored otp_enabled=%v method=%q", body, fresh.GetBool("otp_enabled"), fresh.GetString("otp_method"))
+		}
+	}
+	// The email method is complete: the login then asks for an emailed code.
+	if r := l.admin(http.MethodPatch, path, map[string]any{"otp_enabled": true, "otp_method": "email"}); r.Status != 200 || r.Str("otp_method") != "email" {
+		t.Fatalf("email 2FA on: %d %s", r.Status, r.Body)
+	}
+	r = l.login(u)
+	if methods, _ := r.JSON["methods"].([]any); r.Status != 200 || r.JSON["otp_required"] != true || len(methods) != 1 || methods[0] != "email" {
+		t.Fatalf("login with email 2FA: %d %s", r.Status, r.Body)
 	}
 }
