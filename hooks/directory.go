@@ -234,3 +234,37 @@ func dropRoundRobinState(e *core.RecordEvent) error {
 		return err
 	})
 }
+
+// onePendingInvitation refuses a second pending invitation for the same (email, system)
+// (§2.12), whoever writes it: a create, or an update that makes an invitation pending again
+// (revoked_at cleared, expires_at moved). Pending is neither accepted nor revoked and not yet
+// expired, so no index can hold it; the count and the write share one transaction on the
+// single write connection, so parallel creates cannot both pass.
+func onePendingInvitation(e *core.RecordEvent) error {
+	r := e.Record
+	expires := r.GetDateTime("expires_at")
+	now := types.NowDateTime()
+	if r.GetString("email") == "" || r.GetString("system") == "" || !r.GetDateTime("accepted_at").IsZero() ||
+		!r.GetDateTime("revoked_at").IsZero() || expires.IsZero() || !expires.After(now) {
+		return e.Next()
+	}
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		n, err := tx.CountRecords("invitations",
+			dbx.HashExp{"email": r.GetString("email"), "system": r.GetString("system"), "accepted_at": "", "revoked_at": ""},
+			dbx.NewExp("[[expires_at]] > {:now}", dbx.Params{"now": now.String()}),
+			dbx.Not(dbx.HashExp{"id": r.Id}))
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			name := "this system"
+			if sys, err := tx.FindRecordById("systems", r.GetString("system")); err == nil {
+				name = sys.GetString("name")
+			}
+			return validation.Errors{"email": validation.NewError("validation_pending_invitation_exists",
+				"A pending invitation for "+r.GetString("email")+" to "+name+" already exists.")}
+		}
+		return e.Next()
+	})
+}

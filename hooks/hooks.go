@@ -32,6 +32,8 @@ func Register(app core.App) {
 	app.OnRecordUpdate("user_system_roles").BindFunc(keepImmutable("user", "system"))
 	app.OnRecordCreate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
 	app.OnRecordUpdate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
+	app.OnRecordCreate("invitations").BindFunc(onePendingInvitation)
+	app.OnRecordUpdate("invitations").BindFunc(onePendingInvitation)
 	app.OnRecordCreate("user_system_roles").BindFunc(defaultAssignmentSettings)
 	app.OnRecordUpdate("user_system_roles").BindFunc(defaultAssignmentSettings)
 	app.OnRecordCreate("auth_failures").BindFunc(stampOccurredAt)

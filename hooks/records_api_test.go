@@ -1,8 +1,10 @@
 package hooks_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -278,5 +280,81 @@ func TestDashboardTwoFactorFields(t *testing.T) {
 	r = l.login(u)
 	if methods, _ := r.JSON["methods"].([]any); r.Status != 200 || r.JSON["otp_required"] != true || len(methods) != 1 || methods[0] != "email" {
 		t.Fatalf("login with email 2FA: %d %s", r.Status, r.Body)
+	}
+}
+
+// §2.12: at most one pending invitation per (email, system), also for records-API creates and
+// under parallel ones; expired, revoked or accepted invitations do not count, and a revoked
+// one cannot be made pending again next to a pending one.
+func TestOnePendingInvitationPerEmailAndSystem(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	tts, _ := l.app.FindFirstRecordByData("systems", "slug", "tts")
+	hdts, _ := l.app.FindFirstRecordByData("systems", "slug", "hdts")
+	role := func(sys *core.Record) string {
+		r, err := l.app.FindFirstRecordByFilter("roles", "system = {:s} && name = 'Admin'", map[string]any{"s": sys.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Id
+	}
+	future, past := "2099-01-01 00:00:00.000Z", "2020-01-01 00:00:00.000Z"
+	var tokenSeq atomic.Int64
+	invite := func(email string, sys *core.Record, extra map[string]any) testkit.Reply {
+		body := map[string]any{"email": email, "system": sys.Id, "role": role(sys), "expires_at": future,
+			"token_hash": fmt.Sprintf("hash-%d", tokenSeq.Add(1))}
+		for k, v := range extra {
+			body[k] = v
+		}
+		return l.admin(http.MethodPost, "/api/collections/invitations/records", body)
+	}
+	pending := func(email string, sys *core.Record) int {
+		return l.count("invitations", dbx.NewExp("email = {:e} AND system = {:s} AND accepted_at = '' AND revoked_at = '' AND expires_at > {:now}",
+			dbx.Params{"e": email, "s": sys.Id, "now": "2030-01-01"}))
+	}
+	const msg = `"email":{"code":"validation_pending_invitation_exists","message":"A pending invitation for a@example.com to Ticket Tracking System already exists."}`
+
+	// not pending: they never block
+	for _, extra := range []map[string]any{{"expires_at": past}, {"revoked_at": past}, {"accepted_at": past}} {
+		if r := invite("a@example.com", tts, extra); r.Status != 200 {
+			t.Fatalf("%v: %d %s", extra, r.Status, r.Body)
+		}
+	}
+	first := invite("a@example.com", tts, nil)
+	if first.Status != 200 {
+		t.Fatalf("first pending: %d %s", first.Status, first.Body)
+	}
+	for _, email := range []string{"a@example.com", " A@Example.COM "} {
+		if r := invite(email, tts, nil); r.Status != 400 || !strings.Contains(string(r.Body), msg) {
+			t.Fatalf("second pending (%q): %d %s", email, r.Status, r.Body)
+		}
+	}
+	if n := pending("a@example.com", tts); n != 1 {
+		t.Fatalf("%d pending invitations for the pair", n)
+	}
+	if r := invite("a@example.com", hdts, nil); r.Status != 200 { // another system
+		t.Fatalf("the same email to hdts: %d %s", r.Status, r.Body)
+	}
+	// a revoked one made pending again next to the pending one
+	revoked, err := l.app.FindFirstRecordByFilter("invitations", "email = 'a@example.com' && system = {:s} && revoked_at != ''", map[string]any{"s": tts.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := l.admin(http.MethodPatch, "/api/collections/invitations/records/"+revoked.Id, map[string]any{"revoked_at": ""}); r.Status != 400 || !strings.Contains(string(r.Body), msg) {
+		t.Fatalf("un-revoking next to a pending one: %d %s", r.Status, r.Body)
+	}
+	// the pending one itself can be edited (its own row does not count)
+	if r := l.admin(http.MethodPatch, "/api/collections/invitations/records/"+first.Str("id"), map[string]any{"expires_at": "2098-01-01 00:00:00.000Z"}); r.Status != 200 {
+		t.Fatalf("editing the pending invitation: %d %s", r.Status, r.Body)
+	}
+
+	// a burst for a new pair: exactly one is stored
+	const n = 10
+	wins := testkit.Concurrently(t, n, func() (bool, error) {
+		r := invite("burst@example.com", tts, nil)
+		return r.Status == 200, nil
+	})
+	if wins != 1 || pending("burst@example.com", tts) != 1 {
+		t.Fatalf("burst: %d creates answered 200, %d pending stored", wins, pending("burst@example.com", tts))
 	}
 }
