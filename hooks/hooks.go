@@ -13,6 +13,8 @@ func Register(app core.App) {
 	app.OnRecordCreate(emailCollections...).BindFunc(normaliseEmail("email"))
 	app.OnRecordUpdate(emailCollections...).BindFunc(normaliseEmail("email"))
 
+	app.OnRecordCreate("users", "employees").BindFunc(checkEmailLength)
+	app.OnRecordUpdate("users", "employees").BindFunc(checkEmailLength)
 	app.OnRecordCreate("users", "employees").BindFunc(createAccount)
 	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
 	app.OnRecordCreateRequest("users", "user_system_roles", "api_keys").BindFunc(defaultActiveOnDashboardCreate)

@@ -358,3 +358,45 @@ func TestOnePendingInvitationPerEmailAndSystem(t *testing.T) {
 		t.Fatalf("burst: %d creates answered 200, %d pending stored", wins, pending("burst@example.com", tts))
 	}
 }
+
+// §2.2: an account's email has at most 254 characters also through the records API (PocketBase's
+// email field has no length limit), with the endpoints' message; 254 is accepted.
+func TestAccountEmailAtMost254Characters(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	// an address of n characters: 60-character labels, then a local part of at most 64
+	email := func(n int) string {
+		domain := "example.com"
+		for 64+1+len(domain) < n {
+			domain = strings.Repeat("b", 60) + "." + domain
+		}
+		addr := strings.Repeat("a", n-1-len(domain)) + "@" + domain
+		if len(addr) != n {
+			t.Fatalf("built %d characters, want %d", len(addr), n)
+		}
+		return addr
+	}
+	const msg = `"email":{"code":"validation_max_text_constraint","message":"Ensure this field has no more than 254 characters."}`
+	for _, col := range []string{"users", "employees"} {
+		long, ok := email(255), email(254)
+		body := func(addr string) map[string]any {
+			return map[string]any{"email": addr, "password": "correct horse battery", "passwordConfirm": "correct horse battery"}
+		}
+		if r := l.admin(http.MethodPost, "/api/collections/"+col+"/records", body(long)); r.Status != 400 || !strings.Contains(string(r.Body), msg) {
+			t.Fatalf("%s: create with 255 characters: %d %s", col, r.Status, r.Body)
+		}
+		if n := l.count(col, dbx.HashExp{"email": long}); n != 0 {
+			t.Fatalf("%s: the 255-character email was stored", col)
+		}
+		r := l.admin(http.MethodPost, "/api/collections/"+col+"/records", body(ok))
+		if r.Status != 200 {
+			t.Fatalf("%s: create with 254 characters: %d %s", col, r.Status, r.Body)
+		}
+		if r := l.admin(http.MethodPatch, "/api/collections/"+col+"/records/"+r.Str("id"), map[string]any{"email": email(300)}); r.Status != 400 || !strings.Contains(string(r.Body), msg) {
+			t.Fatalf("%s: update to 300 characters: %d %s", col, r.Status, r.Body)
+		}
+		if n := l.count(col, dbx.HashExp{"email": ok}); n != 1 {
+			t.Fatalf("%s: the refused update changed the email", col)
+		}
+	}
+}
