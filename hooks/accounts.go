@@ -7,13 +7,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
+	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/passwords"
 	"gatehouse/plugins/profiles"
 	"gatehouse/plugins/realm"
+	"gatehouse/plugins/secondfactor"
 	"gatehouse/plugins/signin"
 	"gatehouse/plugins/tokens"
 )
@@ -28,6 +32,19 @@ func normaliseEmail(field string) func(e *core.RecordEvent) error {
 		}
 		return e.Next()
 	}
+}
+
+// MaxEmailLength is §2.2's limit on an account's email, which PocketBase's email field does not
+// have.
+const MaxEmailLength = 254
+
+// checkEmailLength refuses an account email over MaxEmailLength characters (§2.2) with the
+// endpoints' message, whoever writes (the endpoints check it first, in apikit's Body.Email).
+func checkEmailLength(e *core.RecordEvent) error {
+	if utf8.RuneCountInString(e.Record.Email()) > MaxEmailLength {
+		return validation.Errors{"email": validation.NewError("validation_max_text_constraint", apikit.MsgMaxLength(MaxEmailLength))}
+	}
+	return e.Next()
 }
 
 // createAccount fills what a new staff user or employee gets whoever creates it (our API, the
@@ -66,7 +83,9 @@ func createAccount(e *core.RecordEvent) error {
 }
 
 // updateAccount keeps the read-only fields read-only, clears `verified` when the email changes
-// (§2.2: a new address is not proven) and spends the unused reset tokens with it, and ends every session of a staff user set inactive or
+// (§2.2: a new address is not proven) and spends the unused reset tokens with it, leaves an
+// account whose otp_enabled is switched off as the API's 2FA disable does (§2.2, §2.10: method
+// and secrets cleared, recovery codes deleted, unused email codes spent), and ends every session of a staff user set inactive or
 // of an employee set to Rejected (§3.5), whoever makes the change (our endpoints or the
 // dashboard). The update and the revocation commit together; the stored row is read once.
 func updateAccount(e *core.RecordEvent) error {
@@ -89,6 +108,15 @@ func updateAccount(e *core.RecordEvent) error {
 		e.Record.Set(passwords.LegacyHashField, "")
 	}
 
+	// otp_enabled switched off (the dashboard's "turn off 2FA"): the API's own disable writes
+	// with SQL and never gets here.
+	otpOff := orig.GetBool("otp_enabled") && !e.Record.GetBool("otp_enabled")
+	if otpOff {
+		for k, v := range secondfactor.DisabledFields() {
+			e.Record.Set(k, v)
+		}
+	}
+
 	userType, reason := "", ""
 	switch e.Record.Collection().Name {
 	case realm.CollectionStaff:
@@ -100,7 +128,7 @@ func updateAccount(e *core.RecordEvent) error {
 			userType, reason = realm.TypeEmployee, tokens.ReasonEmployeeRejected
 		}
 	}
-	if reason == "" && !emailChanged {
+	if reason == "" && !emailChanged && !otpOff {
 		return e.Next()
 	}
 	return e.App.RunInTransaction(func(tx core.App) error {
@@ -116,6 +144,15 @@ func updateAccount(e *core.RecordEvent) error {
 				return err
 			}
 			if _, err := signin.InvalidateResetTokens(tx, r, e.Record.Id, time.Now()); err != nil {
+				return err
+			}
+		}
+		if otpOff {
+			r, err := realm.Of(e.Record)
+			if err != nil {
+				return err
+			}
+			if err := secondfactor.DropCodes(tx, r.Type, e.Record.Id); err != nil {
 				return err
 			}
 		}
@@ -209,7 +246,7 @@ func escapeLike(s string) string {
 
 // defaultActiveOnDashboardCreate sets is_active for records created through PocketBase's
 // records API or dashboard when the request body does not mention it: PocketBase bool fields
-// have no defaults, and the contract's default is true (§2.2, §2.6).
+// have no defaults, and the contract's default is true (§2.2, §2.6, §2.14).
 func defaultActiveOnDashboardCreate(e *core.RecordRequestEvent) error {
 	if info, err := e.RequestInfo(); err == nil {
 		if _, ok := info.Body["is_active"]; !ok {
@@ -223,4 +260,33 @@ func defaultActiveOnDashboardCreate(e *core.RecordRequestEvent) error {
 // memory and saved keeps its pre-create original, so a later update would compare against empty.
 func storedRecord(e *core.RecordEvent) (*core.Record, error) {
 	return e.App.FindRecordById(e.Record.Collection(), e.Record.Id)
+}
+
+// Messages of checkSecondFactorFields.
+const (
+	MsgOTPNoMethod     = "Two-factor authentication cannot be turned on without a method: set otp_method to totp or email."
+	MsgOTPNoTOTPSecret = "The totp method needs a TOTP secret: the user sets up an authenticator app through the API (or choose email)."
+)
+
+// checkSecondFactorFields keeps a records-API or dashboard write of an account's 2FA fields a
+// combination the sign-in can complete (§2.2): on needs the method totp (with a secret) or
+// email; off leaves no method nor active TOTP secret; the email method no TOTP secret (as the
+// API's email enable). The transition from on to off is updateAccount's (for every writer).
+// Bound to the request events: the service's own code writes these fields with SQL
+// (secondfactor), and its tests may set them one at a time.
+func checkSecondFactorFields(e *core.RecordRequestEvent) error {
+	r := e.Record
+	method := r.GetString("otp_method")
+	switch {
+	case !r.GetBool("otp_enabled"):
+		r.Set("otp_method", "")
+		r.Set("totp_secret", "")
+	case method != secondfactor.MethodTOTP && method != secondfactor.MethodEmail:
+		return validation.Errors{"otp_method": validation.NewError("validation_otp_method_required", MsgOTPNoMethod)}
+	case method == secondfactor.MethodTOTP && r.GetString("totp_secret") == "":
+		return validation.Errors{"otp_method": validation.NewError("validation_totp_secret_required", MsgOTPNoTOTPSecret)}
+	case method == secondfactor.MethodEmail:
+		r.Set("totp_secret", "")
+	}
+	return e.Next()
 }

@@ -2,10 +2,13 @@ package hooks
 
 import (
 	"encoding/json"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/ozzo-validation/v4/is"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
@@ -28,7 +31,27 @@ const (
 	MsgBuiltinNoDelete = "Built-in systems cannot be deleted."
 	MsgSlugBuiltin     = "The slug of a built-in system cannot be changed."
 	MsgSlugReserved    = "This slug is reserved."
+	MsgInvalidURL      = "Enter a valid URL."
 )
+
+// ValidHTTPURL is the rule of systems.url (§2.4): an absolute http or https URL that the
+// field (PocketBase's is.URL) stores too — what it refuses (over 2,082 characters, a 6-digit
+// port, a host starting with "-") fails here, not in a failed save. The systems endpoints answer
+// it with their own envelope first; checkSystemURL holds it for the dashboard.
+func ValidHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.ContainsAny(s, " \t\r\n") &&
+		is.URL.Validate(s) == nil
+}
+
+// checkSystemURL refuses a systems.url that is not an absolute http(s) URL (§2.4), whoever
+// writes: the login's Redirect object hands it to browsers as it is (§4.3).
+func checkSystemURL(e *core.RecordEvent) error {
+	if v := e.Record.GetString("url"); v != "" && !ValidHTTPURL(v) {
+		return validation.Errors{"url": validation.NewError("validation_invalid_url", MsgInvalidURL)}
+	}
+	return e.Next()
+}
 
 // keepBuiltinSystems refuses to delete hdts or tts (§5.9): their plugins, the HDTS_ADMIN and
 // TTS_ADMIN levels and the employee profile depend on them.
@@ -209,5 +232,39 @@ func dropRoundRobinState(e *core.RecordEvent) error {
 		_, err := tx.DB().Delete("tts_round_robin_state", dbx.HashExp{
 			"role": e.Record.GetString("role"), "user": e.Record.GetString("user")}).Execute()
 		return err
+	})
+}
+
+// onePendingInvitation refuses a second pending invitation for the same (email, system)
+// (§2.12), whoever writes it: a create, or an update that makes an invitation pending again
+// (revoked_at cleared, expires_at moved). Pending is neither accepted nor revoked and not yet
+// expired, so no index can hold it; the count and the write share one transaction on the
+// single write connection, so parallel creates cannot both pass.
+func onePendingInvitation(e *core.RecordEvent) error {
+	r := e.Record
+	expires := r.GetDateTime("expires_at")
+	now := types.NowDateTime()
+	if r.GetString("email") == "" || r.GetString("system") == "" || !r.GetDateTime("accepted_at").IsZero() ||
+		!r.GetDateTime("revoked_at").IsZero() || expires.IsZero() || !expires.After(now) {
+		return e.Next()
+	}
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		n, err := tx.CountRecords("invitations",
+			dbx.HashExp{"email": r.GetString("email"), "system": r.GetString("system"), "accepted_at": "", "revoked_at": ""},
+			dbx.NewExp("[[expires_at]] > {:now}", dbx.Params{"now": now.String()}),
+			dbx.Not(dbx.HashExp{"id": r.Id}))
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			name := "this system"
+			if sys, err := tx.FindRecordById("systems", r.GetString("system")); err == nil {
+				name = sys.GetString("name")
+			}
+			return validation.Errors{"email": validation.NewError("validation_pending_invitation_exists",
+				"A pending invitation for "+r.GetString("email")+" to "+name+" already exists.")}
+		}
+		return e.Next()
 	})
 }

@@ -13,10 +13,16 @@ func Register(app core.App) {
 	app.OnRecordCreate(emailCollections...).BindFunc(normaliseEmail("email"))
 	app.OnRecordUpdate(emailCollections...).BindFunc(normaliseEmail("email"))
 
+	app.OnRecordCreate("users", "employees").BindFunc(checkEmailLength)
+	app.OnRecordUpdate("users", "employees").BindFunc(checkEmailLength)
 	app.OnRecordCreate("users", "employees").BindFunc(createAccount)
 	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
-	app.OnRecordCreateRequest("users", "user_system_roles").BindFunc(defaultActiveOnDashboardCreate)
+	app.OnRecordCreateRequest("users", "user_system_roles", "api_keys").BindFunc(defaultActiveOnDashboardCreate)
+	app.OnRecordCreateRequest("users", "employees").BindFunc(checkSecondFactorFields)
+	app.OnRecordUpdateRequest("users", "employees").BindFunc(checkSecondFactorFields)
 
+	app.OnRecordCreate("systems").BindFunc(checkSystemURL)
+	app.OnRecordUpdate("systems").BindFunc(checkSystemURL)
 	app.OnRecordCreate("systems").BindFunc(checkNewSystemSlug)
 	app.OnRecordCreate("systems").BindFunc(createSystemWithAdminRole)
 	app.OnRecordUpdate("systems").BindFunc(renameSystem)
@@ -28,7 +34,12 @@ func Register(app core.App) {
 	app.OnRecordUpdate("user_system_roles").BindFunc(keepImmutable("user", "system"))
 	app.OnRecordCreate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
 	app.OnRecordUpdate("user_system_roles", "invitations").BindFunc(roleMatchesSystem)
+	app.OnRecordCreate("invitations").BindFunc(onePendingInvitation)
+	app.OnRecordUpdate("invitations").BindFunc(onePendingInvitation)
 	app.OnRecordCreate("user_system_roles").BindFunc(defaultAssignmentSettings)
 	app.OnRecordUpdate("user_system_roles").BindFunc(defaultAssignmentSettings)
 	app.OnRecordCreate("auth_failures").BindFunc(stampOccurredAt)
+
+	app.OnRecordUpdate("signing_keys").BindFunc(keepAnActiveSigningKey)
+	app.OnRecordDelete("signing_keys").BindFunc(keepAnActiveSigningKey)
 }

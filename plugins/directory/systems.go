@@ -2,13 +2,10 @@ package directory
 
 import (
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/ozzo-validation/v4/is"
 	"github.com/pocketbase/pocketbase/core"
 
 	"gatehouse/hooks"
@@ -32,7 +29,7 @@ const (
 	msgSlugImmutable          = "The slug cannot be changed."
 	msgSlugNeedsForce         = "The slug cannot be changed without ?force=true."
 	msgSlugBuiltin            = hooks.MsgSlugBuiltin
-	msgInvalidURL             = "Enter a valid URL."
+	msgInvalidURL             = hooks.MsgInvalidURL
 )
 
 // builtinSystems are created by migrations; they cannot be deleted or renamed (§5.9; the hooks
@@ -214,7 +211,7 @@ func (p *plugin) systemFields(body *apikit.Body, exceptID string, required bool)
 	if hasName && !body.Errors.Has("name") && p.taken(colSystems, "[[name]] = {:v} COLLATE NOCASE", name, exceptID) {
 		body.Errors.Add("name", msgSystemNameTaken)
 	}
-	if hasURL && !body.Errors.Has("url") && rawURL != "" && !validHTTPURL(rawURL) {
+	if hasURL && !body.Errors.Has("url") && rawURL != "" && !hooks.ValidHTTPURL(rawURL) {
 		body.Errors.Add("url", msgInvalidURL)
 	}
 	return
@@ -230,15 +227,6 @@ func (p *plugin) checkSlug(body *apikit.Body, slug, exceptID string) {
 	case p.taken(colSystems, "[[slug]] = {:v}", slug, exceptID):
 		body.Errors.Add("slug", msgSlugTaken)
 	}
-}
-
-// validHTTPURL: an absolute http(s) URL that the systems.url field (PocketBase's is.URL) stores
-// too — what it refuses (over 2,082 characters, a 6-digit port, a host starting with "-") is
-// msgInvalidURL here, not a failed save.
-func validHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.ContainsAny(s, " \t\r\n") &&
-		is.URL.Validate(s) == nil
 }
 
 // taken reports whether a row of collection matches cond with {:v} = value, other than exceptID.

@@ -29,16 +29,11 @@ func EnableEmailMethod(app core.App, principal *core.Record) error {
 	return nil
 }
 
-// Disable turns the second factor off (§6.11 step 4): otp_enabled = false, otp_method empty,
-// TOTP secrets (active and pending) cleared, recovery codes deleted, unused email codes
-// invalidated — in one transaction. totp_last_step is kept (it only ever grows). The lock
-// history is kept too.
-func Disable(app core.App, principal *core.Record) error {
-	principalType, err := PrincipalType(principal)
-	if err != nil {
-		return err
-	}
-	params := dbx.Params{
+// DisabledFields are the account fields of a principal whose second factor is off (§2.2):
+// otp_enabled = false, otp_method empty, TOTP secrets (active and pending) cleared.
+// totp_last_step is kept (it only ever grows).
+func DisabledFields() dbx.Params {
+	return dbx.Params{
 		"otp_enabled":          false,
 		"otp_method":           "",
 		"totp_secret":          "",
@@ -46,14 +41,31 @@ func Disable(app core.App, principal *core.Record) error {
 		"totp_pending_expires": "",
 		"updated":              dbTime(time.Now()),
 	}
+}
+
+// DropCodes removes what a second factor leaves besides the account fields when it is turned
+// off: the recovery codes are deleted (§2.10) and the unused email codes invalidated. Run it in
+// the transaction that writes DisabledFields (Disable, or the dashboard's hook in hooks/).
+func DropCodes(tx core.App, principalType, principalID string) error {
+	if err := DeleteRecoveryCodes(tx, principalType, principalID); err != nil {
+		return err
+	}
+	return InvalidateEmailCodes(tx, principalType, principalID)
+}
+
+// Disable turns the second factor off (§6.11 step 4): DisabledFields and DropCodes in one
+// transaction. The lock history is kept.
+func Disable(app core.App, principal *core.Record) error {
+	principalType, err := PrincipalType(principal)
+	if err != nil {
+		return err
+	}
+	params := DisabledFields()
 	err = app.RunInTransaction(func(tx core.App) error {
 		if _, err := updateRow(tx, principal.Collection().Name, params, dbx.HashExp{"id": principal.Id}); err != nil {
 			return err
 		}
-		if err := DeleteRecoveryCodes(tx, principalType, principal.Id); err != nil {
-			return err
-		}
-		return InvalidateEmailCodes(tx, principalType, principal.Id)
+		return DropCodes(tx, principalType, principal.Id)
 	})
 	if err != nil {
 		return err

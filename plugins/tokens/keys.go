@@ -161,11 +161,16 @@ func (s *Service) EnsureActiveKey() error {
 
 // Rotate makes a new key active and retires the current one; retired keys older than
 // REFRESH_TOKEN_TTL + 1 day are deleted (§3.1). It is what `keys rotate` and the cron job run.
+// The new key is written before the old one is retired: no single write leaves the table
+// without an active key, which the signing-key guard of hooks/ refuses (§2.19).
 func (s *Service) Rotate() (newKid string, err error) {
 	now := time.Now().UTC()
 	err = s.app.RunInTransaction(func(tx core.App) error {
 		actives, err := tx.FindAllRecords(keysTable, dbxStatus("active"))
 		if err != nil {
+			return err
+		}
+		if err := s.createActiveKey(tx, now); err != nil {
 			return err
 		}
 		for _, r := range actives {
@@ -174,9 +179,6 @@ func (s *Service) Rotate() (newKid string, err error) {
 			if err := tx.Save(r); err != nil {
 				return err
 			}
-		}
-		if err := s.createActiveKey(tx, now); err != nil {
-			return err
 		}
 		rec, err := tx.FindFirstRecordByData(keysTable, "status", "active")
 		if err != nil {
