@@ -68,7 +68,7 @@ func TestTTSAssignments(t *testing.T) {
 	if err != nil || !stored.GetBool("is_active") || stored.GetString("system") != f.tts.Id || stored.GetString("role") != agentRole.Id {
 		t.Fatalf("stored assignment: %v %v", stored, err)
 	}
-	if f.count("audit_log", dbx.HashExp{"event": "assignment.created", "target_id": id, "actor_id": ttsAdminUser.Id}) != 1 {
+	if f.count("audit_log", dbx.HashExp{"event": "assignment.created", "target_id": id, "actor_id": ttsAdminUser.Id, "system": "tts"}) != 1 {
 		t.Errorf("assignment.created not audited")
 	}
 	expect(t, "assign twice", post(super, map[string]any{"userID": agent.Id, "role": agentRole.Id}), 409,
@@ -108,7 +108,7 @@ func TestTTSAssignments(t *testing.T) {
 		`{"message":"Assignment updated successfully","id":"`+id+`","is_active":false,"settings":{"is_deployed":false,"shift":"night"}}`)
 	stored = testkit.Reload(t, f.app, stored)
 	if stored.GetBool("is_active") || !strings.Contains(stored.GetString("settings"), `"shift":"night"`) ||
-		f.count("audit_log", dbx.HashExp{"event": "assignment.updated", "target_id": id}) != 1 {
+		f.count("audit_log", dbx.HashExp{"event": "assignment.updated", "target_id": id, "system": "tts"}) != 1 {
 		t.Fatalf("update not stored or not audited: %v", stored)
 	}
 	// without settings, settings are kept
@@ -137,7 +137,7 @@ func TestTTSAssignments(t *testing.T) {
 	expect(t, "delete by hdts admin", f.client.Do(http.MethodDelete, "/api/v1/tts/update-assignment/"+id+"/", nil, hdtsAdmin...), 403, bodyDenied)
 	expect(t, "delete", f.client.Do(http.MethodDelete, "/api/v1/tts/update-assignment/"+id, nil, admin...), 204, "")
 	if f.count("user_system_roles", dbx.HashExp{"id": id}) != 0 || f.count("tts_round_robin_state", dbx.HashExp{"user": agent.Id}) != 0 ||
-		f.count("audit_log", dbx.HashExp{"event": "assignment.deleted", "target_id": id}) != 1 {
+		f.count("audit_log", dbx.HashExp{"event": "assignment.deleted", "target_id": id, "system": "tts"}) != 1 {
 		t.Fatal("delete left the assignment or its state, or was not audited")
 	}
 	expect(t, "delete again", f.client.Do(http.MethodDelete, "/api/v1/tts/update-assignment/"+id+"/", nil, admin...), 404, `{"detail":"Assignment not found","code":"not_found"}`)
@@ -177,7 +177,7 @@ func TestTTSCreateRole(t *testing.T) {
 	expect(t, "create", r, 201, `{"message":"Role 'Dispatcher' created successfully","role":{"id":"`+id+`","name":"Dispatcher","description":"Routes tickets"}}`)
 	stored, err := f.app.FindRecordById("roles", id)
 	if err != nil || !stored.GetBool("is_custom") || stored.GetString("system") != f.tts.Id ||
-		f.count("audit_log", dbx.HashExp{"event": "role.created", "target_id": id}) != 1 {
+		f.count("audit_log", dbx.HashExp{"event": "role.created", "target_id": id, "system": "tts"}) != 1 {
 		t.Fatalf("role not stored as custom tts role, or not audited: %v %v", stored, err)
 	}
 	// concurrent creates of one name (any case): exactly one wins

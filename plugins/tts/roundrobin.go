@@ -272,7 +272,7 @@ func (p *plugin) roundRobinPick(e *core.RequestEvent) error {
 
 	entry := audit.FromRequest(e, "roundrobin.assigned", true)
 	actor(e, &entry)
-	entry.TargetType, entry.System = "user", tts.ID
+	entry.TargetType, entry.System = "user", tts.Slug
 	entry.Details = map[string]any{"role_id": r.ID, "role_name": r.Name, "ticket_id": ticket}
 	job := &pickJob{role: r, entry: entry, ans: pickAnswer{Role: roleBrief{ID: r.ID, Name: r.Name}, TicketID: ticket}}
 	p.picks.do(e.App, job)

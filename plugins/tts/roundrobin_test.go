@@ -80,7 +80,7 @@ func TestRoundRobinFairness(t *testing.T) {
 			t.Errorf("state of %s: assigned_count %d (%v), want 100", a.Id, c, err)
 		}
 	}
-	if n := f.count("audit_log", dbx.HashExp{"event": "roundrobin.assigned"}); n != 300 {
+	if n := f.count("audit_log", dbx.HashExp{"event": "roundrobin.assigned", "system": "tts"}); n != 300 {
 		t.Errorf("%d roundrobin.assigned audit rows, want 300", n)
 	}
 }
