@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -66,8 +67,11 @@ const assignmentSelect = "a.id AS id, a.user AS user, u.email AS email, u.userna
 	"a.system AS system, s.slug AS system_slug, s.name AS system_name, a.role AS role, r.name AS role_name, " +
 	"a.is_active AS is_active, a.settings AS settings, a.assigned_at AS assigned_at, a.last_logged_on AS last_logged_on"
 
-func (p *plugin) assignmentQuery() *dbx.SelectQuery {
-	return p.app.DB().Select(strings.Split(assignmentSelect, ", ")...).From(colAssignments+" a").
+func (p *plugin) assignmentQuery() *dbx.SelectQuery { return assignmentQueryIn(p.app) }
+
+// assignmentQueryIn is the Assignment query on app (a write transaction reads its own writes).
+func assignmentQueryIn(app core.App) *dbx.SelectQuery {
+	return app.DB().Select(strings.Split(assignmentSelect, ", ")...).From(colAssignments+" a").
 		InnerJoin("users u", dbx.NewExp("u.id = a.user")).
 		InnerJoin("systems s", dbx.NewExp("s.id = a.system")).
 		InnerJoin("roles r", dbx.NewExp("r.id = a.role"))
@@ -88,11 +92,16 @@ func countAssignments(app core.App, where dbx.Expression, joined bool) (int, err
 
 // loadAssignment reads one assignment with its joins ((nil, nil) for a malformed or unknown id).
 func (p *plugin) loadAssignment(id string) (*assignmentRow, error) {
+	return loadAssignmentIn(p.app, id)
+}
+
+// loadAssignmentIn is loadAssignment on app.
+func loadAssignmentIn(app core.App, id string) (*assignmentRow, error) {
 	if !idRe.MatchString(id) {
 		return nil, nil
 	}
 	var rows []assignmentRow
-	if err := p.assignmentQuery().Where(dbx.HashExp{"a.id": id}).All(&rows); err != nil {
+	if err := assignmentQueryIn(app).Where(dbx.HashExp{"a.id": id}).All(&rows); err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
@@ -102,12 +111,23 @@ func (p *plugin) loadAssignment(id string) (*assignmentRow, error) {
 	return &rows[0], nil
 }
 
-func (p *plugin) withRoles(a *assignmentRow) (assignmentWithRoles, error) {
-	roles, err := rolesOfSystem(p.app, a.System)
+// writtenAssignment is the create/update answer (Assignment + available_roles) of the
+// assignment id, read in the write transaction tx that wrote it: the answer is what was
+// committed. Read after the commit, a delete committed in between (of the assignment, its user
+// or its system) left nothing to answer with, and the answer dereferenced nil (a 500).
+func writtenAssignment(tx core.App, id string) (*assignmentWithRoles, error) {
+	row, err := loadAssignmentIn(tx, id)
 	if err != nil {
-		return assignmentWithRoles{}, err
+		return nil, err
 	}
-	out := assignmentWithRoles{assignmentRow: *a, AvailableRoles: make([]roleBrief, 0, len(roles))}
+	if row == nil { // its user, system or role is gone: the save would have failed
+		return nil, fmt.Errorf("directory: assignment %q not readable in the transaction that wrote it", id)
+	}
+	roles, err := rolesOfSystem(tx, row.System)
+	if err != nil {
+		return nil, err
+	}
+	out := &assignmentWithRoles{assignmentRow: *row, AvailableRoles: make([]roleBrief, 0, len(roles))}
 	for _, r := range roles {
 		out.AvailableRoles = append(out.AvailableRoles, toRoleBrief(r))
 	}
@@ -253,11 +273,16 @@ func (p *plugin) createAssignment(e *core.RequestEvent) error {
 	if settings != nil {
 		rec.Set("settings", settings)
 	}
+	var out *assignmentWithRoles
 	err = p.app.RunInTransaction(func(tx core.App) error {
 		if err := tx.Save(rec); err != nil {
 			return err
 		}
-		return audit.Log(tx, actorEntry(e, "assignment.created", "assignment", rec.Id, sys.GetString("slug")))
+		if err := audit.Log(tx, actorEntry(e, "assignment.created", "assignment", rec.Id, sys.GetString("slug"))); err != nil {
+			return err
+		}
+		out, err = writtenAssignment(tx, rec.Id)
+		return err
 	})
 	if err != nil {
 		if p.tripleExists(user.Id, sys.Id, role.Id, "") {
@@ -265,19 +290,7 @@ func (p *plugin) createAssignment(e *core.RequestEvent) error {
 		}
 		return err
 	}
-	return p.answerAssignment(e, http.StatusCreated, rec.Id)
-}
-
-func (p *plugin) answerAssignment(e *core.RequestEvent, status int, id string) error {
-	row, err := p.loadAssignment(id)
-	if err != nil {
-		return err
-	}
-	out, err := p.withRoles(row)
-	if err != nil {
-		return err
-	}
-	return apikit.WriteJSON(e, status, out)
+	return apikit.WriteJSON(e, http.StatusCreated, out)
 }
 
 func (p *plugin) tripleExists(user, system, role, exceptID string) bool {
@@ -366,11 +379,16 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 		if roleChanged && p.tripleExists(row.User, row.System, role.Id, row.ID) {
 			return apikit.Conflict(msgDuplicateAssignment)
 		}
-		_, err = p.updateAudited(colAssignments, row.ID, func(tx core.App, rec *core.Record) (audit.Entry, error) {
+		var out *assignmentWithRoles
+		err = p.app.RunInTransaction(func(tx core.App) error {
+			rec, err := tx.FindRecordById(colAssignments, row.ID)
+			if err != nil {
+				return apikit.NotFound(msgAssignmentNotFound) // deleted since it was read
+			}
 			// again on the row as it is now: given the Admin role since it was read
 			if !s.IsSuperuser() && (roleChanged || (hasActive && !isActive && rec.GetBool("is_active"))) {
 				if err := refuseRemovingAnAdmin(tx, rec); err != nil {
-					return audit.Entry{}, err
+					return err
 				}
 			}
 			if roleChanged {
@@ -382,7 +400,14 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 			if hasSettings {
 				rec.Set("settings", settings)
 			}
-			return actorEntry(e, "assignment.updated", "assignment", rec.Id, row.SystemSlug), nil
+			if err := tx.Save(rec); err != nil {
+				return err
+			}
+			if err := audit.Log(tx, actorEntry(e, "assignment.updated", "assignment", rec.Id, row.SystemSlug)); err != nil {
+				return err
+			}
+			out, err = writtenAssignment(tx, rec.Id)
+			return err
 		})
 		if err != nil {
 			if roleChanged && p.tripleExists(row.User, row.System, role.Id, row.ID) {
@@ -390,7 +415,7 @@ func (p *plugin) updateAssignment(put bool) func(e *core.RequestEvent) error {
 			}
 			return err
 		}
-		return p.answerAssignment(e, http.StatusOK, row.ID)
+		return apikit.WriteJSON(e, http.StatusOK, out)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -142,8 +143,8 @@ func inviteEmailsLastHour(tx core.App, inviterID string, ttl time.Duration) (int
 
 // inviteResult is what an invitation request created: an assignment or an invitation.
 type inviteResult struct {
-	assignmentID string
-	invitation   *core.Record
+	assignment *assignmentRow // read in the transaction that wrote it
+	invitation *core.Record
 }
 
 // inviteOutcome runs steps 4–6 of §5.5.2 for an existing user (user != nil) or a new email:
@@ -199,7 +200,12 @@ func (p *plugin) inviteOutcome(e *core.RequestEvent, sys, role, user *core.Recor
 			if err := tx.Save(a); err != nil {
 				return err
 			}
-			res.assignmentID = a.Id
+			if res.assignment, err = loadAssignmentIn(tx, a.Id); err != nil {
+				return err
+			}
+			if res.assignment == nil {
+				return fmt.Errorf("directory: assignment %q not readable in the transaction that wrote it", a.Id)
+			}
 			if _, err := p.mailer.Queue(tx, user.Email(), mailer.TemplateAccessGranted, map[string]any{
 				"system_name": sys.GetString("name"), "role_name": role.GetString("name")}); err != nil {
 				return err
@@ -270,12 +276,8 @@ func readProfileFields(body *apikit.Body) map[string]any {
 
 // answerInvite builds the assignment or invitation objects of a result.
 func (p *plugin) answerInvite(res *inviteResult) (assignment any, invitation any, err error) {
-	if res.assignmentID != "" {
-		row, err := p.loadAssignment(res.assignmentID)
-		if err != nil {
-			return nil, nil, err
-		}
-		return row, nil, nil
+	if res.assignment != nil {
+		return res.assignment, nil, nil
 	}
 	inv, err := p.toInvitation(p.app, res.invitation)
 	if err != nil {

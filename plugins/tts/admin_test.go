@@ -68,7 +68,7 @@ func TestTTSAssignments(t *testing.T) {
 	if err != nil || !stored.GetBool("is_active") || stored.GetString("system") != f.tts.Id || stored.GetString("role") != agentRole.Id {
 		t.Fatalf("stored assignment: %v %v", stored, err)
 	}
-	if f.count("audit_log", dbx.HashExp{"event": "assignment.created", "target_id": id, "actor_id": ttsAdminUser.Id}) != 1 {
+	if f.count("audit_log", dbx.HashExp{"event": "assignment.created", "target_id": id, "actor_id": ttsAdminUser.Id, "system": "tts"}) != 1 {
 		t.Errorf("assignment.created not audited")
 	}
 	expect(t, "assign twice", post(super, map[string]any{"userID": agent.Id, "role": agentRole.Id}), 409,
@@ -108,7 +108,7 @@ func TestTTSAssignments(t *testing.T) {
 		`{"message":"Assignment updated successfully","id":"`+id+`","is_active":false,"settings":{"is_deployed":false,"shift":"night"}}`)
 	stored = testkit.Reload(t, f.app, stored)
 	if stored.GetBool("is_active") || !strings.Contains(stored.GetString("settings"), `"shift":"night"`) ||
-		f.count("audit_log", dbx.HashExp{"event": "assignment.updated", "target_id": id}) != 1 {
+		f.count("audit_log", dbx.HashExp{"event": "assignment.updated", "target_id": id, "system": "tts"}) != 1 {
 		t.Fatalf("update not stored or not audited: %v", stored)
 	}
 	// without settings, settings are kept
@@ -137,7 +137,7 @@ func TestTTSAssignments(t *testing.T) {
 	expect(t, "delete by hdts admin", f.client.Do(http.MethodDelete, "/api/v1/tts/update-assignment/"+id+"/", nil, hdtsAdmin...), 403, bodyDenied)
 	expect(t, "delete", f.client.Do(http.MethodDelete, "/api/v1/tts/update-assignment/"+id, nil, admin...), 204, "")
 	if f.count("user_system_roles", dbx.HashExp{"id": id}) != 0 || f.count("tts_round_robin_state", dbx.HashExp{"user": agent.Id}) != 0 ||
-		f.count("audit_log", dbx.HashExp{"event": "assignment.deleted", "target_id": id}) != 1 {
+		f.count("audit_log", dbx.HashExp{"event": "assignment.deleted", "target_id": id, "system": "tts"}) != 1 {
 		t.Fatal("delete left the assignment or its state, or was not audited")
 	}
 	expect(t, "delete again", f.client.Do(http.MethodDelete, "/api/v1/tts/update-assignment/"+id+"/", nil, admin...), 404, `{"detail":"Assignment not found","code":"not_found"}`)
@@ -177,7 +177,7 @@ func TestTTSCreateRole(t *testing.T) {
 	expect(t, "create", r, 201, `{"message":"Role 'Dispatcher' created successfully","role":{"id":"`+id+`","name":"Dispatcher","description":"Routes tickets"}}`)
 	stored, err := f.app.FindRecordById("roles", id)
 	if err != nil || !stored.GetBool("is_custom") || stored.GetString("system") != f.tts.Id ||
-		f.count("audit_log", dbx.HashExp{"event": "role.created", "target_id": id}) != 1 {
+		f.count("audit_log", dbx.HashExp{"event": "role.created", "target_id": id, "system": "tts"}) != 1 {
 		t.Fatalf("role not stored as custom tts role, or not audited: %v %v", stored, err)
 	}
 	// concurrent creates of one name (any case): exactly one wins
@@ -412,5 +412,58 @@ func TestAPIKeyTouchIsOnePerBurst(t *testing.T) {
 	}
 	if n := f.count("test_touches", nil); n != 1 {
 		t.Fatalf("last_used_at written %d times by one burst, want 1", n)
+	}
+}
+
+// §1.2: a key repeated inside settings is read as its last occurrence — by the validation,
+// by the answers and by the round-robin alike. The stored settings held both keys, and the
+// round-robin's SQL (json_extract) read the first: an agent assigned with
+// {"is_deployed": false, "is_deployed": true} showed is_deployed true everywhere but was never
+// eligible. Now the stored object has the key once, with its last value (nested ones too).
+func TestTTSSettingsRepeatedKeyLastWins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	admin := f.user("Tina", "Admin", false)
+	f.assign(admin, f.admin["tts"])
+	auth := f.bearer(admin)
+	role := f.role(f.tts, "Dup Key Desk")
+	agent := f.user("Dana", "Agent", false)
+	key := f.apiKey(nil, "round_robin:write", "round_robin:read")
+
+	r := f.client.Do(http.MethodPost, "/api/v1/tts/assign-agent-to-role/",
+		`{"userID":"`+agent.Id+`","role":"`+role.Id+`","settings":{"is_deployed":false,"x":{"a":1,"a":2},"is_deployed":true}}`, auth...)
+	id := r.Str("assignment_id")
+	if r.Status != 201 || id == "" || !strings.Contains(string(r.Body), `"settings":{"is_deployed":true,"x":{"a":2}}`) {
+		t.Fatalf("assign: %d %s", r.Status, r.Body)
+	}
+	rec, err := f.app.FindRecordById("user_system_roles", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.GetString("settings"); got != `{"is_deployed":true,"x":{"a":2}}` {
+		t.Fatalf("stored settings: %s", got)
+	}
+	st := f.client.Do(http.MethodGet, "/api/v1/tts/round-robin/?role_id="+role.Id, nil, key...)
+	if st.Status != 200 || st.Str("next_user_id") != agent.Id || !strings.Contains(string(st.Body), `"eligible":true`) {
+		t.Fatalf("status: %d %s", st.Status, st.Body)
+	}
+	p := f.pick(key, map[string]any{"role_id": role.Id, "ticket_id": "DUP-1"})
+	if p.Status != 201 || p.Str("user_id") != agent.Id || f.count("tts_round_robin_picks", dbx.HashExp{"ticket_id": "DUP-1"}) != 1 {
+		t.Fatalf("pick: %d %s", p.Status, p.Body)
+	}
+
+	// the other way round through the update: last false → not eligible, stored once
+	r = f.client.Do(http.MethodPut, "/api/v1/tts/update-assignment/"+id+"/",
+		`{"is_active": true, "settings": {"is_deployed": true, "is_deployed": false}}`, auth...)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"settings":{"is_deployed":false}`) {
+		t.Fatalf("update: %d %s", r.Status, r.Body)
+	}
+	if got := testkit.Reload(t, f.app, rec).GetString("settings"); got != `{"is_deployed":false}` {
+		t.Fatalf("stored settings after update: %s", got)
+	}
+	p = f.pick(key, map[string]any{"role_id": role.Id, "ticket_id": "DUP-2"})
+	expect(t, "pick with the agent undeployed", p, 409, `{"detail":"No eligible agent for role 'Dup Key Desk'.","code":"no_eligible_agent"}`)
+	if f.count("tts_round_robin_picks", dbx.HashExp{"ticket_id": "DUP-2"}) != 0 {
+		t.Fatal("a refused pick was recorded")
 	}
 }

@@ -194,7 +194,7 @@ func (p *plugin) assignAgent(e *core.RequestEvent) error {
 		}
 		entry := audit.FromRequest(e, "assignment.created", true)
 		actor(e, &entry)
-		entry.TargetType, entry.TargetID, entry.System = "assignment", created.Id, tts.ID
+		entry.TargetType, entry.TargetID, entry.System = "assignment", created.Id, tts.Slug
 		entry.Details = map[string]any{"user_id": user.Id, "role_id": roleRec.Id, "role_name": roleRec.GetString("name")}
 		return audit.Log(tx, entry)
 	})
@@ -296,7 +296,10 @@ func (p *plugin) updateAssignment(e *core.RequestEvent) error {
 		a = fresh
 		entry := audit.FromRequest(e, "assignment.updated", true)
 		actor(e, &entry)
-		entry.TargetType, entry.TargetID, entry.System = "assignment", fresh.Id, fresh.GetString("system")
+		if entry.System, err = slugOf(tx, fresh.GetString("system")); err != nil {
+			return err
+		}
+		entry.TargetType, entry.TargetID = "assignment", fresh.Id
 		entry.Details = map[string]any{"before": before, "is_active": active, "settings_changed": hasSettings}
 		return audit.Log(tx, entry)
 	})
@@ -339,7 +342,10 @@ func (p *plugin) deleteAssignment(e *core.RequestEvent) error {
 		// hooks.dropRoundRobinState deletes the (role, user) round-robin state with it.
 		entry := audit.FromRequest(e, "assignment.deleted", true)
 		actor(e, &entry)
-		entry.TargetType, entry.TargetID, entry.System = "assignment", fresh.Id, fresh.GetString("system")
+		if entry.System, err = slugOf(tx, fresh.GetString("system")); err != nil {
+			return err
+		}
+		entry.TargetType, entry.TargetID = "assignment", fresh.Id
 		entry.Details = map[string]any{"user_id": fresh.GetString("user"), "role_id": roleRec.Id, "role_name": roleRec.GetString("name")}
 		return audit.Log(tx, entry)
 	})

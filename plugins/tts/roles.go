@@ -131,7 +131,7 @@ func (p *plugin) createRole(e *core.RequestEvent) error {
 		}
 		entry := audit.FromRequest(e, "role.created", true)
 		actor(e, &entry)
-		entry.TargetType, entry.TargetID, entry.System = "role", created.Id, sys.ID
+		entry.TargetType, entry.TargetID, entry.System = "role", created.Id, sys.Slug
 		entry.Details = map[string]any{"name": name}
 		return audit.Log(tx, entry)
 	})

@@ -3,6 +3,7 @@ package tts
 import (
 	"errors"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -272,7 +273,7 @@ func (p *plugin) roundRobinPick(e *core.RequestEvent) error {
 
 	entry := audit.FromRequest(e, "roundrobin.assigned", true)
 	actor(e, &entry)
-	entry.TargetType, entry.System = "user", tts.ID
+	entry.TargetType, entry.System = "user", tts.Slug
 	entry.Details = map[string]any{"role_id": r.ID, "role_name": r.Name, "ticket_id": ticket}
 	job := &pickJob{role: r, entry: entry, ans: pickAnswer{Role: roleBrief{ID: r.ID, Name: r.Name}, TicketID: ticket}}
 	p.picks.do(e.App, job)
@@ -291,18 +292,33 @@ func (p *plugin) roundRobinPick(e *core.RequestEvent) error {
 }
 
 // readTicketID reads ticket_id: a string, or an integer converted to its decimal string;
-// 1–100 characters after trimming.
+// 1–100 characters after trimming. Any JSON integer counts, of any size (§5.15.4 sets no range,
+// only the length of the string), written as Body.Int takes it (`5`, `-3`, `5.0`); other
+// numbers (`1.5`, `1e3`) are "A valid integer is required.".
 func readTicketID(b *apikit.Body) string {
 	if raw, ok := b.Raw("ticket_id"); ok && len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
-		n, _ := b.Int("ticket_id", true)
-		if b.Errors.Has("ticket_id") {
+		m := jsonInteger.FindSubmatch(raw)
+		if m == nil {
+			b.Errors.Add("ticket_id", apikit.MsgNotInt)
 			return ""
 		}
-		return strconv.FormatInt(n, 10)
+		digits := string(m[1]) // JSON allows no leading zeros: already the decimal string, but for -0
+		if strings.Trim(digits, "-0") == "" {
+			digits = "0"
+		}
+		if len(digits) > maxTicketID {
+			b.Errors.Add("ticket_id", apikit.MsgMaxLength(maxTicketID))
+			return ""
+		}
+		return digits
 	}
 	s, _ := b.String("ticket_id", apikit.Str{Required: true, Max: maxTicketID})
 	return s
 }
+
+// jsonInteger is a JSON number with an integral value written without exponent, as
+// apikit.Body.Int reads one, without its int64 range.
+var jsonInteger = regexp.MustCompile(`^(-?\d+)(?:\.0+)?$`)
 
 const existingPickQuery = "SELECT p.id AS id, COALESCE(u.id, '') AS user_id, COALESCE(u.email, '') AS email, " +
 	"COALESCE(u.first_name, '') AS first_name, COALESCE(u.last_name, '') AS last_name, p.created AS created " +

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -80,7 +81,7 @@ func TestRoundRobinFairness(t *testing.T) {
 			t.Errorf("state of %s: assigned_count %d (%v), want 100", a.Id, c, err)
 		}
 	}
-	if n := f.count("audit_log", dbx.HashExp{"event": "roundrobin.assigned"}); n != 300 {
+	if n := f.count("audit_log", dbx.HashExp{"event": "roundrobin.assigned", "system": "tts"}); n != 300 {
 		t.Errorf("%d roundrobin.assigned audit rows, want 300", n)
 	}
 }
@@ -394,5 +395,32 @@ func TestRoundRobinStatusAndValidation(t *testing.T) {
 	}
 	if n := f.count("tts_round_robin_picks", nil); n != 2 {
 		t.Fatalf("%d picks after the refused requests, want 2", n)
+	}
+
+	// §5.15.4: any JSON integer becomes its decimal string, beyond int64 too (it was "A valid
+	// integer is required."); the 100-character rule applies to that string; the same ticket as
+	// a string is the same pick. Exponents and fractions stay refused.
+	big := "123456789012345678901234567890"
+	r = f.pick(f.key, `{"role_id":"`+f.role.Id+`","ticket_id":`+big+`}`)
+	if r.Status != 201 || r.Str("ticket_id") != big || f.count("tts_round_robin_picks", dbx.HashExp{"ticket_id": big}) != 1 {
+		t.Fatalf("integer beyond int64: %d %s", r.Status, r.Body)
+	}
+	if again := f.pick(f.key, map[string]any{"role_id": f.role.Id, "ticket_id": big}); again.Status != 200 || again.Str("user_id") != r.Str("user_id") {
+		t.Fatalf("the same ticket as a string: %d %s", again.Status, again.Body)
+	}
+	digits100 := strings.Repeat("9", 100)
+	if r := f.pick(f.key, `{"role_id":"`+f.role.Id+`","ticket_id":-`+digits100[1:]+`.00}`); r.Status != 201 || r.Str("ticket_id") != "-"+digits100[1:] {
+		t.Fatalf("negative 100-character integer: %d %s", r.Status, r.Body)
+	}
+	for label, c := range map[string]struct{ ticket, want string }{
+		"101 digits": {"1" + digits100, `{"ticket_id":["Ensure this field has no more than 100 characters."]}`},
+		"exponent":   {"1e3", `{"ticket_id":["A valid integer is required."]}`},
+		"fraction":   {big + ".5", `{"ticket_id":["A valid integer is required."]}`},
+	} {
+		expect(t, label, f.pick(f.key, `{"role_id":"`+f.role.Id+`","ticket_id":`+c.ticket+`}`), 400,
+			`{"detail":"Invalid input.","code":"invalid","errors":`+c.want+`}`)
+	}
+	if n := f.count("tts_round_robin_picks", nil); n != 4 {
+		t.Fatalf("%d picks, want 4", n)
 	}
 }

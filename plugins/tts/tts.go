@@ -63,6 +63,17 @@ func findSystem(app core.App, slug string) (*system, error) {
 	return &system{ID: r["id"].String, Name: r["name"].String, Slug: r["slug"].String}, nil
 }
 
+// slugOf is the slug of the system with that record id, as audit rows name it (§2.18).
+func slugOf(app core.App, id string) (string, error) {
+	rows, err := prepared.Rows(app, systemSlugByIDQuery, dbx.Params{"id": id})
+	if err != nil || len(rows) == 0 {
+		return "", err
+	}
+	return rows[0]["slug"].String, nil
+}
+
+const systemSlugByIDQuery = "SELECT slug FROM systems WHERE id = {:id}"
+
 // ttsSystem is system tts (a 500 if it was deleted: the endpoints have nothing to work on).
 func ttsSystem(app core.App) (*system, error) {
 	s, err := findSystem(app, SystemSlug)

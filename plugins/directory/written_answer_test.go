@@ -1,0 +1,134 @@
+package directory_test
+
+import (
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// §5.11.4, §5.11.6, §5.5.2: the answer of an assignment write is the assignment it committed.
+// The handlers read it again after the commit; a delete committed in between (here: an
+// after-commit hook deletes the assignment of the marked users, as a concurrent
+// DELETE /users/{id}/ or /user-system-roles/{id}/ landing right after the commit would) left
+// nothing: create and update panicked on the nil row (500), the invitations answered 201
+// "assigned" with "assignment": null. Now each answers the row read in its own transaction.
+func TestAssignmentAnswerIsWhatTheTransactionWrote(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ad := f.token(f.staff(false, "hdts/Admin"))
+	hdts := f.systems["hdts"]
+	tc := f.roles["hdts/Ticket Coordinator"]
+
+	var mu sync.Mutex
+	doomed := map[string]bool{} // users whose assignment is deleted right after each commit
+	deleteAfterCommit := func(e *core.RecordEvent) error {
+		mu.Lock()
+		hit := doomed[e.Record.GetString("user")]
+		mu.Unlock()
+		if hit {
+			if err := e.App.Delete(e.Record); err != nil {
+				t.Errorf("delete after commit: %v", err)
+			}
+		}
+		return e.Next()
+	}
+	f.app.OnRecordAfterCreateSuccess("user_system_roles").BindFunc(deleteAfterCommit)
+	f.app.OnRecordAfterUpdateSuccess("user_system_roles").BindFunc(deleteAfterCommit)
+	doom := func(u *core.Record) {
+		mu.Lock()
+		doomed[u.Id] = true
+		mu.Unlock()
+	}
+	// answered checks a 201/200 whose assignment (at key, "" for the whole body) is the written
+	// one, that it is gone now and that its write was audited.
+	answered := func(label string, status int, got int, body []byte, key string, user *core.Record, event string) {
+		t.Helper()
+		raw := json.RawMessage(body)
+		if key != "" {
+			var top map[string]json.RawMessage
+			_ = json.Unmarshal(body, &top)
+			raw = top[key]
+		}
+		var fields map[string]any
+		_ = json.Unmarshal(raw, &fields)
+		id, _ := fields["id"].(string)
+		if got != status || id == "" || fields["user"] != user.Id || fields["system_slug"] != "hdts" ||
+			fields["role_name"] != "Ticket Coordinator" || fields["email"] != user.Email() {
+			t.Fatalf("%s: %d %s, want %d with the assignment of %s", label, got, body, status, user.Id)
+		}
+		if n := f.count("user_system_roles", dbx.HashExp{"id": id}); n != 0 {
+			t.Fatalf("%s: the assignment was not deleted after the commit", label)
+		}
+		if n := f.count("audit_log", dbx.HashExp{"event": event, "target_id": id, "system": "hdts"}); n != 1 {
+			t.Fatalf("%s: %d %s audit rows, want 1", label, n, event)
+		}
+	}
+
+	// create
+	u := f.staff(false)
+	doom(u)
+	r := f.do(ad, "POST", "/api/v1/system-roles/user-system-roles/", map[string]any{"user": u.Id, "system": hdts.Id, "role": tc.Id})
+	answered("create", 201, r.Status, r.Body, "", u, "assignment.created")
+	if _, ok := r.JSON["available_roles"].([]any); !ok {
+		t.Fatalf("create: no available_roles: %s", r.Body)
+	}
+
+	// update (PATCH): the assignment exists before, is deleted right after the update commits
+	u = f.staff(false)
+	a := f.assign(u, "hdts/Ticket Coordinator", true)
+	doom(u)
+	r = f.do(ad, "PATCH", "/api/v1/system-roles/user-system-roles/"+a.Id+"/", map[string]any{"is_active": false})
+	answered("update", 200, r.Status, r.Body, "", u, "assignment.updated")
+	if r.JSON["is_active"] != false {
+		t.Fatalf("update: the answer is not the written row: %s", r.Body)
+	}
+
+	// the invitations of an existing user: 201 "assigned" with that assignment, never null
+	for _, path := range []string{"/api/v1/users/invite-agent/", "/api/v1/users/management/invite_agent/", "/api/v1/system-roles/invite/"} {
+		u = f.staff(false)
+		doom(u)
+		body := map[string]any{"role_id": tc.Id, "user_id": u.Id}
+		if path == "/api/v1/system-roles/invite/" {
+			body = map[string]any{"role_id": tc.Id, "email": u.Email()}
+		}
+		r = f.do(ad, "POST", path, body)
+		if r.JSON["status"] != "assigned" {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+		}
+		answered(path, 201, r.Status, r.Body, "assignment", u, "assignment.created")
+	}
+
+	// update of an assignment deleted after the request read it and before its transaction: the
+	// delete's transaction is open while the request checks, and commits while the request waits
+	// for the write lock. 404, as for any unknown id (it was a 500: sql.ErrNoRows).
+	u = f.staff(false)
+	a = f.assign(u, "hdts/Ticket Coordinator", true)
+	deleted, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.app.RunInTransaction(func(tx core.App) error {
+			rec, err := tx.FindRecordById("user_system_roles", a.Id)
+			if err == nil {
+				err = tx.Delete(rec)
+			}
+			deleted <- err
+			if err == nil {
+				time.Sleep(300 * time.Millisecond)
+			}
+			return err
+		})
+	}()
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	r = f.do(ad, "PATCH", "/api/v1/system-roles/user-system-roles/"+a.Id+"/", map[string]any{"is_active": false})
+	<-done
+	if r.Status != 404 || r.Str("code") != "not_found" || f.count("user_system_roles", dbx.HashExp{"id": a.Id}) != 0 ||
+		f.count("audit_log", dbx.HashExp{"event": "assignment.updated", "target_id": a.Id}) != 0 {
+		t.Fatalf("update of an assignment deleted meanwhile: %d %s", r.Status, r.Body)
+	}
+}
