@@ -155,11 +155,15 @@ func pkMessage(v string) string { return `Invalid pk "` + v + `" - object does n
 
 // updateAudited is the shape of the directory's updates: in one transaction it re-reads the
 // record of col by id, lets apply change it (or refuse with an error), saves it and writes the
-// audit entry apply returns. It returns the saved record.
-func (p *plugin) updateAudited(col, id string, apply func(tx core.App, rec *core.Record) (audit.Entry, error)) (*core.Record, error) {
+// audit entry apply returns. It returns the saved record. A record deleted since the handler
+// read it gets gone (the handler's 404 for an unknown id), not a 500.
+func (p *plugin) updateAudited(col, id string, gone *apikit.Error, apply func(tx core.App, rec *core.Record) (audit.Entry, error)) (*core.Record, error) {
 	var saved *core.Record
 	err := p.app.RunInTransaction(func(tx core.App) error {
 		rec, err := tx.FindRecordById(col, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return gone
+		}
 		if err != nil {
 			return err
 		}

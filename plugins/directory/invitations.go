@@ -617,7 +617,7 @@ func (p *plugin) revokeInvitation(e *core.RequestEvent) error {
 	if inv == nil || !s.IsAdmin(inv.GetString("system")) {
 		return apikit.NotFound(msgInvitationNotFound)
 	}
-	_, err = p.updateAudited(colInvitations, inv.Id, func(tx core.App, rec *core.Record) (audit.Entry, error) {
+	_, err = p.updateAudited(colInvitations, inv.Id, apikit.NotFound(msgInvitationNotFound), func(tx core.App, rec *core.Record) (audit.Entry, error) {
 		if invitationStatus(rec, time.Now()) != "pending" {
 			return audit.Entry{}, apikit.Conflict(msgOnlyPendingRevoked)
 		}

@@ -263,7 +263,7 @@ func (p *plugin) updateRole(put bool) func(e *core.RequestEvent) error {
 		if err := body.Err(); err != nil {
 			return err
 		}
-		saved, err := p.updateAudited(colRoles, role.Id, func(tx core.App, rec *core.Record) (audit.Entry, error) {
+		saved, err := p.updateAudited(colRoles, role.Id, apikit.NotFound(msgRoleNotFoundOrDenied), func(tx core.App, rec *core.Record) (audit.Entry, error) {
 			if hasName && roleExists(tx, sys.Id, name, role.Id) { // in the transaction, as in createRole
 				return audit.Entry{}, duplicateRole(name, sys.GetString("slug"))
 			}

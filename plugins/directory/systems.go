@@ -320,7 +320,7 @@ func (p *plugin) updateSystem(put bool) func(e *core.RequestEvent) error {
 			return err
 		}
 		oldSlug := sys.GetString("slug")
-		saved, err := p.updateAudited(colSystems, sys.Id, func(_ core.App, rec *core.Record) (audit.Entry, error) {
+		saved, err := p.updateAudited(colSystems, sys.Id, apikit.NotFound(msgSystemNotFoundOrDenied), func(_ core.App, rec *core.Record) (audit.Entry, error) {
 			if hasName {
 				rec.Set("name", name)
 			}

@@ -132,3 +132,40 @@ func TestAssignmentAnswerIsWhatTheTransactionWrote(t *testing.T) {
 		t.Fatalf("update of an assignment deleted meanwhile: %d %s", r.Status, r.Body)
 	}
 }
+
+// A role, system or invitation deleted after the request read it and before its update's
+// transaction: 404 with the endpoint's text for an unknown id, nothing written (it was a 500,
+// sql.ErrNoRows from updateAudited's re-read).
+func TestUpdateOfARecordDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	su := f.token(f.staff(true))
+	heldDelete := func(collection, id string) (committed func()) {
+		deleted, done := make(chan error, 1), make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = f.app.RunInTransaction(func(tx core.App) error {
+				rec, err := tx.FindRecordById(collection, id)
+				if err == nil {
+					err = tx.Delete(rec)
+				}
+				deleted <- err
+				if err == nil {
+					time.Sleep(300 * time.Millisecond)
+				}
+				return err
+			})
+		}()
+		if err := <-deleted; err != nil {
+			t.Fatal(err)
+		}
+		return func() { <-done }
+	}
+	role := f.customRole("hdts", "Short-lived")
+	committed := heldDelete("roles", role.Id)
+	r := f.do(su, "PATCH", "/api/v1/roles/"+role.Id+"/", map[string]any{"description": "late"})
+	committed()
+	if r.Status != 404 || r.Str("code") != "not_found" || f.count("audit_log", dbx.HashExp{"event": "role.updated", "target_id": role.Id}) != 0 {
+		t.Fatalf("update of a role deleted meanwhile: %d %s", r.Status, r.Body)
+	}
+}
