@@ -183,7 +183,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	r.seconds("REFRESH_TOKEN_TTL", &c.RefreshTokenTTL)
 	r.seconds("SESSION_MAX_AGE", &c.SessionMaxAge)
 	r.seconds("MFA_TOKEN_TTL", &c.MFATokenTTL)
-	if v, ok := r.positiveInt("JWT_KEY_ROTATION_DAYS"); ok {
+	if v, ok := r.boundedInt("JWT_KEY_ROTATION_DAYS", MaxDays, "days (100 years)"); ok {
 		c.KeyRotationAge = time.Duration(v) * 24 * time.Hour
 	}
 	if s := r.str("JWT_HS256_SECRET"); s != "" {
@@ -282,8 +282,27 @@ func (r *reader) positiveInt(name string) (int, bool) {
 	return v, true
 }
 
+// Upper bounds of the lifetime variables: 100 years. A time.Duration holds about 292 years, so
+// a lifetime, and the sums the service makes of it (a retired signing key is kept
+// REFRESH_TOKEN_TTL + 1 day), never overflow into a negative duration; a larger value is an
+// error rather than a silently negative TTL or rotation age.
+const (
+	MaxSeconds = 100 * 365 * 24 * 3600 // ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, SESSION_MAX_AGE, MFA_TOKEN_TTL
+	MaxDays    = 100 * 365             // JWT_KEY_ROTATION_DAYS
+)
+
+// boundedInt is positiveInt with an upper bound (unit names the bound in the error).
+func (r *reader) boundedInt(name string, max int, unit string) (int, bool) {
+	v, ok := r.positiveInt(name)
+	if ok && v > max {
+		r.fail("%s must be at most %d %s, got %d", name, max, unit, v)
+		return 0, false
+	}
+	return v, ok
+}
+
 func (r *reader) seconds(name string, dst *time.Duration) {
-	if v, ok := r.positiveInt(name); ok {
+	if v, ok := r.boundedInt(name, MaxSeconds, "seconds (100 years)"); ok {
 		*dst = time.Duration(v) * time.Second
 	}
 }
