@@ -199,3 +199,41 @@ func TestLoadBoundsTheDurations(t *testing.T) {
 		t.Errorf("JWT_KEY_ROTATION_DAYS=36500 (100 years): %v %v", err, c)
 	}
 }
+
+// APP_URL and DEFAULT_SYSTEM_URL must be absolute http(s) URLs, COOKIE_DOMAIN a bare host name:
+// anything else stops start-up with an error naming the variable.
+func TestLoadValidatesURLsAndCookieDomain(t *testing.T) {
+	t.Parallel()
+	bad := map[string][]string{
+		"APP_URL": {"auth.example.com", "ftp://auth.example.com", "https://", "https:///path", "//auth.example.com",
+			"https://user:pw@auth.example.com", "https://auth.example.com/#x", "https://auth.example.com/?a=b",
+			"https://auth example.com", "mailto:a@example.com", "https://auth.example.com:port", "/relative"},
+		"DEFAULT_SYSTEM_URL": {"app.example.com", "javascript:alert(1)", "https://", "https://app.example.com/#frag", "app.example.com/path"},
+		"COOKIE_DOMAIN":      {"https://example.com", "example.com:8443", "example.com/path", "exa mple.com", "-example.com", "example..com"},
+	}
+	for name, values := range bad {
+		for _, value := range values {
+			c, err := Load(env(map[string]string{name: value}))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: err = %v (config %v); want an error naming the variable", name, value, err, c)
+			}
+		}
+	}
+
+	c, err := Load(env(map[string]string{
+		"APP_URL": "HTTPS://auth.example.com:8443/gate/", "DEFAULT_SYSTEM_URL": "http://app.example.com/home/?from=auth",
+		"COOKIE_DOMAIN": ".example.com",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AppURLOverride != "https://auth.example.com:8443/gate" || c.DefaultSystemURL != "http://app.example.com/home/?from=auth" ||
+		c.CookieDomain != ".example.com" {
+		t.Fatalf("valid values not kept: %q %q %q", c.AppURLOverride, c.DefaultSystemURL, c.CookieDomain)
+	}
+	for _, d := range []string{"example.com", "localhost", "auth.example.co.uk"} {
+		if c, err := Load(env(map[string]string{"COOKIE_DOMAIN": d})); err != nil || c.CookieDomain != d {
+			t.Errorf("COOKIE_DOMAIN=%q: %v", d, err)
+		}
+	}
+}
