@@ -962,8 +962,8 @@ func TestDownAndUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	if len(reverted) != 11 {
-		t.Errorf("reverted %v, want our 11 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes, users search, users email order, users search order, users search rowid order)", reverted)
+	if len(reverted) != 12 {
+		t.Errorf("reverted %v, want our 12 migrations (auth collections, base collections, default systems, settings, superuser rate limits, legacy passwords, directory indexes, users search, users email order, users search order, users search rowid order, head rate limits)", reverted)
 	}
 	if app.Settings().RateLimits.Enabled {
 		t.Error("rate limits still enabled after down")

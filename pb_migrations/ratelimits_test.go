@@ -44,7 +44,14 @@ func TestRateLimitRules(t *testing.T) {
 		{[]string{"POST /api/v1/users/login/verify-otp", "/api/v1/users/login/verify-otp"}, "@guest", "POST /api/v1/users/login/verify-otp/", 10, 10},
 		{[]string{"POST /api/v1/users/login", "/api/v1/users/login"}, "@guest", "POST /api/v1/users/login/", 10, 10},
 		{[]string{"POST /api/v1/users/login/", "/api/v1/users/login/"}, "@auth", "POST /api/v1/users/login/", 10, 10},
-		{[]string{"GET /api/v1/users/captcha/required", "/api/v1/users/captcha/required"}, "@guest", "GET /api/v1/users/captcha/required/", 20, 10},
+		// the GET endpoints of the groups: HEAD matches the same method-less rule (one counter)
+		{[]string{"GET /api/v1/users/captcha/required", "/api/v1/users/captcha/required"}, "@guest", "/api/v1/users/captcha/required/", 20, 10},
+		{[]string{"HEAD /api/v1/users/captcha/required/", "/api/v1/users/captcha/required/"}, "@guest", "/api/v1/users/captcha/required/", 20, 10},
+		{[]string{"GET /api/v1/users/password/reset", "/api/v1/users/password/reset"}, "@guest", "/api/v1/users/password/reset/", 10, 10},
+		{[]string{"HEAD /api/v1/users/password/reset", "/api/v1/users/password/reset"}, "@auth", "/api/v1/users/password/reset/", 10, 10},
+		{[]string{"POST /api/v1/users/password/reset", "/api/v1/users/password/reset"}, "@guest", "POST /api/v1/users/password/reset/", 10, 10},
+		{[]string{"HEAD /api/v1/invitations/accept/", "/api/v1/invitations/accept/"}, "@guest", "/api/v1/invitations/accept/", 10, 10},
+		{[]string{"POST /api/v1/invitations/accept/", "/api/v1/invitations/accept/"}, "@guest", "POST /api/v1/invitations/accept/", 10, 10},
 		{[]string{"POST /api/v1/token/verify/", "/api/v1/token/verify/"}, "@guest", "POST /api/v1/token/verify/", 1000, 10},
 		{[]string{"GET /api/v1/systems/public/", "/api/v1/systems/public/"}, "@guest", "/api/", 300, 10},
 		{[]string{"GET /api/v1/systems/public/", "/api/v1/systems/public/"}, "@auth", "/api/", 3000, 10},
@@ -127,5 +134,74 @@ func TestSuperuserRulesOnAnExistingDataDir(t *testing.T) {
 	}
 	if rules := app.Settings().RateLimits.Rules; !slices.Equal(rules, []core.RateLimitRule{other, own}) {
 		t.Fatalf("after down: %+v", rules)
+	}
+}
+
+func migration(t *testing.T, file string) *core.Migration {
+	t.Helper()
+	for _, item := range core.AppMigrations.Items() {
+		if item.File == file {
+			return item
+		}
+	}
+	t.Fatalf("migration %s not registered", file)
+	return nil
+}
+
+// 1764116100 on an existing data directory: a GET rule becomes the method-less rule with the
+// operator's numbers and audiences, in its place of the longest-first table; a GET rule the
+// operator removed stays removed; a method-less label the operator already has wins over the
+// GET rule; `enabled` is kept. Down restores the GET labels.
+func TestHeadRulesOnAnExistingDataDir(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	mig := migration(t, "1764116100_head_rate_limits.go")
+	if err := mig.Down(app); err != nil { // the data dir as it was before 1764116100
+		t.Fatalf("down: %v", err)
+	}
+	post := core.RateLimitRule{Label: "POST /api/v1/users/password/reset/", MaxRequests: 10, Duration: 10}
+	resetGuest := core.RateLimitRule{Label: "GET /api/v1/users/password/reset/", MaxRequests: 4, Duration: 60, Audience: core.RateLimitRuleAudienceGuest}
+	resetAuth := core.RateLimitRule{Label: "GET /api/v1/users/password/reset/", MaxRequests: 40, Duration: 60, Audience: core.RateLimitRuleAudienceAuth}
+	captchaGet := core.RateLimitRule{Label: "GET /api/v1/users/captcha/required/", MaxRequests: 20, Duration: 10}
+	captchaOwn := core.RateLimitRule{Label: "/api/v1/users/captcha/required/", MaxRequests: 7, Duration: 10}
+	api := core.RateLimitRule{Label: "/api/", MaxRequests: 300, Duration: 10}
+	// no rule for GET /api/v1/invitations/accept/: the operator removed it
+	s := app.Settings()
+	s.RateLimits.Enabled = false
+	s.RateLimits.Rules = []core.RateLimitRule{captchaGet, post, resetGuest, resetAuth, captchaOwn, api} // longest first
+	if err := app.Save(s); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := mig.Up(app); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	renamedGuest, renamedAuth := resetGuest, resetAuth
+	renamedGuest.Label, renamedAuth.Label = "/api/v1/users/password/reset/", "/api/v1/users/password/reset/"
+	want := []core.RateLimitRule{captchaGet, post, captchaOwn, renamedGuest, renamedAuth, api}
+	if err := app.ReloadSettings(); err != nil { // stored, not only cached
+		t.Fatal(err)
+	}
+	got := app.Settings().RateLimits
+	if got.Enabled || !slices.Equal(got.Rules, want) {
+		t.Fatalf("after up: enabled=%v rules=%+v, want disabled %+v", got.Enabled, got.Rules, want)
+	}
+	got.Enabled = true
+	for _, method := range []string{"GET", "HEAD"} {
+		rule, ok := got.FindRateLimitRule([]string{method + " /api/v1/users/password/reset", "/api/v1/users/password/reset"}, "", "@guest")
+		if !ok || rule != renamedGuest {
+			t.Errorf("%s reset: %+v %v, want %+v", method, rule, ok, renamedGuest)
+		}
+	}
+	if err := mig.Up(app); err != nil || !slices.Equal(app.Settings().RateLimits.Rules, want) {
+		t.Fatalf("second up: %v %+v", err, app.Settings().RateLimits.Rules)
+	}
+
+	if err := mig.Down(app); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	back := []core.RateLimitRule{captchaGet, post, resetGuest, resetAuth, captchaOwn, api}
+	if rules := app.Settings().RateLimits.Rules; !slices.Equal(rules, back) {
+		t.Fatalf("after down: %+v, want %+v", rules, back)
 	}
 }

@@ -123,6 +123,9 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 			// The installer would print a superuser token URL into the logs; the README
 			// creates the first superuser with `superuser upsert` instead.
 			se.InstallerFunc = nil
+			if err := startupChecks(se.App, cfg); err != nil {
+				return err
+			}
 			startupWarnings(se.App, cfg)
 
 			kit.BindGuards(se.Router)
@@ -193,6 +196,17 @@ func Register(app core.App, cfg *config.Config, opts Options) *Services {
 }
 
 const secretFromFileKey = "gatehouse.secretFromFile"
+
+// startupChecks refuses to serve with a configuration that would fail at every request: a
+// CAPTCHA_TEST_ANSWER that --dev would use but that is not 6 characters of the CAPTCHA
+// alphabet (§1.15) would make every challenge generation answer 500.
+func startupChecks(app core.App, cfg *config.Config) error {
+	if cfg.CaptchaTestAnswer != "" && app.IsDev() && !captcha.ValidTestAnswer(cfg.CaptchaTestAnswer) {
+		return fmt.Errorf("config: CAPTCHA_TEST_ANSWER must be %d characters from %s (any case), got %q",
+			captcha.Length, captcha.Alphabet, cfg.CaptchaTestAnswer)
+	}
+	return nil
+}
 
 // startupWarnings prints the warnings of §1.14 and §1.15 once per start, to stderr (PocketBase
 // keeps its logger out of the console outside dev mode) and to the app log.

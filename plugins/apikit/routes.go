@@ -257,7 +257,8 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 		},
 	})
 
-	if !bare && !rt.Access.IsPublic() {
+	public := rt.Access.IsPublic()
+	if !bare && !public {
 		access, shared := rt.Access, rt.Fast
 		route.Bind(&hook.Handler[*core.RequestEvent]{
 			Id:       "gatehouseResolveCredentials",
@@ -267,10 +268,25 @@ func (k *Kit) bind(route *router.Route[*core.RequestEvent], rt Route, bare bool)
 				return e.Next()
 			},
 		})
+	} else if !bare {
+		// A PUBLIC route evaluates no credential, but the limiter still counts a caller with
+		// a valid access token as @auth (§7.2); e.Auth is cleared again below, after the
+		// limiter, so the handler sees what it always saw.
+		route.Bind(&hook.Handler[*core.RequestEvent]{
+			Id:       "gatehouseLimiterAudience",
+			Priority: resolverPriority,
+			Func: func(e *core.RequestEvent) error {
+				k.limiterAudience(e)
+				return e.Next()
+			},
+		})
 	}
 
 	accepts := rt.Accepts
 	route.BindFunc(func(e *core.RequestEvent) error {
+		if public {
+			e.Auth = nil // set for the limiter only (limiterAudience)
+		}
 		if err := k.limitBody(e); err != nil {
 			return err
 		}

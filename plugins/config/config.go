@@ -5,8 +5,10 @@ package config
 
 import (
 	"fmt"
+	"net/http"
 	"net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -177,13 +179,13 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c := Default()
 	r := reader{lookup: lookup}
 
-	c.AppURLOverride = strings.TrimRight(r.str("APP_URL"), "/")
+	c.AppURLOverride = r.absoluteURL("APP_URL", false)
 	c.JWTIssuer = r.str("JWT_ISSUER")
 	r.seconds("ACCESS_TOKEN_TTL", &c.AccessTokenTTL)
 	r.seconds("REFRESH_TOKEN_TTL", &c.RefreshTokenTTL)
 	r.seconds("SESSION_MAX_AGE", &c.SessionMaxAge)
 	r.seconds("MFA_TOKEN_TTL", &c.MFATokenTTL)
-	if v, ok := r.positiveInt("JWT_KEY_ROTATION_DAYS"); ok {
+	if v, ok := r.boundedInt("JWT_KEY_ROTATION_DAYS", MaxDays, "days (100 years)"); ok {
 		c.KeyRotationAge = time.Duration(v) * 24 * time.Hour
 	}
 	if s := r.str("JWT_HS256_SECRET"); s != "" {
@@ -193,11 +195,11 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		c.HS256Secret = []byte(s)
 	}
 	r.boolean("COOKIE_SECURE", &c.CookieSecure)
-	c.CookieDomain = r.str("COOKIE_DOMAIN")
+	c.CookieDomain = r.cookieDomain("COOKIE_DOMAIN")
 	c.CORSAllowedOrigins = r.origins("CORS_ALLOWED_ORIGINS")
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	r.boolean("REGISTRATION_ENABLED", &c.RegistrationEnabled)
-	c.DefaultSystemURL = strings.TrimRight(r.str("DEFAULT_SYSTEM_URL"), "/")
+	c.DefaultSystemURL = r.absoluteURL("DEFAULT_SYSTEM_URL", true)
 	r.boolean("HIBP_ENABLED", &c.HIBPEnabled)
 	r.boolean("RATE_LIMITS_ENABLED", &c.RateLimitsEnabled)
 	c.CaptchaTestAnswer = r.str("CAPTCHA_TEST_ANSWER")
@@ -282,10 +284,66 @@ func (r *reader) positiveInt(name string) (int, bool) {
 	return v, true
 }
 
+// Upper bounds of the lifetime variables: 100 years. A time.Duration holds about 292 years, so
+// a lifetime, and the sums the service makes of it (a retired signing key is kept
+// REFRESH_TOKEN_TTL + 1 day), never overflow into a negative duration; a larger value is an
+// error rather than a silently negative TTL or rotation age.
+const (
+	MaxSeconds = 100 * 365 * 24 * 3600 // ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, SESSION_MAX_AGE, MFA_TOKEN_TTL
+	MaxDays    = 100 * 365             // JWT_KEY_ROTATION_DAYS
+)
+
+// boundedInt is positiveInt with an upper bound (unit names the bound in the error).
+func (r *reader) boundedInt(name string, max int, unit string) (int, bool) {
+	v, ok := r.positiveInt(name)
+	if ok && v > max {
+		r.fail("%s must be at most %d %s, got %d", name, max, unit, v)
+		return 0, false
+	}
+	return v, ok
+}
+
 func (r *reader) seconds(name string, dst *time.Duration) {
-	if v, ok := r.positiveInt(name); ok {
+	if v, ok := r.boundedInt(name, MaxSeconds, "seconds (100 years)"); ok {
 		*dst = time.Duration(v) * time.Second
 	}
+}
+
+// absoluteURL reads an absolute http(s) URL: scheme, host, optional port and path, no user
+// information or fragment, and a query only when allowQuery. The trailing slash is dropped
+// (links are built as value + "/api/..."); the scheme is lower-cased.
+func (r *reader) absoluteURL(name string, allowQuery bool) string {
+	s := strings.TrimRight(r.str(name), "/")
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "" ||
+		u.User != nil || u.Fragment != "" || strings.Contains(s, "#") || (u.RawQuery != "" || u.ForceQuery) && !allowQuery ||
+		strings.ContainsAny(s, " \t\n\r") {
+		form := "http(s)://host[:port][/path]"
+		if allowQuery {
+			form = "http(s)://host[:port][/path][?query]"
+		}
+		r.fail("%s must be an absolute URL %s, got %q", name, form, s)
+		return ""
+	}
+	return u.Scheme + s[len(u.Scheme):]
+}
+
+// cookieDomain reads a cookie Domain: a bare host name (an optional leading dot; no scheme,
+// port or path), as net/http accepts it. net/http drops an invalid Domain with only a log line,
+// which would silently make the access_token cookie host-only.
+func (r *reader) cookieDomain(name string) string {
+	s := r.str(name)
+	if s == "" {
+		return ""
+	}
+	if err := (&http.Cookie{Name: "access_token", Value: "x", Domain: s}).Valid(); err != nil {
+		r.fail("%s must be a bare host name such as example.com (no scheme, port or path), got %q", name, s)
+		return ""
+	}
+	return s
 }
 
 func (r *reader) boolean(name string, dst *bool) {

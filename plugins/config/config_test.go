@@ -166,3 +166,74 @@ func TestSecretConcurrentFirstStarts(t *testing.T) {
 		}
 	}
 }
+
+// Lifetimes whose time.Duration would overflow (or exceed 100 years) stop start-up with an
+// error naming the variable, instead of a negative TTL or rotation age; 100 years is accepted.
+func TestLoadBoundsTheDurations(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_MAX_AGE", "MFA_TOKEN_TTL"} {
+		for _, value := range []string{"10000000000", "3153600001", "9223372036854775807"} {
+			c, err := Load(env(map[string]string{name: value}))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%s: err = %v, config %+v; want an error naming the variable", name, value, err, c)
+			}
+		}
+		c, err := Load(env(map[string]string{name: "3153600000"}))
+		if err != nil {
+			t.Errorf("%s=3153600000 (100 years): %v", name, err)
+			continue
+		}
+		for _, d := range []time.Duration{c.AccessTokenTTL, c.RefreshTokenTTL, c.SessionMaxAge, c.MFATokenTTL} {
+			if d <= 0 || d+24*time.Hour <= 0 {
+				t.Errorf("%s=3153600000: a lifetime is %v", name, d)
+			}
+		}
+	}
+	for _, value := range []string{"200000", "36501", "106751991167301"} {
+		c, err := Load(env(map[string]string{"JWT_KEY_ROTATION_DAYS": value}))
+		if err == nil || !strings.Contains(err.Error(), "JWT_KEY_ROTATION_DAYS") {
+			t.Errorf("JWT_KEY_ROTATION_DAYS=%s: err = %v, config %+v; want an error naming the variable", value, err, c)
+		}
+	}
+	if c, err := Load(env(map[string]string{"JWT_KEY_ROTATION_DAYS": "36500"})); err != nil || c.KeyRotationAge != 36500*24*time.Hour {
+		t.Errorf("JWT_KEY_ROTATION_DAYS=36500 (100 years): %v %v", err, c)
+	}
+}
+
+// APP_URL and DEFAULT_SYSTEM_URL must be absolute http(s) URLs, COOKIE_DOMAIN a bare host name:
+// anything else stops start-up with an error naming the variable.
+func TestLoadValidatesURLsAndCookieDomain(t *testing.T) {
+	t.Parallel()
+	bad := map[string][]string{
+		"APP_URL": {"auth.example.com", "ftp://auth.example.com", "https://", "https:///path", "//auth.example.com",
+			"https://user:pw@auth.example.com", "https://auth.example.com/#x", "https://auth.example.com/?a=b",
+			"https://auth example.com", "mailto:a@example.com", "https://auth.example.com:port", "/relative"},
+		"DEFAULT_SYSTEM_URL": {"app.example.com", "javascript:alert(1)", "https://", "https://app.example.com/#frag", "app.example.com/path"},
+		"COOKIE_DOMAIN":      {"https://example.com", "example.com:8443", "example.com/path", "exa mple.com", "-example.com", "example..com"},
+	}
+	for name, values := range bad {
+		for _, value := range values {
+			c, err := Load(env(map[string]string{name: value}))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: err = %v (config %v); want an error naming the variable", name, value, err, c)
+			}
+		}
+	}
+
+	c, err := Load(env(map[string]string{
+		"APP_URL": "HTTPS://auth.example.com:8443/gate/", "DEFAULT_SYSTEM_URL": "http://app.example.com/home/?from=auth",
+		"COOKIE_DOMAIN": ".example.com",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AppURLOverride != "https://auth.example.com:8443/gate" || c.DefaultSystemURL != "http://app.example.com/home/?from=auth" ||
+		c.CookieDomain != ".example.com" {
+		t.Fatalf("valid values not kept: %q %q %q", c.AppURLOverride, c.DefaultSystemURL, c.CookieDomain)
+	}
+	for _, d := range []string{"example.com", "localhost", "auth.example.co.uk"} {
+		if c, err := Load(env(map[string]string{"COOKIE_DOMAIN": d})); err != nil || c.CookieDomain != d {
+			t.Errorf("COOKIE_DOMAIN=%q: %v", d, err)
+		}
+	}
+}
