@@ -12,7 +12,8 @@ import (
 
 // `gatehouse migrate down` runs with the record hooks registered (server.Register binds them
 // before the migrate command), and the hooks refuse to delete hdts and tts: the down path of the
-// default systems must not go through them. Down to the base collections (`migrate down 9`)
+// default systems must not go through them. Down to the base collections (every migration from
+// the default systems on)
 // leaves the systems table without hdts and tts; down to the start drops everything.
 func TestDownWithHooksRegistered(t *testing.T) {
 	t.Parallel()
@@ -53,11 +54,19 @@ func TestDownWithHooksRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	reverted, err := runner.Down(9)
-	if err != nil {
-		t.Fatalf("migrate down 9 with hooks: %v", err)
+	// down to (and with) the default systems: every migration from 1764115202 on
+	const defaultSystems = "1764115202_default_systems.go"
+	steps := 0
+	for _, m := range core.AppMigrations.Items() {
+		if m.File >= defaultSystems {
+			steps++
+		}
 	}
-	if len(reverted) != 9 || reverted[len(reverted)-1] != "1764115202_default_systems.go" {
+	reverted, err := runner.Down(steps)
+	if err != nil {
+		t.Fatalf("migrate down %d with hooks: %v", steps, err)
+	}
+	if len(reverted) != steps || reverted[len(reverted)-1] != defaultSystems {
 		t.Fatalf("reverted %v", reverted)
 	}
 	if n, err := app.CountRecords("systems"); err != nil || n != 0 {
