@@ -13,8 +13,8 @@ import (
 // `gatehouse migrate down` runs with the record hooks registered (server.Register binds them
 // before the migrate command), and the hooks refuse to delete hdts and tts: the down path of the
 // default systems must not go through them. Down to the base collections (every migration from
-// the default systems on)
-// leaves the systems table without hdts and tts; down to the start drops everything.
+// the default systems on) leaves the systems table without hdts and tts; down to the start drops
+// everything.
 func TestDownWithHooksRegistered(t *testing.T) {
 	t.Parallel()
 	app, err := tests.NewTestApp(t.TempDir())
