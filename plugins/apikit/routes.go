@@ -1,8 +1,10 @@
 package apikit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -350,11 +352,35 @@ func (k *Kit) limitBody(e *core.RequestEvent) error {
 	if e.Request.ContentLength > limit {
 		return PayloadTooLarge()
 	}
-	if e.Request.Body != nil && e.Request.Body != http.NoBody {
-		e.Request.Body = http.MaxBytesReader(e.Response, e.Request.Body, limit)
+	if e.Request.Body == nil || e.Request.Body == http.NoBody {
+		return nil
 	}
+	if e.Request.ContentLength < 0 {
+		// A body of unknown length (chunked) is read here, within the limit, so that an
+		// oversized one is the 413 of §1.3's order — before authentication, and also on
+		// handlers that never read a body. A body broken off keeps its error for the handler
+		// that reads it (400 in its place of the order).
+		data, err := io.ReadAll(io.LimitReader(e.Request.Body, limit+1))
+		if int64(len(data)) > limit {
+			return PayloadTooLarge()
+		}
+		var rest io.Reader = bytes.NewReader(data)
+		if err != nil {
+			rest = io.MultiReader(rest, errReader{err})
+		} else {
+			e.Request.ContentLength = int64(len(data))
+		}
+		e.Request.Body = io.NopCloser(rest)
+		return nil
+	}
+	e.Request.Body = http.MaxBytesReader(e.Response, e.Request.Body, limit)
 	return nil
 }
+
+// errReader returns err on every read.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 func mediaType(r *http.Request) string {
 	ct := r.Header.Get("Content-Type")

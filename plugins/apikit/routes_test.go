@@ -2,6 +2,7 @@ package apikit_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -174,6 +175,15 @@ func TestCheckOrder(t *testing.T) {
 	scenarios := []tests.ApiScenario{
 		{Name: "413 before 405", Method: http.MethodPut, URL: "/api/v1/things/", Body: strings.NewReader(big),
 			ExpectedStatus: 413, ExpectedContent: []string{`{"detail":"Request body too large.","code":"payload_too_large"}`}},
+		{Name: "a chunked body over the limit: 413 before authentication", Method: http.MethodPost, URL: "/api/v1/things/",
+			Body: io.MultiReader(strings.NewReader(big)), Headers: headers("Content-Type", "application/json"), // (unknown length)
+			ExpectedStatus: 413, ExpectedContent: []string{`{"detail":"Request body too large.","code":"payload_too_large"}`}},
+		{Name: "a chunked body over the limit where the handler reads none: 413", Method: http.MethodDelete, URL: "/api/v1/things/x1/",
+			Body: io.MultiReader(strings.NewReader(big)), Headers: headers("Content-Type", "application/json", "Authorization", "Bearer good-staff"),
+			ExpectedStatus: 413, ExpectedContent: []string{`"code":"payload_too_large"`}},
+		{Name: "a chunked body within the limit reaches the handler", Method: http.MethodPost, URL: "/api/v1/things/",
+			Body: io.MultiReader(strings.NewReader(`{"a":1}`)), Headers: headers("Content-Type", "application/json", "Authorization", "Bearer good-staff"),
+			ExpectedStatus: 200, ExpectedContent: []string{`"kind":1`}},
 		{Name: "multipart gets 3 MiB", Method: http.MethodPost, URL: "/api/v1/upload/", Body: strings.NewReader(big),
 			Headers: headers("Content-Type", "multipart/form-data; boundary=x"), ExpectedStatus: 401, ExpectedContent: []string{bodyNotAuth}},
 		{Name: "405 before 415", Method: http.MethodPut, URL: "/api/v1/things/", Body: strings.NewReader("a=b"),
