@@ -433,9 +433,12 @@ func (p *plugin) deleteAssignment(e *core.RequestEvent) error {
 		return apikit.PermissionDenied(msgNoRemoveAdmin)
 	}
 	err = p.app.RunInTransaction(func(tx core.App) error {
-		rec, err := tx.FindRecordById(colAssignments, row.ID)
+		rec, err := findByID(tx, colAssignments, row.ID)
 		if err != nil {
 			return err
+		}
+		if rec == nil {
+			return apikit.NotFound(msgAssignmentNotFound) // deleted since it was read
 		}
 		if !s.IsSuperuser() {
 			if err := refuseRemovingAnAdmin(tx, rec); err != nil { // given the Admin role since
@@ -516,7 +519,7 @@ func (p *plugin) editSettings(e *core.RequestEvent) error {
 	// The row is read again inside the write transaction and only settings changes: a save of the
 	// copy read above would write back every column as it was then (PocketBase saves them all),
 	// undoing a deactivation or role change committed in between (§3.5).
-	var rec *core.Record
+	var rec, role *core.Record
 	err = p.app.RunInTransaction(func(tx core.App) error {
 		var err error
 		if rec, err = findByID(tx, colAssignments, recs[0].Id); err != nil || rec == nil {
@@ -529,12 +532,13 @@ func (p *plugin) editSettings(e *core.RequestEvent) error {
 		if err := tx.Save(rec); err != nil {
 			return err
 		}
+		// the answer's role, read with what was written (a role deleted after the commit must
+		// not turn a saved change into a 500)
+		if role, err = tx.FindRecordById(colRoles, rec.GetString("role")); err != nil {
+			return err
+		}
 		return audit.Log(tx, actorEntry(e, "assignment.updated", "assignment", rec.Id, sys.GetString("slug")))
 	})
-	if err != nil {
-		return err
-	}
-	role, err := p.app.FindRecordById(colRoles, rec.GetString("role"))
 	if err != nil {
 		return err
 	}

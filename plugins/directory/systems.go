@@ -369,10 +369,19 @@ func (p *plugin) deleteSystem(e *core.RequestEvent) error {
 		return apikit.Conflict(msgBuiltinNoDelete)
 	}
 	err = p.app.RunInTransaction(func(tx core.App) error {
-		if err := tx.Delete(sys); err != nil {
+		// read again in the transaction: a system deleted since is a 404 and writes no second
+		// system.deleted row
+		fresh, err := findByID(tx, colSystems, sys.Id)
+		if err != nil {
 			return err
 		}
-		return audit.Log(tx, actorEntry(e, "system.deleted", "system", sys.Id, sys.GetString("slug")))
+		if fresh == nil {
+			return apikit.NotFound(msgSystemNotFoundOrDenied)
+		}
+		if err := tx.Delete(fresh); err != nil {
+			return err
+		}
+		return audit.Log(tx, actorEntry(e, "system.deleted", "system", sys.Id, fresh.GetString("slug")))
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package directory_test
 
 import (
 	"encoding/json"
+	"gatehouse/testkit"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,5 +169,63 @@ func TestUpdateOfARecordDeletedMeanwhile(t *testing.T) {
 	committed()
 	if r.Status != 404 || r.Str("code") != "not_found" || f.count("audit_log", dbx.HashExp{"event": "role.updated", "target_id": role.Id}) != 0 {
 		t.Fatalf("update of a role deleted meanwhile: %d %s", r.Status, r.Body)
+	}
+
+	// deletes racing a delete: the request read the record, the other delete commits before
+	// the request's transaction — 404, and no audit row of a delete that did not happen (it was
+	// 204 with a second role.deleted / system.deleted row, and a 500 for an assignment)
+	for _, c := range []struct{ collection, path, event string }{
+		{"roles", "/api/v1/roles/" + f.customRole("hdts", "Twice").Id + "/", "role.deleted"},
+		{"user_system_roles", "/api/v1/system-roles/user-system-roles/" + f.assign(f.staff(false), "hdts/Ticket Coordinator", true).Id + "/", "assignment.deleted"},
+	} {
+		id := c.path[strings.LastIndex(strings.TrimSuffix(c.path, "/"), "/")+1 : len(c.path)-1]
+		committed := heldDelete(c.collection, id)
+		r := f.do(su, "DELETE", c.path, nil)
+		committed()
+		if r.Status != 404 || r.Str("code") != "not_found" || f.count("audit_log", dbx.HashExp{"event": c.event, "target_id": id}) != 0 {
+			t.Fatalf("DELETE %s deleted meanwhile: %d %s", c.path, r.Status, r.Body)
+		}
+	}
+	sysCol, _ := f.app.FindCollectionByNameOrId("systems")
+	sys := core.NewRecord(sysCol)
+	sys.Set("name", "Short-lived System")
+	sys.Set("slug", "shortlived")
+	if err := f.app.Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	committed = heldDelete("systems", sys.Id)
+	r = f.do(su, "DELETE", "/api/v1/systems/"+sys.Id+"/", nil)
+	committed()
+	if r.Status != 404 || f.count("audit_log", dbx.HashExp{"event": "system.deleted", "target_id": sys.Id}) != 0 {
+		t.Fatalf("DELETE of a system deleted meanwhile: %d %s", r.Status, r.Body)
+	}
+}
+
+// edit-settings answers with the role read in its own transaction: a role deleted right after
+// the commit (with its assignments) must not turn the saved change into a 500 (§5.11.8).
+func TestEditSettingsAnswerIsWhatItWrote(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	su := f.token(f.staff(true))
+	role := f.customRole("hdts", "Doomed Role")
+	agent := f.staff(false)
+	testkit.Assign(t, f.app, agent, role, true)
+	f.app.OnRecordAfterUpdateSuccess("user_system_roles").BindFunc(func(e *core.RecordEvent) error {
+		if e.Record.GetString("role") == role.Id {
+			if r, err := e.App.FindRecordById("roles", role.Id); err == nil {
+				if err := e.App.Delete(r); err != nil {
+					t.Errorf("delete after commit: %v", err)
+				}
+			}
+		}
+		return e.Next()
+	})
+	r := f.do(su, "POST", "/api/v1/system-roles/user-system-roles/edit-settings/",
+		map[string]any{"user_id": agent.Id, "system": "hdts", "settings": map[string]any{"is_deployed": false}})
+	if r.Status != 200 || r.Str("role") != "Doomed Role" || r.Str("system") != "hdts" {
+		t.Fatalf("edit-settings, role deleted after the commit: %d %s", r.Status, r.Body)
+	}
+	if n := f.count("audit_log", dbx.HashExp{"event": "assignment.updated"}); n != 1 {
+		t.Fatalf("%d assignment.updated rows", n)
 	}
 }
