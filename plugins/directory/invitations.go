@@ -274,6 +274,19 @@ func readProfileFields(body *apikit.Body) map[string]any {
 	return out
 }
 
+// newInvitationPhone checks the phone number of a new invitation's profile now (§5.5.2: its
+// uniqueness is "checked again at acceptance"): an invitation is not sent, nor counted against
+// the inviter's email limit, for a number another user has. An existing user's invitation
+// uses no profile, so its phone is not checked.
+func (p *plugin) newInvitationPhone(profile map[string]any) error {
+	if phone, _ := profile["phone_number"].(string); phone != "" {
+		if fe := p.uniquenessErrors("", "", "", phone); len(fe) > 0 {
+			return apikit.Invalid(fe)
+		}
+	}
+	return nil
+}
+
 // answerInvite builds the assignment or invitation objects of a result.
 func (p *plugin) answerInvite(res *inviteResult) (assignment any, invitation any, err error) {
 	if res.assignment != nil {
@@ -361,6 +374,11 @@ func (p *plugin) inviteAgent(e *core.RequestEvent) error {
 	if user != nil && !user.GetBool("is_active") {
 		return apikit.InvalidField(field, msgUserInactive)
 	}
+	if user == nil {
+		if err := p.newInvitationPhone(profile); err != nil {
+			return err
+		}
+	}
 	res, err := p.inviteOutcome(e, sys, role, user, email, profile, msgAlreadyAssigned)
 	if err != nil {
 		return err
@@ -420,6 +438,11 @@ func (p *plugin) systemRolesInvite(e *core.RequestEvent) error {
 			return apikit.InvalidField("email", msgUserInactive)
 		}
 		user = existing
+	}
+	if user == nil {
+		if err := p.newInvitationPhone(profile); err != nil {
+			return err
+		}
 	}
 	res, err := p.inviteOutcome(e, sys, role, user, email, profile,
 		"User "+email+" already has a role in the "+sys.GetString("name")+" system.")

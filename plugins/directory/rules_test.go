@@ -1,6 +1,7 @@
 package directory_test
 
 import (
+	"gatehouse/testkit"
 	"strings"
 	"sync"
 	"testing"
@@ -294,5 +295,45 @@ func TestInvitationAuditRowsNameTheirSystem(t *testing.T) {
 		if n := f.count("audit_log", dbx.HashExp{"event": event, "system": "hdts"}); n != 1 {
 			t.Errorf("%d %s rows naming hdts, want 1", n, event)
 		}
+	}
+}
+
+// §5.5.2, §5.11.1: the phone number of a new invitation is checked for uniqueness when the
+// invitation is made (and again at acceptance): a number another user has is a 400, and no
+// invitation or email is made. An existing user's invitation uses no profile (not checked).
+func TestInvitationPhoneIsCheckedWhenInviting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ad := f.token(f.staff(false, "hdts/Admin"))
+	holder := f.staff(false)
+	testkit.SetField(t, f.app, holder, "phone_number", "+639171234567")
+	tc := f.roles["hdts/Ticket Coordinator"]
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/api/v1/users/invite-agent/", map[string]any{"role_id": tc.Id, "email": "new.one@example.com", "phone_number": "0917 123 4567"}},
+		{"/api/v1/system-roles/invite/", map[string]any{"role_id": tc.Id, "system": "hdts", "email": "new.two@example.com", "phone_number": "09171234567"}},
+	} {
+		r := f.do(ad, "POST", c.path, c.body)
+		if r.Status != 400 || string(r.Body) != `{"detail":"Invalid input.","code":"invalid","errors":{"phone_number":["A user with this phone number already exists."]}}` {
+			t.Fatalf("%s with a taken phone: %d %s", c.path, r.Status, r.Body)
+		}
+		if n := f.count("invitations", dbx.HashExp{"email": c.body["email"]}); n != 0 {
+			t.Fatalf("%s: %d invitations", c.path, n)
+		}
+		if n := f.count("email_outbox", dbx.HashExp{"to": c.body["email"]}); n != 0 {
+			t.Fatalf("%s: %d emails", c.path, n)
+		}
+	}
+	// the holder themself, invited by user_id with that phone: assigned (no profile is used)
+	r := f.do(ad, "POST", "/api/v1/users/invite-agent/", map[string]any{"role_id": tc.Id, "user_id": holder.Id, "phone_number": "+639171234567"})
+	if r.Status != 201 || r.Str("status") != "assigned" {
+		t.Fatalf("existing user: %d %s", r.Status, r.Body)
+	}
+	// a free number: invited
+	r = f.do(ad, "POST", "/api/v1/users/invite-agent/", map[string]any{"role_id": tc.Id, "email": "new.three@example.com", "phone_number": "09179999999"})
+	if r.Status != 201 || r.Str("status") != "invited" {
+		t.Fatalf("free phone: %d %s", r.Status, r.Body)
 	}
 }
