@@ -216,9 +216,12 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 		oldEmail := target.Email()
 		var saved *core.Record
 		err = p.app.RunInTransaction(func(tx core.App) error {
-			rec, err := tx.FindRecordById(colUsers, target.Id)
+			rec, err := findByID(tx, colUsers, target.Id)
 			if err != nil {
 				return err
+			}
+			if rec == nil {
+				return apikit.NotFound(msgUserNotFoundOrDenied) // deleted since it was read
 			}
 			if c == caseSelf && emailChanged && !signin.SamePassword(rec, target) {
 				// the password proved for the email change was replaced meanwhile (§3.5)
@@ -333,9 +336,12 @@ func (p *plugin) updateUser(put bool) func(e *core.RequestEvent) error {
 // on the row as it is now (a change committed since the request checked it must not make the
 // request skip its write, or repeat one): unchanged rows are left alone, a change is audited.
 func setAssignmentActive(tx core.App, e *core.RequestEvent, id string, active bool) error {
-	a, err := tx.FindRecordById(colAssignments, id)
+	a, err := findByID(tx, colAssignments, id)
 	if err != nil {
 		return err
+	}
+	if a == nil { // deleted since the request found it: the field's answer for an unknown id
+		return apikit.InvalidField("system_role_id", msgSystemRoleNotFound)
 	}
 	if a.GetBool("is_active") == active {
 		return nil

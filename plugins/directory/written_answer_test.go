@@ -186,6 +186,24 @@ func TestUpdateOfARecordDeletedMeanwhile(t *testing.T) {
 			t.Fatalf("DELETE %s deleted meanwhile: %d %s", c.path, r.Status, r.Body)
 		}
 	}
+	// a user update whose target is deleted meanwhile: 404 (was a 500)
+	gone := f.staff(false)
+	committed = heldDelete("users", gone.Id)
+	r = f.do(su, "PATCH", "/api/v1/users/"+gone.Id+"/", map[string]any{"first_name": "Late"})
+	committed()
+	if r.Status != 404 || r.Str("code") != "not_found" || f.count("audit_log", dbx.HashExp{"event": "user.updated", "target_id": gone.Id}) != 0 {
+		t.Fatalf("update of a user deleted meanwhile: %d %s", r.Status, r.Body)
+	}
+	// ... and whose named assignment is deleted meanwhile: the field's 400 (was a 500)
+	holder := f.staff(false)
+	a := f.assign(holder, "hdts/Ticket Coordinator", true)
+	committed = heldDelete("user_system_roles", a.Id)
+	r = f.do(su, "PATCH", "/api/v1/users/"+holder.Id+"/", map[string]any{"system_role_id": a.Id, "system_role_is_active": false})
+	committed()
+	if r.Status != 400 || r.Str("code") != "invalid" {
+		t.Fatalf("update naming an assignment deleted meanwhile: %d %s", r.Status, r.Body)
+	}
+
 	sysCol, _ := f.app.FindCollectionByNameOrId("systems")
 	sys := core.NewRecord(sysCol)
 	sys.Set("name", "Short-lived System")
