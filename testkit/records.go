@@ -120,6 +120,22 @@ func ChangeDuring(tb testing.TB, app core.App, collection, id string, change fun
 // background. committed waits for the commit (it is also waited for at the test's end).
 func HoldChange(tb testing.TB, app core.App, collection, id string, change func(*core.Record), hold time.Duration) (committed func()) {
 	tb.Helper()
+	return holdWrite(tb, app, collection, id, func(tx core.App, rec *core.Record) error {
+		change(rec)
+		return tx.Save(rec)
+	}, hold)
+}
+
+// HoldDelete is HoldChange for a delete: the record is deleted in a write transaction that
+// commits hold later (a request made meanwhile read the record before, and its own write
+// transaction finds it gone).
+func HoldDelete(tb testing.TB, app core.App, collection, id string, hold time.Duration) (committed func()) {
+	tb.Helper()
+	return holdWrite(tb, app, collection, id, func(tx core.App, rec *core.Record) error { return tx.Delete(rec) }, hold)
+}
+
+func holdWrite(tb testing.TB, app core.App, collection, id string, write func(tx core.App, rec *core.Record) error, hold time.Duration) (committed func()) {
+	tb.Helper()
 	saved, done := make(chan error, 1), make(chan struct{})
 	var txErr error
 	go func() {
@@ -127,8 +143,7 @@ func HoldChange(tb testing.TB, app core.App, collection, id string, change func(
 		txErr = app.RunInTransaction(func(tx core.App) error {
 			rec, err := tx.FindRecordById(collection, id)
 			if err == nil {
-				change(rec)
-				err = tx.Save(rec)
+				err = write(tx, rec)
 			}
 			saved <- err
 			if err != nil {

@@ -1,8 +1,10 @@
 package accounts_test
 
 import (
+	"gatehouse/testkit"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/dbx"
 )
@@ -91,5 +93,20 @@ func TestAuditedChangesCommitWithTheirRow(t *testing.T) {
 	allow()
 	if r := f.do(http.MethodPost, "/api/v1/users/verify-disable-otp/", map[string]string{"password": tfPassword, "otp_code": code}, bearer(access)...); r.status != 200 || f.auditCount("2fa.verify") != 1 {
 		t.Fatalf("verify-disable-otp: %d %s", r.status, r.body)
+	}
+}
+
+// A profile update whose caller is deleted while it runs answers 401 (the token names a
+// principal that no longer exists, §1.5), not a 500, and writes nothing.
+func TestProfileUpdateOfACallerDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := tfFlow(t, nil)
+	u := f.user("a@example.com", tfPassword, true)
+	access := f.login("a@example.com", tfPassword).str("access")
+	committed := testkit.HoldDelete(t, f.app, "users", u.Id, 300*time.Millisecond)
+	r := f.do(http.MethodPatch, "/api/v1/users/profile/", map[string]string{"username": "late.name"}, bearer(access)...)
+	committed()
+	if r.status != 401 || r.str("code") != "token_not_valid" || f.auditCount("user.profile_updated") != 0 {
+		t.Fatalf("profile update of a deleted caller: %d %s", r.status, r.body)
 	}
 }

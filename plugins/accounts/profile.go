@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"database/sql"
 	"errors"
 	"net/http"
 	"slices"
@@ -120,6 +121,9 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 		var saved *core.Record
 		err = p.app.RunInTransaction(func(tx core.App) error {
 			rec, err := tx.FindRecordById(usersCollection, user.Id)
+			if errors.Is(err, sql.ErrNoRows) {
+				return apikit.TokenNotValid() // the caller was deleted meanwhile: its token is dead (§1.5)
+			}
 			if err != nil {
 				return err
 			}

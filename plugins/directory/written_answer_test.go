@@ -109,26 +109,9 @@ func TestAssignmentAnswerIsWhatTheTransactionWrote(t *testing.T) {
 	// for the write lock. 404, as for any unknown id (it was a 500: sql.ErrNoRows).
 	u = f.staff(false)
 	a = f.assign(u, "hdts/Ticket Coordinator", true)
-	deleted, done := make(chan error, 1), make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.app.RunInTransaction(func(tx core.App) error {
-			rec, err := tx.FindRecordById("user_system_roles", a.Id)
-			if err == nil {
-				err = tx.Delete(rec)
-			}
-			deleted <- err
-			if err == nil {
-				time.Sleep(300 * time.Millisecond)
-			}
-			return err
-		})
-	}()
-	if err := <-deleted; err != nil {
-		t.Fatal(err)
-	}
+	committed := testkit.HoldDelete(t, f.app, "user_system_roles", a.Id, 300*time.Millisecond)
 	r = f.do(ad, "PATCH", "/api/v1/system-roles/user-system-roles/"+a.Id+"/", map[string]any{"is_active": false})
-	<-done
+	committed()
 	if r.Status != 404 || r.Str("code") != "not_found" || f.count("user_system_roles", dbx.HashExp{"id": a.Id}) != 0 ||
 		f.count("audit_log", dbx.HashExp{"event": "assignment.updated", "target_id": a.Id}) != 0 {
 		t.Fatalf("update of an assignment deleted meanwhile: %d %s", r.Status, r.Body)
@@ -143,25 +126,7 @@ func TestUpdateOfARecordDeletedMeanwhile(t *testing.T) {
 	f := newFixture(t)
 	su := f.token(f.staff(true))
 	heldDelete := func(collection, id string) (committed func()) {
-		deleted, done := make(chan error, 1), make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = f.app.RunInTransaction(func(tx core.App) error {
-				rec, err := tx.FindRecordById(collection, id)
-				if err == nil {
-					err = tx.Delete(rec)
-				}
-				deleted <- err
-				if err == nil {
-					time.Sleep(300 * time.Millisecond)
-				}
-				return err
-			})
-		}()
-		if err := <-deleted; err != nil {
-			t.Fatal(err)
-		}
-		return func() { <-done }
+		return testkit.HoldDelete(t, f.app, collection, id, 300*time.Millisecond)
 	}
 	role := f.customRole("hdts", "Short-lived")
 	committed := heldDelete("roles", role.Id)
