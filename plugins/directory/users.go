@@ -714,6 +714,13 @@ func (p *plugin) createUser(e *core.RequestEvent) error {
 		if role == nil {
 			return nil
 		}
+		// the role as it is now: one deleted during the password's hashing is the field's 400
+		// (nothing is created), not a failed relation check (a 500)
+		if fresh, err := findByID(tx, colRoles, role.Id); err != nil {
+			return err
+		} else if fresh == nil {
+			return apikit.InvalidField("role_id", pkMessage(role.Id))
+		}
 		assignments, err := tx.FindCachedCollectionByNameOrId(colAssignments)
 		if err != nil {
 			return err

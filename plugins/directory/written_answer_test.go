@@ -169,6 +169,15 @@ func TestUpdateOfARecordDeletedMeanwhile(t *testing.T) {
 		t.Fatalf("update naming an assignment deleted meanwhile: %d %s", r.Status, r.Body)
 	}
 
+	// a user created with a role deleted meanwhile: the role_id's 400, and no user (was a 500)
+	doomedRole := f.customRole("hdts", "Deleted Meanwhile")
+	committed = heldDelete("roles", doomedRole.Id)
+	r = f.do(su, "POST", "/api/v1/users/", map[string]any{"email": "late.user@example.com", "password": "amber-lantern-77x", "role_id": doomedRole.Id})
+	committed()
+	if r.Status != 400 || !strings.Contains(string(r.Body), `"role_id":["Invalid pk`) || f.count("users", dbx.HashExp{"email": "late.user@example.com"}) != 0 {
+		t.Fatalf("create with a role deleted meanwhile: %d %s", r.Status, r.Body)
+	}
+
 	sysCol, _ := f.app.FindCollectionByNameOrId("systems")
 	sys := core.NewRecord(sysCol)
 	sys.Set("name", "Short-lived System")
