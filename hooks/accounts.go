@@ -244,16 +244,20 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// defaultActiveOnDashboardCreate sets is_active for records created through PocketBase's
+// trueOnDashboardCreate sets the bool field to true for records created through PocketBase's
 // records API or dashboard when the request body does not mention it: PocketBase bool fields
-// have no defaults, and the contract's default is true (§2.2, §2.6, §2.14).
-func defaultActiveOnDashboardCreate(e *core.RecordRequestEvent) error {
-	if info, err := e.RequestInfo(); err == nil {
-		if _, ok := info.Body["is_active"]; !ok {
-			e.Record.Set("is_active", true)
+// have no defaults, and the contract's is true — is_active (§2.2, §2.6, §2.14), and is_custom of
+// a role created through an API (§2.5; default roles come only from migrations, seed and system
+// creation, which save records directly).
+func trueOnDashboardCreate(field string) func(e *core.RecordRequestEvent) error {
+	return func(e *core.RecordRequestEvent) error {
+		if info, err := e.RequestInfo(); err == nil {
+			if _, ok := info.Body[field]; !ok {
+				e.Record.Set(field, true)
+			}
 		}
+		return e.Next()
 	}
-	return e.Next()
 }
 
 // storedRecord loads the row as stored. Record.Original() is not enough: a record created in

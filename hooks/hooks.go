@@ -17,7 +17,8 @@ func Register(app core.App) {
 	app.OnRecordUpdate("users", "employees").BindFunc(checkEmailLength)
 	app.OnRecordCreate("users", "employees").BindFunc(createAccount)
 	app.OnRecordUpdate("users", "employees").BindFunc(updateAccount)
-	app.OnRecordCreateRequest("users", "user_system_roles", "api_keys").BindFunc(defaultActiveOnDashboardCreate)
+	app.OnRecordCreateRequest("users", "user_system_roles", "api_keys").BindFunc(trueOnDashboardCreate("is_active"))
+	app.OnRecordCreateRequest("roles").BindFunc(trueOnDashboardCreate("is_custom"))
 	app.OnRecordCreateRequest("users", "employees").BindFunc(checkSecondFactorFields)
 	app.OnRecordUpdateRequest("users", "employees").BindFunc(checkSecondFactorFields)
 

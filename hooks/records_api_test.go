@@ -400,3 +400,32 @@ func TestAccountEmailAtMost254Characters(t *testing.T) {
 		}
 	}
 }
+
+// §2.5: a role created through the records API is a custom role (is_custom true) unless the
+// body says otherwise — default roles come only from migrations, seed and system creation — so
+// it can be renamed and deleted through our API like any custom role.
+func TestRecordsAPICreatedRoleIsCustomByDefault(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	hdts, err := l.app.FindFirstRecordByData("systems", "slug", "hdts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		custom any // nil: not in the body
+	}{{"Dashboard Role", nil}, {"Dashboard Default", false}} {
+		body := map[string]any{"name": c.name, "system": hdts.Id}
+		if c.custom != nil {
+			body["is_custom"] = c.custom
+		}
+		r := l.admin(http.MethodPost, "/api/collections/roles/records", body)
+		if r.Status != 200 || r.JSON["is_custom"] != (c.custom == nil) {
+			t.Fatalf("%s: %d %s", c.name, r.Status, r.Body)
+		}
+		stored, err := l.app.FindFirstRecordByData("roles", "name", c.name)
+		if err != nil || stored.GetBool("is_custom") != (c.custom == nil) {
+			t.Fatalf("%s: stored is_custom %v (%v)", c.name, stored.GetBool("is_custom"), err)
+		}
+	}
+}
