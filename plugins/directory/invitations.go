@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -364,6 +366,9 @@ func (p *plugin) inviteAgent(e *core.RequestEvent) error {
 	if hasEmail {
 		field = "email"
 		existing, err := p.app.FindAuthRecordByEmail(colUsers, email)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err // not "no such account": inviting the address as new could duplicate it
+		}
 		if err == nil && existing != nil {
 			if !existing.Verified() {
 				return apikit.Conflict(msgUnverifiedAccount)
@@ -430,7 +435,11 @@ func (p *plugin) systemRolesInvite(e *core.RequestEvent) error {
 		return err
 	}
 	var user *core.Record
-	if existing, err := p.app.FindAuthRecordByEmail(colUsers, email); err == nil && existing != nil {
+	existing, err := p.app.FindAuthRecordByEmail(colUsers, email)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err == nil && existing != nil {
 		if !existing.Verified() {
 			return apikit.Conflict(msgUnverifiedAccount)
 		}
