@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -29,22 +28,8 @@ func serveDev(t *testing.T, answer string) (*tests.TestApp, *httptest.Server, er
 	cfg.AppURLOverride = "https://auth.example.com"
 	cfg.CaptchaTestAnswer = answer
 	server.Register(app, cfg, server.Options{})
-	r, err := apis.NewRouter(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	se := &core.ServeEvent{App: app, Router: r, Server: &http.Server{}}
-	err = app.OnServe().Trigger(se, func(e *core.ServeEvent) error {
-		mux, err := e.Router.BuildMux()
-		e.Server.Handler = mux
-		return err
-	})
-	if err != nil {
-		return app, nil, err
-	}
-	srv := httptest.NewServer(se.Server.Handler)
-	t.Cleanup(srv.Close)
-	return app, srv, nil
+	srv, err := testkit.TryServe(t, app)
+	return app, srv, err
 }
 
 // §1.15: with --dev, a CAPTCHA_TEST_ANSWER that is not 6 characters of the CAPTCHA alphabet

@@ -129,9 +129,20 @@ func RemoveTemplate() {
 // httptest server for multi-request flows; it is closed when the test ends.
 func Serve(tb testing.TB, app *tests.TestApp) *httptest.Server {
 	tb.Helper()
-	r, err := apis.NewRouter(app)
+	srv, err := TryServe(tb, app)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return srv
+}
+
+// TryServe is Serve for a test of start-up itself: an error of the OnServe hooks (the server's
+// start-up checks) is returned, not fatal.
+func TryServe(tb testing.TB, app *tests.TestApp) (*httptest.Server, error) {
+	tb.Helper()
+	r, err := apis.NewRouter(app)
+	if err != nil {
+		return nil, err
 	}
 	// As apis.Serve does: the mux becomes se.Server.Handler, which OnServe hooks may wrap (the
 	// fast lane of apikit does).
@@ -142,7 +153,7 @@ func Serve(tb testing.TB, app *tests.TestApp) *httptest.Server {
 		return err
 	})
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	srv := httptest.NewServer(se.Server.Handler)
 	tb.Cleanup(srv.Close)
@@ -153,7 +164,7 @@ func Serve(tb testing.TB, app *tests.TestApp) *httptest.Server {
 			}
 		}
 	})
-	return srv
+	return srv, nil
 }
 
 // KeepErrorLogs makes app keep its log entries (PocketBase keeps none while the settings'
