@@ -180,6 +180,25 @@ func (p *plugin) updateAudited(col, id string, gone *apikit.Error, apply func(tx
 	return saved, err
 }
 
+// deleteAudited is the shape of the directory's deletes: in one transaction it re-reads the
+// record of col by id (one deleted since the handler read it gets gone, the handler's 404, and
+// no second audit row), deletes it and writes the audit entry made from it.
+func (p *plugin) deleteAudited(col, id string, gone *apikit.Error, entry func(rec *core.Record) audit.Entry) error {
+	return p.app.RunInTransaction(func(tx core.App) error {
+		rec, err := findByID(tx, col, id)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return gone
+		}
+		if err := tx.Delete(rec); err != nil {
+			return err
+		}
+		return audit.Log(tx, entry(rec))
+	})
+}
+
 // slugOf is the slug of the system id for an audit row's system column (§2.18: "system slug when
 // relevant"), "" when it cannot be read.
 func slugOf(app core.App, systemID string) string {

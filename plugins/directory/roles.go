@@ -299,20 +299,9 @@ func (p *plugin) deleteRole(e *core.RequestEvent) error {
 		}
 		return apikit.PermissionDenied(msgNoDeleteDefaultRoles)
 	}
-	err = p.app.RunInTransaction(func(tx core.App) error {
-		// read again in the transaction: a role deleted since (a concurrent DELETE, its system's
-		// cascade) is a 404 and writes no second role.deleted row
-		fresh, err := findByID(tx, colRoles, role.Id)
-		if err != nil {
-			return err
-		}
-		if fresh == nil {
-			return apikit.NotFound(msgRoleNotFoundOrDenied)
-		}
-		if err := tx.Delete(fresh); err != nil {
-			return err
-		}
-		return audit.Log(tx, actorEntry(e, "role.deleted", "role", role.Id, sys.GetString("slug")))
+	// (a role deleted since — a concurrent DELETE, its system's cascade — is a 404)
+	err = p.deleteAudited(colRoles, role.Id, apikit.NotFound(msgRoleNotFoundOrDenied), func(*core.Record) audit.Entry {
+		return actorEntry(e, "role.deleted", "role", role.Id, sys.GetString("slug"))
 	})
 	if err != nil {
 		return err

@@ -368,20 +368,8 @@ func (p *plugin) deleteSystem(e *core.RequestEvent) error {
 	if slices.Contains(builtinSystems, sys.GetString("slug")) {
 		return apikit.Conflict(msgBuiltinNoDelete)
 	}
-	err = p.app.RunInTransaction(func(tx core.App) error {
-		// read again in the transaction: a system deleted since is a 404 and writes no second
-		// system.deleted row
-		fresh, err := findByID(tx, colSystems, sys.Id)
-		if err != nil {
-			return err
-		}
-		if fresh == nil {
-			return apikit.NotFound(msgSystemNotFoundOrDenied)
-		}
-		if err := tx.Delete(fresh); err != nil {
-			return err
-		}
-		return audit.Log(tx, actorEntry(e, "system.deleted", "system", sys.Id, fresh.GetString("slug")))
+	err = p.deleteAudited(colSystems, sys.Id, apikit.NotFound(msgSystemNotFoundOrDenied), func(rec *core.Record) audit.Entry {
+		return actorEntry(e, "system.deleted", "system", rec.Id, rec.GetString("slug"))
 	})
 	if err != nil {
 		return err
