@@ -19,7 +19,8 @@
 #                like bench/scale.sh's; sizes GROWTH_USERS, GROWTH_SESSIONS, GROWTH_AUDIT): validate,
 #                profile, refresh, login; prints both data dirs' sizes
 #   custom       AB_ARMS="name:VAR=v VAR2=v;name2:VAR=v" AB_WORKLOADS="validate profile refresh login storm"
-#                (AB_SEED=DIR in an arm's variables starts that arm on a copy of DIR)
+#                (AB_SEED=DIR in an arm's variables starts that arm on a copy of DIR; AB_BINARY=PATH
+#                serves it with another gatehouse build, e.g. an older tree's: old tree vs new)
 # (Issue 17 also compared the hand-written cookies and refresh answer, and stock bcrypt, through
 # switches removed after the decision: build commit e380c91 into AB_BIN and use `custom` with
 # the arms "handwritten:;net/http:GATEHOUSE_AB_HANDWRITTEN=off", workload refresh, and
@@ -121,9 +122,13 @@ ab_json() { "$TOOL" json "$1"; }
 
 # ab_start_arm i: starts arm i's server on an empty data dir and creates the bench users.
 ab_start_arm() {
-	local i=$1 spec=${ARM_SPECS[$1]} port url data pid su sys role uid lid slug r
+	local i=$1 spec=${ARM_SPECS[$1]} port url data pid su sys role uid lid slug r bin=$BIN/gatehouse
 	ARM_NAME[i]=${spec%%:*} ARM_ENV[i]=${spec#*:}
 	data=$WORK/data$i
+	if [[ " ${ARM_ENV[i]} " =~ \ AB_BINARY=([^ ]+)\  ]]; then # another build (e.g. an older tree's) serves this arm
+		bin=${BASH_REMATCH[1]}
+		ARM_ENV[i]=${ARM_ENV[i]//AB_BINARY=${BASH_REMATCH[1]}/}
+	fi
 	if [[ " ${ARM_ENV[i]} " =~ \ AB_SEED=([^ ]+)\  ]]; then # start on a copy of a seeded data dir
 		cp -a "${BASH_REMATCH[1]}" "$data" || ab_die "copying ${BASH_REMATCH[1]} failed"
 		sync # the copy's dirty pages (1.3 GB for the growth seed) reach the disk before any round, not in one
@@ -132,12 +137,12 @@ ab_start_arm() {
 	port=$("$TOOL" freeport)
 	url=http://127.0.0.1:$port
 	# shellcheck disable=SC2086 # the arm's variables are words
-	env APP_URL="$url" ${ARM_ENV[i]} "$BIN/gatehouse" serve --http "127.0.0.1:$port" --dir "$data" >"$WORK/server$i.log" 2>&1 &
+	env APP_URL="$url" ${ARM_ENV[i]} "$bin" serve --http "127.0.0.1:$port" --dir "$data" >"$WORK/server$i.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	"$TOOL" waithealth "$url" 15000 "$pid" >/dev/null || ab_die "arm ${ARM_NAME[i]} did not start: $(tail -n 20 "$WORK/server$i.log")"
 	ARM_URL[i]=$url ARM_DATA[i]=$data ARM_PID[i]=$pid
-	"$BIN/gatehouse" superuser upsert "$SU_EMAIL" "$SU_PASSWORD" --dir "$data" >/dev/null || ab_die "superuser upsert failed"
+	"$bin" superuser upsert "$SU_EMAIL" "$SU_PASSWORD" --dir "$data" >/dev/null || ab_die "superuser upsert failed"
 	su=$(ab_post "$url/api/collections/_superusers/auth-with-password" "{\"identity\":\"$SU_EMAIL\",\"password\":\"$SU_PASSWORD\"}" | ab_json token) ||
 		ab_die "superuser login failed"
 	for who in "$READER Bench Reader +639171234567" "$LOGINER Bench Login +639171234568"; do
