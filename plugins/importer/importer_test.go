@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,5 +149,44 @@ func TestRerunAfterAnEmailChangeCreatesNothing(t *testing.T) {
 	}
 	if countOf("users") != users || countOf("user_system_roles") != assignments {
 		t.Fatalf("rows changed: users %d → %d, assignments %d → %d", users, countOf("users"), assignments, countOf("user_system_roles"))
+	}
+}
+
+// The source is read as it is now: a SQLite database in WAL mode whose newest changes are
+// still in its -wal file (the original service running, or stopped without a checkpoint) is
+// read with them (immutable=1 skipped the WAL), and a relative --from path works (it was
+// taken for a file:// URL's host).
+func TestWALSourceByRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	raw, err := os.ReadFile(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "live.sqlite3"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	live, err := sql.Open("sqlite", filepath.Join(dir, "live.sqlite3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.SetMaxOpenConns(1)
+	defer live.Close()
+	for _, q := range []string{"PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=0",
+		"UPDATE users_user SET first_name = 'Renamed' WHERE email = 'admin@example.com'"} {
+		if _, err := live.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "live.sqlite3-wal")); err != nil || st.Size() == 0 {
+		t.Fatalf("the change is not in the WAL: %v", err)
+	}
+	t.Chdir(dir)
+	app := newApp(t)
+	if _, err := Run(context.Background(), app, Options{From: "live.sqlite3"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := app.FindAuthRecordByEmail("users", "admin@example.com")
+	if err != nil || u.GetString("first_name") != "Renamed" {
+		t.Fatalf("first_name %q (%v), want the WAL's Renamed", u.GetString("first_name"), err)
 	}
 }

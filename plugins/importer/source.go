@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -76,7 +77,14 @@ func openSource(from string) (*sql.DB, string, error) {
 	if !st.Mode().IsRegular() {
 		return nil, "", fmt.Errorf("--from: %s is not a file", from)
 	}
-	u := url.URL{Scheme: "file", Path: from, RawQuery: "mode=ro&immutable=1"}
+	// An absolute path (a relative one would read as the URL's host), read-only; not immutable:
+	// SQLite then reads the source's WAL and locks against a writer, so rows still in a -wal
+	// file (the original service running, or stopped without a checkpoint) are seen.
+	abs, err := filepath.Abs(from)
+	if err != nil {
+		return nil, "", fmt.Errorf("--from: %w", err)
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro"}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, "", fmt.Errorf("--from: %w", err)
