@@ -294,3 +294,39 @@ func checkSecondFactorFields(e *core.RecordRequestEvent) error {
 	}
 	return e.Next()
 }
+
+// revokeOnDashboardSecurityChange ends the sessions an account's security change ends (§3.5)
+// when a superuser makes it through PocketBase's records API or dashboard: a new password is a
+// reset (every session, password_reset: the operator who resets a compromised account must end
+// the attacker's sessions too), 2FA turned on or off a security change (every session: there is
+// no caller's session to keep). The save and the revocation are one transaction. Our endpoints
+// make these changes themselves, with their own exceptions (the caller's session), so this is
+// bound to the records API's request event only.
+func revokeOnDashboardSecurityChange(e *core.RecordRequestEvent) error {
+	r, err := realm.Of(e.Record)
+	if err != nil {
+		return e.Next()
+	}
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		orig, err := tx.FindRecordById(e.Record.Collection(), e.Record.Id)
+		if err != nil {
+			return err
+		}
+		if err := e.Next(); err != nil {
+			return err
+		}
+		hash := core.FieldNamePassword + ":hash"
+		reason := ""
+		switch {
+		case e.Record.GetString(hash) != orig.GetString(hash):
+			reason = tokens.ReasonPasswordReset
+		case e.Record.GetBool("otp_enabled") != orig.GetBool("otp_enabled"):
+			reason = tokens.ReasonSecurityChange
+		default:
+			return nil
+		}
+		_, err = tokens.RevokeSessions(tx, r.Type, e.Record.Id, reason, "")
+		return err
+	})
+}

@@ -21,6 +21,7 @@ func Register(app core.App) {
 	app.OnRecordCreateRequest("roles").BindFunc(trueOnDashboardCreate("is_custom"))
 	app.OnRecordCreateRequest("users", "employees").BindFunc(checkSecondFactorFields)
 	app.OnRecordUpdateRequest("users", "employees").BindFunc(checkSecondFactorFields)
+	app.OnRecordUpdateRequest("users", "employees").BindFunc(revokeOnDashboardSecurityChange)
 
 	app.OnRecordCreate("systems").BindFunc(checkSystemURL)
 	app.OnRecordUpdate("systems").BindFunc(checkSystemURL)

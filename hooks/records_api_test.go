@@ -429,3 +429,49 @@ func TestRecordsAPICreatedRoleIsCustomByDefault(t *testing.T) {
 		}
 	}
 }
+
+// §3.5: a password a superuser sets in the dashboard is a reset — every session of the account
+// ends (password_reset), so resetting a compromised account ends the attacker's sessions; 2FA
+// turned off there ends them too (security_change). Other dashboard edits end none.
+func TestDashboardSecurityChangesRevokeSessions(t *testing.T) {
+	t.Parallel()
+	l := newLive(t)
+	u := l.staff()
+	live := func() int { return l.count("sessions", dbx.HashExp{"user": u.Id, "revoked_at": ""}) }
+	path := "/api/collections/users/records/" + u.Id
+
+	refresh := l.login(u).Str("refresh")
+	if r := l.admin(http.MethodPatch, path, map[string]any{"first_name": "Renamed"}); r.Status != 200 || live() != 1 {
+		t.Fatalf("a plain edit: %d %s, %d live sessions", r.Status, r.Body, live())
+	}
+	if r := l.admin(http.MethodPatch, path, map[string]any{"password": "new-harbor-lantern-9", "passwordConfirm": "new-harbor-lantern-9"}); r.Status != 200 {
+		t.Fatalf("set password: %d %s", r.Status, r.Body)
+	}
+	if n := l.count("sessions", dbx.HashExp{"user": u.Id, "revoked_reason": "password_reset"}); n != 1 || live() != 0 {
+		t.Fatalf("after the dashboard's password: %d password_reset, %d live", n, live())
+	}
+	if r := l.c.Do(http.MethodPost, "/api/v1/token/refresh/", map[string]string{"refresh": refresh}); r.Status != 401 {
+		t.Fatalf("refresh after the dashboard's password: %d %s", r.Status, r.Body)
+	}
+
+	// 2FA off from the dashboard
+	testkit.SetField(t, l.app, u, "otp_enabled", true)
+	testkit.SetField(t, l.app, u, "otp_method", "email")
+	r := l.c.Do(http.MethodPost, "/api/v1/users/login/", map[string]string{"email": u.Email(), "password": "new-harbor-lantern-9"})
+	if r.Status != 200 || r.Str("temporary_token") == "" {
+		t.Fatalf("2FA login: %d %s", r.Status, r.Body)
+	}
+	testkit.SetField(t, l.app, u, "otp_enabled", false) // (a session to end: log in without 2FA)
+	r = l.c.Do(http.MethodPost, "/api/v1/users/login/", map[string]string{"email": u.Email(), "password": "new-harbor-lantern-9"})
+	if r.Status != 200 || r.Str("access") == "" {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	testkit.SetField(t, l.app, u, "otp_enabled", true)
+	testkit.SetField(t, l.app, u, "otp_method", "email")
+	if r := l.admin(http.MethodPatch, path, map[string]any{"otp_enabled": false}); r.Status != 200 {
+		t.Fatalf("2FA off: %d %s", r.Status, r.Body)
+	}
+	if n := l.count("sessions", dbx.HashExp{"user": u.Id, "revoked_reason": "security_change"}); n != 1 || live() != 0 {
+		t.Fatalf("after 2FA off in the dashboard: %d security_change, %d live", n, live())
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"gatehouse/pb_migrations"
 	"gatehouse/plugins/passwords"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 )
 
@@ -98,7 +99,19 @@ func createOrPromote(app core.App, policy *passwords.Policy, email, password str
 			}
 			existing.SetPassword(password)
 		}
-		if err := app.Save(existing); err != nil {
+		// a new password is a reset: every session of the account ends with it (§3.5), so an
+		// operator recovering a leaked admin password also ends the holder's sessions
+		err := app.RunInTransaction(func(tx core.App) error {
+			if err := tx.Save(existing); err != nil {
+				return err
+			}
+			if password == "" {
+				return nil
+			}
+			_, err := tokens.RevokeSessions(tx, realm.TypeStaff, existing.Id, tokens.ReasonPasswordReset, "")
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(c.OutOrStdout(), "Promoted %s to superuser.\n", email)

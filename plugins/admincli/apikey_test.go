@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"gatehouse/hooks"
 	"gatehouse/plugins/admincli"
 	"gatehouse/plugins/apikit"
+	"gatehouse/plugins/realm"
 	"gatehouse/plugins/tokens"
 	"gatehouse/testkit"
 )
@@ -100,5 +102,50 @@ func TestAPIKeyCreate(t *testing.T) {
 		if after, _ := app.CountRecords("api_keys"); after != before {
 			t.Errorf("%v: a key was stored", args)
 		}
+	}
+}
+
+// `users create-admin --password` on an existing account sets a new password: a reset, which
+// ends every session of the account (§3.5, password_reset); a promotion without a password
+// ends none.
+func TestCreateAdminWithAPasswordEndsTheSessions(t *testing.T) {
+	t.Parallel()
+	var svc *tokens.Service
+	app := testkit.NewApp(t, func(app *tests.TestApp) {
+		hooks.Register(app)
+		svc = tokens.New(app, apikit.New(app, testkit.Config()))
+	})
+	u := testkit.NewPrincipal(t, app, "users", "boss")
+	testkit.SetField(t, app, u, "is_active", true)
+	if err := svc.EnsureActiveKey(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.StartSession(app, realm.TypeStaff, testkit.Reload(t, app, u), tokens.MethodPassword, "127.0.0.1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	live := func() int64 {
+		n, _ := app.CountRecords("sessions", dbx.HashExp{"user": u.Id, "revoked_at": ""})
+		return n
+	}
+	run := func(args ...string) {
+		t.Helper()
+		root := &cobra.Command{Use: "gatehouse", SilenceErrors: true}
+		admincli.Register(app, root, admincli.Deps{Tokens: svc})
+		root.SetOut(&bytes.Buffer{})
+		root.SetArgs(args)
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("users", "create-admin", "--email", u.Email())
+	if live() != 1 || !testkit.Reload(t, app, u).GetBool("is_superuser") {
+		t.Fatalf("a promotion without a password: %d live sessions", live())
+	}
+	run("users", "create-admin", "--email", u.Email(), "--password", "new-harbor-lantern-9")
+	if n, _ := app.CountRecords("sessions", dbx.HashExp{"user": u.Id, "revoked_reason": "password_reset"}); n != 1 || live() != 0 {
+		t.Fatalf("after a new password: %d password_reset, %d live", n, live())
+	}
+	if !testkit.Reload(t, app, u).ValidatePassword("new-harbor-lantern-9") {
+		t.Fatal("the password was not set")
 	}
 }
