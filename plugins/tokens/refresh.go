@@ -67,22 +67,43 @@ func (s *Service) Refresh(e *core.RequestEvent, raw string, allowed ...string) (
 
 	issued, rotated, err := s.rotate(e, c, presented, absolute, false, now)
 	if err == nil && !rotated {
-		// Of two concurrent refreshes with one token, one rotates and the other finds the
-		// hash moved: that is the grace case.
-		return nil, apikit.Conflict(DetailRefreshInProgress)
+		// No row changed since the read above. Of two concurrent refreshes with one token, one
+		// rotates and the other finds the hash moved: the grace case (409). A session revoked
+		// or expired meanwhile (a logout, a password change) is a 401 like any dead session.
+		if fresh, err := findSession(app, c.SessionID); err == nil && fresh.GetDateTime("revoked_at").IsZero() &&
+			fresh.GetString("previous_jti_hash") == presented {
+			return nil, apikit.Conflict(DetailRefreshInProgress)
+		}
+		return nil, apikit.TokenNotValid()
 	}
 	return issued, err
 }
 
-// rotate swaps the session's current hash for the next token's when the presented token is the
-// current one of a live session of its principal (one statement), then checks the principal
-// and mints the pair. rotated is false, with no error, when no row matched. pinned: absolute
-// comes from the absolutes cache, and the swap also requires the stored absolute expiry to be
-// that one, so that one edited since (dashboard) fails it and Refresh reads the session.
+// rotate checks the principal and mints the next pair, then swaps the session's current hash
+// for the next token's when the presented token is the current one of a live session of its
+// principal (one statement). The pair is minted before the swap: a failure to mint (a failed
+// read, no signing key) leaves the session as it was — never rotated without an answer that
+// carries the new tokens, which would make the client's retry a reuse. rotated is false, with
+// no error, when no row matched (the minted pair is dropped). pinned: absolute comes from the
+// absolutes cache, and the swap also requires the stored absolute expiry to be that one, so
+// that one edited since (dashboard) fails it and Refresh reads the session.
 func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, absolute time.Time, pinned bool, now time.Time) (issued *Issued, rotated bool, err error) {
 	app := e.App
 	next := s.baseClaims(c.UserType, c.Subject, TypeRefresh, now, sessionExpiry(now, s.cfg.RefreshTokenTTL, absolute))
 	next.SessionID = c.SessionID
+	principal, err := s.principalShared(app, c.UserType, c.Subject)
+	if err != nil {
+		// deactivated (or rejected) since the session began: the session ends here (§1.5)
+		reason := ReasonUserDeactivated
+		if c.UserType == realm.TypeEmployee {
+			reason = ReasonEmployeeRejected
+		}
+		_, _ = RevokeSession(app, c.SessionID, reason)
+		return nil, true, apikit.TokenNotValid()
+	}
+	if issued, err = s.mintPair(app, c.UserType, principal, next, now); err != nil {
+		return nil, false, err
+	}
 	params := dbx.Params{
 		"next": hashJTI(next.ID), "presented": presented, "now": now.Format(dtLayout),
 		"exp": time.Unix(next.ExpiresAt, 0).UTC().Format(dtLayout), "id": c.SessionID, "sub": c.Subject,
@@ -100,21 +121,6 @@ func (s *Service) rotate(e *core.RequestEvent, c *Claims, presented string, abso
 	}
 	if changed != 1 {
 		return nil, false, nil
-	}
-
-	principal, err := s.principalShared(app, c.UserType, c.Subject)
-	if err != nil {
-		// deactivated (or rejected) since the session began: the session ends here (§1.5)
-		reason := ReasonUserDeactivated
-		if c.UserType == realm.TypeEmployee {
-			reason = ReasonEmployeeRejected
-		}
-		_, _ = RevokeSession(app, c.SessionID, reason)
-		return nil, true, apikit.TokenNotValid()
-	}
-	issued, err = s.mintPair(app, c.UserType, principal, next, now)
-	if err != nil {
-		return nil, true, err
 	}
 	s.auditRefresh(e, c, now)
 	return issued, true, nil

@@ -10,9 +10,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"gatehouse/plugins/apikit"
 	"gatehouse/plugins/realm"
+	"gatehouse/testkit"
 )
 
 func (e *env) refresh(t *testing.T, raw string) (*Issued, error) {
@@ -308,5 +310,52 @@ func TestParseCacheEntryOfAnOlderKeyringMisses(t *testing.T) {
 	e.svc.parsed.put(issued.Access, claims, before) // the racing parse's late store
 	if c, err := e.svc.parseCached(issued.Access); err == nil || c != nil {
 		t.Fatalf("access token of a deleted key verified from the cache: %+v", c)
+	}
+}
+
+// A refresh whose session is revoked while it runs (a logout, a password change committed
+// between its read and its swap) is a 401 like any dead session, not the 409 of the grace
+// window (§3.4, §3.6).
+func TestRefreshRacingARevocationIsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	issued := e.login(t)
+	e.svc.absolutes = absoluteExpiries{} // the read-first path, the one that answered 409
+	var err error
+	testkit.ChangeDuring(t, e.app, "sessions", issued.SessionID, func(r *core.Record) {
+		r.Set("revoked_at", types.NowDateTime())
+		r.Set("revoked_reason", ReasonLogout)
+	}, 300*time.Millisecond, func() { _, err = e.refresh(t, issued.Refresh) })
+	if statusOf(err) != 401 {
+		t.Fatalf("refresh racing a logout: %v", err)
+	}
+}
+
+// A refresh that cannot mint its pair (here: no active signing key) fails without rotating:
+// the session still holds the presented token, so the client's retry works once the cause is
+// gone, instead of being a reuse that revokes the session (§3.4).
+func TestRefreshThatCannotMintDoesNotRotate(t *testing.T) {
+	e := newEnv(t, nil)
+	issued := e.login(t)
+	active, err := e.app.FindFirstRecordByData("signing_keys", "status", "active")
+	if err != nil {
+		t.Fatal(err)
+	}
+	active.Set("status", "retired")
+	if err := e.app.Save(active); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.refresh(t, issued.Refresh); err == nil {
+		t.Fatal("refresh minted without an active key")
+	}
+	sess, _ := e.app.FindRecordById("sessions", issued.SessionID)
+	if sess.GetInt("generation") != 1 || sess.GetString("previous_jti_hash") != "" || !sess.GetDateTime("revoked_at").IsZero() {
+		t.Fatalf("the failed refresh rotated the session: generation %d, previous %q", sess.GetInt("generation"), sess.GetString("previous_jti_hash"))
+	}
+	active.Set("status", "active")
+	if err := e.app.Save(active); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.refresh(t, issued.Refresh); err != nil {
+		t.Fatalf("the retry: %v", err)
 	}
 }
