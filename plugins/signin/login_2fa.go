@@ -310,6 +310,13 @@ func (p *Flows) VerifyOTP(e *core.RequestEvent) error {
 	if errors.Is(err, errWrongCode) {
 		return p.wrongOTP(e, user, method)
 	}
+	var apiErr *apikit.Error
+	if errors.As(err, &apiErr) && (apiErr.Code == apikit.CodeInvalidCredentials || apiErr.Status == http.StatusForbidden) {
+		// the account stopped (deactivated, rejected, deleted) or its password was replaced
+		// after the challenge was issued: the token's principal may no longer act, which
+		// §5.1.3 step 1 answers 401 (the login's own answers belong to the login)
+		return apikit.TokenNotValid()
+	}
 	return err
 }
 

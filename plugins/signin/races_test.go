@@ -106,8 +106,8 @@ func TestSecondFactorSpendsNothingWhenTheLoginIsRefused(t *testing.T) {
 		}, 300*time.Millisecond, func() {
 			r = h.c.Do(http.MethodPost, h.path(rc, "verify-otp/"), map[string]string{"temporary_token": challenge, "recovery_code": recovery[0].(string)})
 		})
-		if r.Status == 200 || len(r.Header.Values("Set-Cookie")) != 0 {
-			t.Fatalf("verify-otp for a stopped account: %d %s", r.Status, r.Body)
+		if r.Status != 401 || r.Str("code") != "token_not_valid" || len(r.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("verify-otp for a stopped account: %d %s (§5.1.3 step 1: 401)", r.Status, r.Body)
 		}
 		if n := h.count("recovery_codes", dbx.And(dbx.HashExp{rc.realm.Relation: acct.Id}, dbx.NewExp("used_at != ''"))); n != 0 {
 			t.Fatalf("%d recovery codes spent by a refused login", n)
