@@ -69,7 +69,16 @@ func main() {
 func run(app *pocketbase.PocketBase) int {
 	app.RootCmd.InitDefaultHelpCmd()
 	app.RootCmd.InitDefaultCompletionCmd()
-	if _, _, err := app.RootCmd.Find(os.Args[1:]); err != nil {
+	found, rest, err := app.RootCmd.Find(os.Args[1:])
+	if err == nil && !found.Runnable() {
+		// cobra refuses unknown subcommands only at the root: `keys rotat` would print the
+		// help of keys and exit 0
+		found.InitDefaultHelpFlag()
+		if found.ParseFlags(rest) == nil && found.Flags().NArg() > 0 {
+			err = fmt.Errorf("unknown command %q for %q", found.Flags().Arg(0), found.CommandPath())
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		return 1
 	}
@@ -96,6 +105,10 @@ func run(app *pocketbase.PocketBase) int {
 func wrapRunE(c *cobra.Command, record func(error) error) {
 	if runE := c.RunE; runE != nil {
 		c.RunE = func(cc *cobra.Command, args []string) error { return record(runE(cc, args)) }
+	}
+	// cobra checks the arguments before RunE, and PocketBase ignores that error too
+	if args := c.Args; args != nil {
+		c.Args = func(cc *cobra.Command, a []string) error { return record(args(cc, a)) }
 	}
 	for _, sub := range c.Commands() {
 		wrapRunE(sub, record)

@@ -219,6 +219,16 @@ func TestFailuresExitNonZero(t *testing.T) {
 	if out, code := Run(t, t.TempDir(), nil, "", "serve", "--no-such-flag"); code == 0 {
 		t.Fatalf("bad flag exited 0: %s", out)
 	}
+	// arguments a command refuses, and an unknown subcommand below the root (cobra checks both
+	// outside RunE; PocketBase ignored the errors: exit 0)
+	for _, args := range [][]string{{"users", "create-admin", "admin@example.com"}, {"keys", "rotat"}, {"seed", "extra"}} {
+		if out, code := Run(t, t.TempDir(), nil, "", args...); code != 1 {
+			t.Fatalf("%v exited %d: %s", args, code, out)
+		}
+	}
+	if out, code := Run(t, t.TempDir(), nil, "", "keys", "--help"); code != 0 || !strings.Contains(out, "rotate") {
+		t.Fatalf("keys --help exited %d: %s", code, out)
+	}
 	if out, code := Run(t, t.TempDir(), []string{"GATEHOUSE_SECRET=short"}, "", "serve", "--http", "127.0.0.1:0"); code == 0 || !strings.Contains(out, "GATEHOUSE_SECRET") {
 		t.Fatalf("a short GATEHOUSE_SECRET must stop serve: %d %s", code, out)
 	}
