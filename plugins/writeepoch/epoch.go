@@ -380,7 +380,9 @@ func (s *Snapshot[T]) fresh(app core.App, sessions bool) bool {
 }
 
 // SnapshotCache is a concurrent, size-bounded map of snapshots: a value is returned only while
-// its snapshot is fresh. It starts over when it grows past maxSnapshots entries.
+// its snapshot is fresh. It starts over when it grows past maxSnapshots entries, and it never
+// stores under a key longer than maxKeyBytes (keys can carry request values, e.g. a list
+// filter: the entry bound alone would not bound its memory).
 type SnapshotCache[T any] struct {
 	// Sessions: the values depend on the sessions table too (not only on the main tables).
 	Sessions bool
@@ -388,7 +390,10 @@ type SnapshotCache[T any] struct {
 	m HotMap[*Snapshot[T]]
 }
 
-const maxSnapshots = 20000
+const (
+	maxSnapshots = 20000
+	maxKeyBytes  = 2048
+)
 
 // Get returns the value stored under key if its snapshot is still fresh.
 func (c *SnapshotCache[T]) Get(app core.App, key string) (T, bool) {
@@ -413,7 +418,7 @@ func (c *SnapshotCache[T]) GetAge(app core.App, key string) (T, time.Duration, b
 // Put stores v, read after epoch `before`, when it may be cached (see cacheable); never inside
 // a transaction (a transaction's reads may include its own uncommitted writes).
 func (c *SnapshotCache[T]) Put(app core.App, key string, before Stamp, v T) {
-	if app.IsTransactional() || !Cacheable(app, before, c.Sessions) {
+	if len(key) > maxKeyBytes || app.IsTransactional() || !Cacheable(app, before, c.Sessions) {
 		return
 	}
 	c.m.Put(key, &Snapshot[T]{Value: v, epoch: before, stored: time.Now()})

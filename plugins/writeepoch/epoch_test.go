@@ -226,3 +226,22 @@ func mustCollection(t *testing.T, app core.App, name string) *core.Collection {
 	}
 	return c
 }
+
+// A key longer than maxKeyBytes is never stored: keys may carry request values (a list filter
+// of any length), and the entry bound alone would not bound the cache's memory.
+func TestLongKeysAreNotCached(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	WatchWrites(app)
+	var cache SnapshotCache[int]
+	long, short := strings.Repeat("r", maxKeyBytes+1), strings.Repeat("r", maxKeyBytes)
+	for _, k := range []string{long, short} {
+		cache.Put(app, k, Epoch(app), 1)
+	}
+	if _, ok := cache.Get(app, long); ok {
+		t.Fatal("a key over the bound was stored")
+	}
+	if _, ok := cache.Get(app, short); !ok {
+		t.Fatal("a key at the bound was not stored")
+	}
+}
