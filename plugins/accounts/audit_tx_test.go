@@ -110,3 +110,19 @@ func TestProfileUpdateOfACallerDeletedMeanwhile(t *testing.T) {
 		t.Fatalf("profile update of a deleted caller: %d %s", r.status, r.body)
 	}
 }
+
+// A 2FA management request whose caller is deleted while it runs answers 401 (§1.5), not the
+// 500 of the read or relation check that found the account gone.
+func TestTwoFactorRequestOfACallerDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := tfFlow(t, nil)
+	u := f.user("a@example.com", tfPassword, true)
+	access := f.loginAs("a@example.com")
+	f.enableEmail(access, "a@example.com")
+	committed := testkit.HoldDelete(t, f.app, "users", u.Id, 300*time.Millisecond)
+	r := f.do(http.MethodPost, "/api/v1/users/2fa/request-otp-authenticated/", nil, bearer(access)...)
+	committed()
+	if r.status != 401 || r.str("code") != "token_not_valid" {
+		t.Fatalf("request-otp-authenticated of a deleted caller: %d %s", r.status, r.body)
+	}
+}

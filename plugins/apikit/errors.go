@@ -5,6 +5,7 @@ package apikit
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -190,6 +191,11 @@ type envelope struct {
 // mapped onto the matching code.
 func WriteError(e *core.RequestEvent, err error) error {
 	apiErr := AsError(e.App, err)
+	if apiErr.Status == http.StatusInternalServerError && callerGone(e) {
+		// the caller's account was deleted while the request ran (a later read or a row
+		// referencing it failed): its token names a principal that no longer exists (§1.5)
+		apiErr = TokenNotValid()
+	}
 	auditDenied(e, apiErr)
 	h := e.Response.Header()
 	for k, v := range apiErr.Header {
@@ -288,4 +294,15 @@ func joinAllow(methods []string) string {
 		}
 	}
 	return out
+}
+
+// callerGone reports whether the request's token principal no longer exists (read on this error
+// path only).
+func callerGone(e *core.RequestEvent) bool {
+	c := CallerOf(e)
+	if c == nil || c.Record == nil || c.Kind == KindService || e.App == nil {
+		return false
+	}
+	_, err := e.App.FindRecordById(c.Record.Collection(), c.Record.Id)
+	return errors.Is(err, sql.ErrNoRows)
 }
