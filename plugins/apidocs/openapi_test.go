@@ -273,3 +273,23 @@ func TestDocumentedStatusesOccurInTests(t *testing.T) {
 		t.Fatalf("documented answers no test produced (%d):\n%s", len(missing), strings.Join(missing, "\n"))
 	}
 }
+
+// The document's server is the application URL of the moment: without APP_URL it follows the
+// dashboard's Application URL setting like every other URL the service makes (§1.1); it was
+// frozen at the first request.
+func TestOpenAPIServerFollowsTheApplicationURL(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, func(app *tests.TestApp) {
+		server.Register(app, testkit.Config(), server.Options{Public: os.DirFS("../../pb_public")})
+	})
+	srv := testkit.Serve(t, app)
+	for _, u := range []string{"https://first.example.com", "https://second.example.com"} {
+		app.Settings().Meta.AppURL = u
+		if err := app.Save(app.Settings()); err != nil {
+			t.Fatal(err)
+		}
+		if doc, _ := fetchDoc(t, srv.URL); len(doc.Servers) != 1 || doc.Servers[0]["url"] != u {
+			t.Fatalf("servers %v, want %s", doc.Servers, u)
+		}
+	}
+}

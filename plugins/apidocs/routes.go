@@ -50,21 +50,26 @@ func Register(se *core.ServeEvent, kit *apikit.Kit) error {
 	})
 }
 
-// openAPI answers the document, built once from the routes mounted by then (every plugin mounts
-// its routes in OnServe, before the first request).
+// openAPI answers the document, built from the routes mounted by then (every plugin mounts its
+// routes in OnServe, before the first request), and built again only when the application URL
+// it names as its server changed (the dashboard's Application URL setting, §1.1).
 func openAPI(kit *apikit.Kit) func(e *core.RequestEvent) error {
 	var (
-		once sync.Once
-		body []byte
+		mu       sync.Mutex
+		builtFor string
+		built    []byte
 	)
 	return func(e *core.RequestEvent) error {
-		once.Do(func() {
+		mu.Lock()
+		if url := kit.AppURL(); built == nil || builtFor != url {
 			doc, problems := Build(kit)
 			for _, p := range problems {
 				e.App.Logger().Warn("openapi document", "problem", p.Error())
 			}
-			body = mustJSON(doc)
-		})
+			built, builtFor = mustJSON(doc), url
+		}
+		body := built
+		mu.Unlock()
 		h := e.Response.Header()
 		h.Set("Content-Type", "application/json; charset=utf-8")
 		h.Set("Cache-Control", "public, max-age=300")
