@@ -126,3 +126,18 @@ func TestTwoFactorRequestOfACallerDeletedMeanwhile(t *testing.T) {
 		t.Fatalf("request-otp-authenticated of a deleted caller: %d %s", r.status, r.body)
 	}
 }
+
+// TOTP enable-start for a caller deleted while it runs: 401, and no secret handed out that
+// nothing stored (it answered 200 with one).
+func TestTOTPSetupOfACallerDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := tfFlow(t, nil)
+	u := f.user("a@example.com", tfPassword, true)
+	access := f.loginAs("a@example.com")
+	committed := testkit.HoldDelete(t, f.app, "users", u.Id, 300*time.Millisecond)
+	r := f.do(http.MethodPost, "/api/v1/users/2fa/enable/", map[string]string{"password": tfPassword}, bearer(access)...)
+	committed()
+	if r.status != 401 || r.str("secret") != "" {
+		t.Fatalf("TOTP setup of a deleted caller: %d %s", r.status, r.body)
+	}
+}

@@ -3,6 +3,7 @@ package secondfactor
 import (
 	"bytes"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"image/png"
@@ -66,8 +67,12 @@ func BeginTOTPSetup(app core.App, cfg *config.Config, principal *core.Record, is
 	}
 	expires := dbTime(time.Now().Add(cfg.TOTPPendingTTL))
 	params := dbx.Params{"totp_pending_secret": sealed, "totp_pending_expires": expires}
-	if _, err := updateRow(app, principal.Collection().Name, params, dbx.HashExp{"id": principal.Id}); err != nil {
+	n, err := updateRow(app, principal.Collection().Name, params, dbx.HashExp{"id": principal.Id})
+	if err != nil {
 		return "", "", "", err
+	}
+	if n == 0 { // the account is gone: no secret is handed out that nothing stored
+		return "", "", "", sql.ErrNoRows
 	}
 	setAll(principal, params)
 	return key.Secret(), key.URL(), "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
