@@ -77,6 +77,11 @@ func Register(app core.App) {
 type guard struct {
 	mu      sync.Mutex
 	windows map[windowKey]*window
+	// nextSweep is the map size at which expired windows are next dropped: twice the size left
+	// by the last sweep (at least sweepAt), so that a map of live windows (many IPs within the
+	// hour) is not scanned again on every new IP — the sweeps cost O(1) per insert amortised.
+	nextSweep int
+	sweeps    int // sweeps made (tests)
 }
 
 // windowKey is one client under one version of the rule (a changed rule starts afresh, as
@@ -140,18 +145,24 @@ func (g *guard) allow(e *core.RequestEvent) bool {
 	}
 
 	key := windowKey{ip: ip, max: rule.MaxRequests, duration: rule.Duration, audience: rule.Audience}
-	length := time.Duration(rule.Duration) * time.Second
-	now := time.Now()
+	return g.take(key, time.Now())
+}
+
+// take counts one attempt of key's client at now and reports whether its window allows it.
+func (g *guard) take(key windowKey, now time.Time) bool {
+	length := time.Duration(key.duration) * time.Second
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	w := g.windows[key]
 	if w == nil {
-		if len(g.windows) >= sweepAt {
+		if len(g.windows) >= max(sweepAt, g.nextSweep) {
 			for k, old := range g.windows {
 				if now.Sub(old.start) >= time.Duration(k.duration)*time.Second {
 					delete(g.windows, k)
 				}
 			}
+			g.nextSweep = 2 * len(g.windows)
+			g.sweeps++
 		}
 		w = &window{start: now}
 		g.windows[key] = w
@@ -159,7 +170,7 @@ func (g *guard) allow(e *core.RequestEvent) bool {
 	if now.Sub(w.start) >= length {
 		w.start, w.used = now, 0
 	}
-	if w.used >= rule.MaxRequests {
+	if w.used >= key.max {
 		return false
 	}
 	w.used++
