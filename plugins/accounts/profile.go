@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"database/sql"
 	"errors"
 	"net/http"
 	"slices"
@@ -121,11 +120,8 @@ func (p *plugin) updateProfile(put bool) func(e *core.RequestEvent) error {
 		var saved *core.Record
 		err = p.app.RunInTransaction(func(tx core.App) error {
 			rec, err := tx.FindRecordById(usersCollection, user.Id)
-			if errors.Is(err, sql.ErrNoRows) {
-				return apikit.TokenNotValid() // the caller was deleted meanwhile: its token is dead (§1.5)
-			}
 			if err != nil {
-				return err
+				return err // (a caller deleted meanwhile: 401 from the error writer, apikit.callerGone)
 			}
 			if upd.emailChanged && !signin.SamePassword(rec, user) {
 				// the password proved for the email change was replaced meanwhile (a reset

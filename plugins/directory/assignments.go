@@ -432,24 +432,13 @@ func (p *plugin) deleteAssignment(e *core.RequestEvent) error {
 	if row.RoleName == permissions.AdminRole && !s.IsSuperuser() {
 		return apikit.PermissionDenied(msgNoRemoveAdmin)
 	}
-	err = p.app.RunInTransaction(func(tx core.App) error {
-		rec, err := findByID(tx, colAssignments, row.ID)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return apikit.NotFound(msgAssignmentNotFound) // deleted since it was read
-		}
-		if !s.IsSuperuser() {
-			if err := refuseRemovingAnAdmin(tx, rec); err != nil { // given the Admin role since
-				return err
-			}
-		}
-		if err := tx.Delete(rec); err != nil {
-			return err
-		}
-		// hooks.dropRoundRobinState deletes the (role, user) round-robin state with it.
-		return audit.Log(tx, actorEntry(e, "assignment.deleted", "assignment", row.ID, row.SystemSlug))
+	var check func(tx core.App, rec *core.Record) error
+	if !s.IsSuperuser() {
+		check = refuseRemovingAnAdmin // given the Admin role since it was read
+	}
+	// hooks.dropRoundRobinState deletes the (role, user) round-robin state with it.
+	err = p.deleteAudited(colAssignments, row.ID, apikit.NotFound(msgAssignmentNotFound), check, func(*core.Record) audit.Entry {
+		return actorEntry(e, "assignment.deleted", "assignment", row.ID, row.SystemSlug)
 	})
 	if err != nil {
 		return err

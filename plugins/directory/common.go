@@ -182,8 +182,9 @@ func (p *plugin) updateAudited(col, id string, gone *apikit.Error, apply func(tx
 
 // deleteAudited is the shape of the directory's deletes: in one transaction it re-reads the
 // record of col by id (one deleted since the handler read it gets gone, the handler's 404, and
-// no second audit row), deletes it and writes the audit entry made from it.
-func (p *plugin) deleteAudited(col, id string, gone *apikit.Error, entry func(rec *core.Record) audit.Entry) error {
+// no second audit row), runs check on it when not nil (a refusal judged on the row as it is
+// now), deletes it and writes the audit entry made from it.
+func (p *plugin) deleteAudited(col, id string, gone *apikit.Error, check func(tx core.App, rec *core.Record) error, entry func(rec *core.Record) audit.Entry) error {
 	return p.app.RunInTransaction(func(tx core.App) error {
 		rec, err := findByID(tx, col, id)
 		if err != nil {
@@ -191,6 +192,11 @@ func (p *plugin) deleteAudited(col, id string, gone *apikit.Error, entry func(re
 		}
 		if rec == nil {
 			return gone
+		}
+		if check != nil {
+			if err := check(tx, rec); err != nil {
+				return err
+			}
 		}
 		if err := tx.Delete(rec); err != nil {
 			return err

@@ -300,7 +300,7 @@ func (p *plugin) deleteRole(e *core.RequestEvent) error {
 		return apikit.PermissionDenied(msgNoDeleteDefaultRoles)
 	}
 	// (a role deleted since — a concurrent DELETE, its system's cascade — is a 404)
-	err = p.deleteAudited(colRoles, role.Id, apikit.NotFound(msgRoleNotFoundOrDenied), func(*core.Record) audit.Entry {
+	err = p.deleteAudited(colRoles, role.Id, apikit.NotFound(msgRoleNotFoundOrDenied), nil, func(*core.Record) audit.Entry {
 		return actorEntry(e, "role.deleted", "role", role.Id, sys.GetString("slug"))
 	})
 	if err != nil {

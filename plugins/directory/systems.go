@@ -368,7 +368,7 @@ func (p *plugin) deleteSystem(e *core.RequestEvent) error {
 	if slices.Contains(builtinSystems, sys.GetString("slug")) {
 		return apikit.Conflict(msgBuiltinNoDelete)
 	}
-	err = p.deleteAudited(colSystems, sys.Id, apikit.NotFound(msgSystemNotFoundOrDenied), func(rec *core.Record) audit.Entry {
+	err = p.deleteAudited(colSystems, sys.Id, apikit.NotFound(msgSystemNotFoundOrDenied), nil, func(rec *core.Record) audit.Entry {
 		return actorEntry(e, "system.deleted", "system", rec.Id, rec.GetString("slug"))
 	})
 	if err != nil {
