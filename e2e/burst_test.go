@@ -524,3 +524,45 @@ func TestLoginTimingDoesNotRevealAccounts(t *testing.T) {
 		})
 	}
 }
+
+// One refresh token presented 20 times at once (a browser's tabs refreshing together): exactly
+// one rotates (200, the session's generation 2), the other 19 get the grace window's 409, and
+// the one new refresh token works — none of them rotates twice or is taken for a reuse. The
+// rotation mints its pair before its compare-and-swap, so this holds with the signatures
+// outside the swap's transaction.
+func TestBurstOneRefreshTokenRotatesOnce(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Env: []string{"RATE_LIMITS_ENABLED=false"}})
+	su := s.SuperuserToken(t)
+	const email, password = "burst.refresh@example.com", "violet-harbor-42"
+	createStaffUser(t, s, su, email, password)
+	st, _, b := s.Do(t, http.MethodPost, "/api/v1/users/login/", map[string]string{"email": email, "password": password})
+	var login struct{ Refresh string }
+	if st != 200 || json.Unmarshal(b, &login) != nil || login.Refresh == "" {
+		t.Fatalf("login: %d %s", st, b)
+	}
+	answers := burst(t, s, 20, "/api/v1/token/refresh/", func(int) any { return map[string]string{"refresh": login.Refresh} })
+	var rotated []string
+	for _, a := range answers {
+		switch {
+		case a.status == 200:
+			var r struct{ Refresh string }
+			if json.Unmarshal([]byte(a.body), &r) != nil || r.Refresh == "" {
+				t.Fatalf("200 without a refresh token: %s", a.body)
+			}
+			rotated = append(rotated, r.Refresh)
+		case a.status != 409 || a.body != `{"detail":"Refresh already in progress.","code":"conflict"}`:
+			t.Fatalf("refresh: %d %s", a.status, a.body)
+		}
+	}
+	if len(rotated) != 1 {
+		t.Fatalf("%d rotations of one token, want 1", len(rotated))
+	}
+	sessions := superuserRecords(t, s, su, "sessions", "revoked_at=''")
+	if len(sessions) != 1 || sessions[0]["generation"] != float64(2) {
+		t.Fatalf("live sessions after the burst: %v", sessions)
+	}
+	if st, _, b := s.Do(t, http.MethodPost, "/api/v1/token/refresh/", map[string]string{"refresh": rotated[0]}); st != 200 {
+		t.Fatalf("the rotated token: %d %s", st, b)
+	}
+}
